@@ -1,0 +1,143 @@
+"""Settings from the environment (pydantic-settings) and secret resolution.
+
+Every secret is a ``SecretStr``: it never appears in a repr, a log line or an error message.
+A secret may be given directly (``SLACK_BOT_TOKEN``) or as a Secrets Manager ARN
+(``SLACK_BOT_TOKEN_SECRET_ARN``), which is how the Lambdas get it; the value is fetched on first use
+and cached for the life of the process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from exec_assistant.errors import ConfigurationError
+
+SecretName = Literal[
+    "slack_bot_token",
+    "slack_signing_secret",
+    "twilio_account_sid",
+    "twilio_auth_token",
+    "twilio_from_number",
+]
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+def running_on_lambda() -> bool:
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+class Settings(BaseSettings):
+    """All configuration. Environment variable names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    environment: str = Field(default="dev", description="Deployment environment (dev, prod, …).")
+    exec_assistant_store: str | None = Field(
+        default=None,
+        description="sqlite:///path/to/file.db or dynamodb. Default: SQLite in the user data "
+        "directory, DynamoDB on Lambda.",
+    )
+    users_table_name: str | None = None
+    meetings_table_name: str | None = None
+    chat_sessions_table_name: str | None = None
+    notifications_table_name: str | None = None
+
+    slack_bot_token: SecretStr | None = None
+    slack_bot_token_secret_arn: str | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_signing_secret_secret_arn: str | None = None
+    slack_signing_secret_grace_seconds: int = Field(default=3600, ge=0)
+    slack_app_token: SecretStr | None = None
+    slack_team_id: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+
+    twilio_account_sid: SecretStr | None = None
+    twilio_account_sid_secret_arn: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_auth_token_secret_arn: str | None = None
+    twilio_from_number: SecretStr | None = None
+    twilio_from_number_secret_arn: str | None = None
+    twilio_api_url: str | None = None
+
+    ses_from_email: str | None = None
+
+    event_bus_name: str = "default"
+    scheduler_group_name: str | None = None
+    scheduler_role_arn: str | None = None
+    scheduler_target_arn: str | None = Field(
+        default=None, description="ARN of the event bus schedules target (defaults from the bus)."
+    )
+
+    notification_lease_seconds: float = Field(default=120.0, gt=0)
+    calendar_monitor_interval_seconds: float = Field(default=60.0, gt=0)
+    log_level: str = "INFO"
+
+    def table_name(
+        self, table: Literal["users", "meetings", "chat_sessions", "notifications"]
+    ) -> str:
+        """Configured table name, or the ``exec-assistant-{table}-{environment}`` convention."""
+        explicit: str | None = getattr(self, f"{table}_table_name")
+        return explicit or f"exec-assistant-{table.replace('_', '-')}-{self.environment}"
+
+    def secret(self, name: SecretName) -> str | None:
+        """The secret's value from the environment or Secrets Manager; ``None`` if unset."""
+        direct: SecretStr | None = getattr(self, name)
+        if direct is not None and direct.get_secret_value():
+            return direct.get_secret_value()
+        arn: str | None = getattr(self, f"{name}_secret_arn")
+        if arn:
+            return _fetch_secret(arn, name)
+        return None
+
+    def require_secret(self, name: SecretName) -> str:
+        value = self.secret(name)
+        if not value:
+            raise ConfigurationError(
+                f"{name.upper()} is not set (nor {name.upper()}_SECRET_ARN)", code="missing_setting"
+            )
+        return value
+
+    def has_secret(self, name: SecretName) -> bool:
+        direct: SecretStr | None = getattr(self, name)
+        return bool((direct and direct.get_secret_value()) or getattr(self, f"{name}_secret_arn"))
+
+
+_secret_cache: dict[str, str] = {}
+_secret_lock = threading.Lock()
+
+
+def _fetch_secret(arn: str, name: str) -> str:
+    with _secret_lock:
+        if arn in _secret_cache:
+            return _secret_cache[arn]
+    from exec_assistant.aws import client
+
+    try:
+        response: dict[str, Any] = dict(client("secretsmanager").get_secret_value(SecretId=arn))
+    except Exception as exc:
+        raise ConfigurationError(
+            f"cannot read {name} from Secrets Manager: {type(exc).__name__}",
+            code="secret_unreadable",
+        ) from exc
+    value = str(response.get("SecretString") or "")
+    with _secret_lock:
+        _secret_cache[arn] = value
+    return value
+
+
+def clear_secret_cache() -> None:
+    with _secret_lock:
+        _secret_cache.clear()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once (tests call ``get_settings.cache_clear()``)."""
+    return Settings()

@@ -1,0 +1,70 @@
+"""Structured JSON logging with ids on every line, and a last-line-of-defence secret scrubber.
+
+Call ``log_event(logger, logging.INFO, "notification.delivered", meeting_id=..., channel=...)``.
+Lambda's JSON log format and the local console both get one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_state = {"configured": False}
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value so it is masked if it ever reaches a log line."""
+    if value and len(value) >= 6:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def scrub(text: str) -> str:
+    with _secrets_lock:
+        secrets = tuple(_secrets)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            payload.update(fields)
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            payload["exception"] = f"{type(exc).__name__}: {exc}"
+        return scrub(json.dumps(payload, default=str, sort_keys=False))
+
+
+def configure_logging(level: str | None = None) -> None:
+    """Install the JSON formatter on the root logger once (idempotent)."""
+    if _state["configured"]:
+        return
+    root = logging.getLogger()
+    root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler(sys.stderr))
+    for handler in root.handlers:
+        handler.setFormatter(JsonFormatter())
+    _state["configured"] = True
+
+
+def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
+    """Log ``event`` with structured ``fields`` (ids, channel, error class, …)."""
+    logger.log(level, event, extra={"fields": fields})

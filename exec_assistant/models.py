@@ -1,0 +1,419 @@
+"""Domain model: users, meetings, chat sessions, events and delivery-ledger records.
+
+Pydantic v2 only; no SDK imports, so every layer (and a Lambda cold start) can afford it.
+Invalid data raises ``pydantic.ValidationError`` naming the field; nothing half-valid is built.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (the only clock the model uses by default)."""
+    return datetime.now(UTC)
+
+
+def iso_utc(value: datetime) -> str:
+    """Fixed-width UTC ISO-8601 string, so lexical order equals time order in both stores."""
+    if value.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(value: str) -> datetime:
+    """Inverse of :func:`iso_utc` (accepts any ISO-8601 string with an offset)."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp without timezone: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError("must be timezone-aware (include an offset or Z)")
+    return value.astimezone(UTC)
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def _e164(value: str) -> str:
+    compact = re.sub(r"[\s\-().]", "", value)
+    if not _E164.match(compact):
+        raise ValueError("must be an E.164 phone number such as +14155550123")
+    return compact
+
+
+def _iana_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+E164Phone = Annotated[str, AfterValidator(_e164)]
+TimeZoneName = Annotated[str, AfterValidator(_iana_zone)]
+NonEmptyStr = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class Channel(StrEnum):
+    """Delivery channels, in the order a user may prefer them."""
+
+    SLACK = "slack"
+    SMS = "sms"
+    EMAIL = "email"
+    CONSOLE = "console"
+
+
+class ErrorClass(StrEnum):
+    """How a failure is treated: retried, moved past, or never resent on the same channel."""
+
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    UNKNOWN = "unknown"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class QuietHours(_Model):
+    """A daily window (in the user's time zone) during which no SMS is sent."""
+
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end  # wraps midnight
+
+
+class NotificationPreferences(_Model):
+    channel_order: list[Channel] = Field(
+        default_factory=lambda: [Channel.SLACK, Channel.SMS, Channel.EMAIL], min_length=1
+    )
+    quiet_hours: QuietHours | None = None
+    escalation_delay_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+    @field_validator("channel_order")
+    @classmethod
+    def _unique(cls, value: list[Channel]) -> list[Channel]:
+        if len(set(value)) != len(value):
+            raise ValueError("channels must not repeat")
+        return value
+
+
+class User(_Model):
+    user_id: NonEmptyStr
+    slack_user_id: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,}$")
+    slack_team_id: str | None = Field(default=None, pattern=r"^[TE][A-Z0-9]{2,}$")
+    name: NonEmptyStr
+    email: EmailStr | None = None
+    phone: E164Phone | None = None
+    timezone: TimeZoneName = "UTC"
+    preferences: NotificationPreferences = Field(default_factory=NotificationPreferences)
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class MeetingStatus(StrEnum):
+    """Meeting lifecycle. Allowed moves are in :data:`ALLOWED_TRANSITIONS`, nowhere else."""
+
+    DISCOVERED = "DISCOVERED"
+    PREP_REQUIRED = "PREP_REQUIRED"
+    PREP_SCHEDULED = "PREP_SCHEDULED"
+    PREP_IN_PROGRESS = "PREP_IN_PROGRESS"
+    PREP_COMPLETED = "PREP_COMPLETED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+_S = MeetingStatus
+#: The one table of allowed status moves. A stale or duplicate update that is not listed here
+#: (including anything that would move a status backwards) is refused by the stores.
+ALLOWED_TRANSITIONS: dict[MeetingStatus, frozenset[MeetingStatus]] = {
+    _S.DISCOVERED: frozenset(
+        {_S.PREP_REQUIRED, _S.PREP_SCHEDULED, _S.PREP_IN_PROGRESS, _S.COMPLETED, _S.CANCELLED}
+    ),
+    _S.PREP_REQUIRED: frozenset(
+        {_S.PREP_SCHEDULED, _S.PREP_IN_PROGRESS, _S.COMPLETED, _S.CANCELLED}
+    ),
+    _S.PREP_SCHEDULED: frozenset({_S.PREP_IN_PROGRESS, _S.COMPLETED, _S.CANCELLED}),
+    _S.PREP_IN_PROGRESS: frozenset({_S.PREP_COMPLETED, _S.COMPLETED, _S.CANCELLED}),
+    _S.PREP_COMPLETED: frozenset({_S.COMPLETED, _S.CANCELLED}),
+    _S.COMPLETED: frozenset(),
+    _S.CANCELLED: frozenset(),
+}
+
+
+def allowed_sources(target: MeetingStatus) -> frozenset[MeetingStatus]:
+    """Statuses from which ``target`` may be reached (used for conditional writes)."""
+    return frozenset(s for s, targets in ALLOWED_TRANSITIONS.items() if target in targets)
+
+
+class MeetingSource(StrEnum):
+    ICS = "ics"
+    MANUAL = "manual"
+    API = "api"
+
+
+class NotificationStatus(StrEnum):
+    NONE = "none"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+#: Fields that come from the calendar. Re-import updates exactly these; workflow fields
+#: (status, chat session, notification state) are never touched by an import.
+CALENDAR_FIELDS: tuple[str, ...] = (
+    "source",
+    "external_id",
+    "title",
+    "description",
+    "location",
+    "start_time",
+    "end_time",
+    "attendees",
+    "organizer",
+    "meeting_type",
+    "prep_hours_before",
+)
+
+
+def meeting_id_for(user_id: str, source: str, external_id: str) -> str:
+    """Deterministic id for a calendar occurrence, so re-import finds the same meeting."""
+    return "mtg-" + uuid.uuid5(uuid.NAMESPACE_URL, f"{user_id}|{source}|{external_id}").hex[:20]
+
+
+class Meeting(_Model):
+    meeting_id: NonEmptyStr
+    user_id: NonEmptyStr
+    source: MeetingSource = MeetingSource.MANUAL
+    external_id: str | None = None
+    title: NonEmptyStr
+    description: str = Field(default="", max_length=20_000)
+    location: str = Field(default="", max_length=2_000)
+    start_time: AwareDatetime
+    end_time: AwareDatetime
+    attendees: list[str] = Field(default_factory=list)
+    organizer: str | None = None
+    meeting_type: str = Field(default="general", min_length=1, max_length=64)
+    prep_hours_before: float = Field(default=24.0, ge=0, le=24 * 14)
+    status: MeetingStatus = MeetingStatus.DISCOVERED
+    chat_session_id: str | None = None
+    notification_status: NotificationStatus = NotificationStatus.NONE
+    notification_channel: Channel | None = None
+    notified_at: AwareDatetime | None = None
+    notification_cycle: str | None = None
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Meeting:
+        if self.end_time <= self.start_time:
+            raise ValueError("end_time must be after start_time")
+        return self
+
+    @property
+    def prep_window_start(self) -> datetime:
+        return self.start_time - timedelta(hours=self.prep_hours_before)
+
+    def in_prep_window(self, now: datetime) -> bool:
+        return self.prep_window_start <= now < self.start_time
+
+
+class ChatState(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+
+
+class ChatMessage(_Model):
+    role: Literal["user", "assistant"]
+    text: str = Field(max_length=40_000)
+    ts: AwareDatetime = Field(default_factory=utcnow)
+    slack_ts: str | None = None
+
+
+def chat_session_id_for(meeting_id: str) -> str:
+    """One chat session per meeting: the id is derived, so creation is naturally idempotent."""
+    return f"chat-{meeting_id}"
+
+
+class ChatSession(_Model):
+    session_id: NonEmptyStr
+    meeting_id: NonEmptyStr
+    user_id: NonEmptyStr
+    slack_user_id: str | None = None
+    slack_channel_id: str | None = None
+    state: ChatState = ChatState.ACTIVE
+    step: int = Field(default=0, ge=0)
+    messages: list[ChatMessage] = Field(default_factory=list)
+    prep_answers: dict[str, str] = Field(default_factory=dict)
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+    expires_at: AwareDatetime
+
+    @classmethod
+    def for_meeting(
+        cls, meeting: Meeting, user: User, *, now: datetime, channel_id: str | None = None
+    ) -> ChatSession:
+        return cls(
+            session_id=chat_session_id_for(meeting.meeting_id),
+            meeting_id=meeting.meeting_id,
+            user_id=user.user_id,
+            slack_user_id=user.slack_user_id,
+            slack_channel_id=channel_id,
+            created_at=now,
+            updated_at=now,
+            expires_at=max(meeting.end_time, now) + timedelta(days=7),
+        )
+
+
+# --- events -------------------------------------------------------------------------------
+
+PREP_EVENT_SOURCE = "exec-assistant.calendar-monitor"
+REMINDER_EVENT_SOURCE = "exec-assistant.reminders"
+PREP_EVENT_DETAIL_TYPE = "MeetingPrepRequired"
+PREP_EVENT_SOURCES = frozenset({PREP_EVENT_SOURCE, REMINDER_EVENT_SOURCE})
+
+
+class MeetingPrepRequired(BaseModel):
+    """Detail of the MeetingPrepRequired event (the contract: meeting_id and user_id required).
+
+    Unknown extra fields are ignored so older and newer producers interoperate.
+    ``reminder_id`` marks a reminder or escalation cycle; ``cycle`` lets replay start a new one.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    meeting_id: NonEmptyStr
+    user_id: NonEmptyStr
+    reminder_id: str | None = None
+    escalation: bool = False
+    cycle: str | None = None
+
+    @property
+    def cycle_key(self) -> str:
+        """The prep-cycle part of the idempotency key: a reminder/escalation is its own cycle."""
+        if self.reminder_id:
+            return f"reminder:{self.reminder_id}"
+        return f"prep:{self.cycle}" if self.cycle else "prep"
+
+    def idempotency_key(self) -> str:
+        return f"{self.meeting_id}#{self.cycle_key}"
+
+
+class EventEnvelope(BaseModel):
+    """The EventBridge envelope as AWS hands it to a Lambda target."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    time: AwareDatetime | None = None
+    detail: dict[str, Any]
+
+
+def parse_prep_event(envelope: Any) -> tuple[EventEnvelope, MeetingPrepRequired]:
+    """Validate an EventBridge envelope carrying MeetingPrepRequired.
+
+    Raises ``pydantic.ValidationError`` for a malformed envelope or detail and ``ValueError``
+    for a well-formed event of the wrong source or type; both are permanent errors.
+    """
+    env = EventEnvelope.model_validate(envelope)
+    if env.detail_type != PREP_EVENT_DETAIL_TYPE:
+        raise ValueError(f"unexpected detail-type {env.detail_type!r}")
+    if env.source not in PREP_EVENT_SOURCES:
+        raise ValueError(f"unexpected source {env.source!r}")
+    return env, MeetingPrepRequired.model_validate(env.detail)
+
+
+# --- delivery ledger ----------------------------------------------------------------------
+
+
+class AttemptStatus(StrEnum):
+    STARTED = "started"  # written before the provider call; if it stays so, the outcome is unknown
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class DeliveryAttempt(_Model):
+    seq: int = Field(ge=0)
+    channel: Channel
+    status: AttemptStatus = AttemptStatus.STARTED
+    error_class: ErrorClass | None = None
+    error_code: str | None = None
+    reason: str | None = None
+    provider_id: str | None = None
+    started_at: AwareDatetime = Field(default_factory=utcnow)
+    completed_at: AwareDatetime | None = None
+
+
+class LedgerState(StrEnum):
+    IN_PROGRESS = "in_progress"
+    DELIVERED = "delivered"
+    EXHAUSTED = "exhausted"
+    RELEASED = "released"  # given back after a transient failure so a retry may claim it again
+
+
+LEDGER_FINAL_STATES = frozenset({LedgerState.DELIVERED, LedgerState.EXHAUSTED})
+
+
+class LedgerRecord(_Model):
+    key: NonEmptyStr
+    meeting_id: NonEmptyStr
+    state: LedgerState
+    owner: str
+    lease_expires_at: AwareDatetime
+    attempts: list[DeliveryAttempt] = Field(default_factory=list)
+    delivered_channel: Channel | None = None
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+    expires_at: AwareDatetime
+
+    @property
+    def final(self) -> bool:
+        return self.state in LEDGER_FINAL_STATES
+
+
+class ClaimOutcome(StrEnum):
+    WON = "won"  # a fresh claim
+    RECOVERED = "recovered"  # an expired lease or a released claim taken over; see attempts
+    DONE = "done"  # already delivered or exhausted: return the stored result
+    BUSY = "busy"  # someone else holds a live lease: do not send
+
+
+class Claim(_Model):
+    outcome: ClaimOutcome
+    record: LedgerRecord
+
+    @property
+    def owned(self) -> bool:
+        return self.outcome in (ClaimOutcome.WON, ClaimOutcome.RECOVERED)

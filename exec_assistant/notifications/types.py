@@ -1,0 +1,79 @@
+"""The notification contract: what a channel does, what a send returns, how failure is told.
+
+Channels raise :class:`DeliveryError` with an :class:`~exec_assistant.models.ErrorClass` and the
+provider's raw code; the service decides what to do next from the class alone.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from exec_assistant.models import Channel, DeliveryAttempt, ErrorClass, Meeting, User
+
+
+class NotificationKind(StrEnum):
+    INITIAL = "initial"
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
+
+class PrepNotification(BaseModel):
+    """Everything a channel needs to render and send one prep notification."""
+
+    model_config = ConfigDict(frozen=True)
+
+    meeting: Meeting
+    user: User
+    kind: NotificationKind = NotificationKind.INITIAL
+    key: str
+
+
+class DeliveryError(Exception):
+    """A failed provider call. ``code`` is the provider's raw code (``ratelimited``, ``21211``)."""
+
+    def __init__(self, error_class: ErrorClass, code: str, message: str = "") -> None:
+        super().__init__(f"{error_class.value}:{code} {message}".strip())
+        self.error_class = error_class
+        self.code = code
+        self.message = message
+
+
+class NotificationChannel(Protocol):
+    """One way of reaching a user (Slack DM, SMS, email, console)."""
+
+    name: Channel
+
+    def skip_reason(self, user: User) -> str | None:
+        """Why this user cannot be reached here (``"user has no phone"``), or None."""
+        ...
+
+    def send(self, notification: PrepNotification) -> str:
+        """Send once; return the provider id (Slack ``channel:ts``, Twilio SID, SES MessageId).
+
+        Bounded retries of transient errors happen inside, with the SDK's retry machinery;
+        what escapes is a :class:`DeliveryError`.
+        """
+        ...
+
+
+class NotificationOutcome(StrEnum):
+    DELIVERED = "delivered"  # a channel delivered (possibly in an earlier, duplicate call)
+    EXHAUSTED = "exhausted"  # every channel failed permanently/unknown or was skipped: final
+    RETRYABLE = "retryable"  # nothing delivered, some channel failed transiently: claim released
+    IN_PROGRESS = "in_progress"  # another worker holds the claim: nothing was sent by this call
+
+
+class NotificationResult(BaseModel):
+    key: str
+    meeting_id: str
+    outcome: NotificationOutcome
+    delivered_channel: Channel | None = None
+    attempts: list[DeliveryAttempt] = Field(default_factory=list)
+    duplicate: bool = False  # True when this call found the key already claimed or done
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == NotificationOutcome.DELIVERED

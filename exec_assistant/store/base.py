@@ -1,0 +1,158 @@
+"""The Store protocol: the one contract both the SQLite and the DynamoDB stores implement.
+
+Semantics every implementation must keep (the contract suite in tests/ checks them):
+
+* Users are upserted whole by ``put_user`` (no other writer touches users).
+* ``upsert_meeting_calendar`` creates a meeting or updates only its calendar fields
+  (``models.CALENDAR_FIELDS``); status, chat session and notification fields are never wiped.
+* ``transition_meeting`` is a conditional write: it moves only along
+  ``models.ALLOWED_TRANSITIONS`` from the status found at write time, and returns whether it moved.
+* ``create_chat_session`` creates at most one session per meeting and returns the existing one
+  otherwise; ``advance_chat_session`` is conditional on the step the caller read.
+* The notification ledger (see DESIGN.md "Delivery semantics"): ``claim_notification`` is a
+  conditional write that exactly one concurrent caller wins; attempts are recorded before a
+  provider call and completed after; every ledger write after the claim requires the caller to
+  still own the lease (else :class:`~exec_assistant.errors.LeaseLostError`).
+* Infrastructure failures surface as :class:`~exec_assistant.errors.StoreUnavailableError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from exec_assistant.models import (
+    Channel,
+    ChatMessage,
+    ChatSession,
+    ChatState,
+    Claim,
+    DeliveryAttempt,
+    LedgerRecord,
+    LedgerState,
+    Meeting,
+    MeetingStatus,
+    NotificationStatus,
+    User,
+)
+
+#: How long ledger records and finished chat sessions are kept (DynamoDB TTL, SQLite purge).
+LEDGER_RETENTION_DAYS = 30
+
+
+@runtime_checkable
+class Store(Protocol):
+    # users ----------------------------------------------------------------------------------
+    def put_user(self, user: User) -> User: ...
+    def get_user(self, user_id: str) -> User | None: ...
+    def get_user_by_slack_id(self, slack_user_id: str) -> User | None: ...
+    def list_users(self) -> list[User]: ...
+
+    # meetings -------------------------------------------------------------------------------
+    def upsert_meeting_calendar(self, meeting: Meeting) -> Meeting:
+        """Create the meeting, or update only its calendar fields. Returns the stored meeting."""
+        ...
+
+    def get_meeting(self, meeting_id: str) -> Meeting | None: ...
+
+    def list_meetings_for_user(
+        self, user_id: str, start_from: datetime, start_until: datetime
+    ) -> list[Meeting]:
+        """Meetings of one owner with ``start_from <= start_time < start_until``, by start."""
+        ...
+
+    def list_meetings_by_status(
+        self, status: MeetingStatus, start_from: datetime, start_until: datetime
+    ) -> list[Meeting]:
+        """Meetings in one status with ``start_from <= start_time < start_until``, by start."""
+        ...
+
+    def transition_meeting(
+        self,
+        meeting_id: str,
+        to_status: MeetingStatus,
+        *,
+        now: datetime,
+        expected: Sequence[MeetingStatus] | None = None,
+        chat_session_id: str | None = None,
+    ) -> bool:
+        """Move the status if the current one allows it (and is in ``expected`` when given).
+
+        Optionally sets ``chat_session_id`` in the same write. Returns whether it moved.
+        """
+        ...
+
+    def record_meeting_notification(
+        self,
+        meeting_id: str,
+        *,
+        status: NotificationStatus,
+        channel: Channel | None,
+        cycle: str,
+        at: datetime,
+    ) -> None:
+        """Set the meeting's notification fields (no status change)."""
+        ...
+
+    # chat sessions --------------------------------------------------------------------------
+    def create_chat_session(self, session: ChatSession) -> tuple[ChatSession, bool]:
+        """Create the meeting's session unless one exists. Returns (session, created)."""
+        ...
+
+    def get_chat_session(self, session_id: str) -> ChatSession | None: ...
+
+    def get_active_chat_session(self, slack_user_id: str) -> ChatSession | None:
+        """The most recently updated ACTIVE session of a Slack user, if any."""
+        ...
+
+    def append_chat_message(
+        self, session_id: str, message: ChatMessage, *, now: datetime
+    ) -> None: ...
+
+    def advance_chat_session(
+        self,
+        session_id: str,
+        *,
+        expected_step: int,
+        step: int,
+        prep_answers: dict[str, str],
+        state: ChatState,
+        now: datetime,
+    ) -> bool:
+        """Save progress if the session is still at ``expected_step``. Returns whether it saved."""
+        ...
+
+    # notification ledger ---------------------------------------------------------------------
+    def claim_notification(
+        self, key: str, meeting_id: str, *, owner: str, now: datetime, lease_seconds: float
+    ) -> Claim:
+        """Claim ``key``: WON (new), RECOVERED (expired lease or released claim taken over,
+        prior attempts kept), DONE (final record returned) or BUSY (live lease elsewhere)."""
+        ...
+
+    def record_attempt(self, key: str, *, owner: str, attempt: DeliveryAttempt) -> None:
+        """Append an attempt (its ``seq`` must equal the number of attempts so far)."""
+        ...
+
+    def complete_attempt(self, key: str, *, owner: str, attempt: DeliveryAttempt) -> None:
+        """Replace attempt ``attempt.seq`` with its completed form."""
+        ...
+
+    def finish_notification(
+        self,
+        key: str,
+        *,
+        owner: str,
+        state: LedgerState,
+        delivered_channel: Channel | None,
+        now: datetime,
+    ) -> LedgerRecord:
+        """Mark the claim DELIVERED, EXHAUSTED or RELEASED (lease given back)."""
+        ...
+
+    def get_notification(self, key: str) -> LedgerRecord | None: ...
+
+    def list_notifications_for_meeting(self, meeting_id: str) -> list[LedgerRecord]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,476 @@
+"""SQLite store: the embedded default (stdlib sqlite3, WAL, one file, schema versioned).
+
+Each model is kept as its JSON document plus the columns the queries need. Every read-check-write
+runs inside ``BEGIN IMMEDIATE``, which takes SQLite's write lock up front: that makes the
+conditional writes (status transitions, ledger claims) atomic across threads *and* processes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from exec_assistant.errors import LeaseLostError, NotFoundError, StoreUnavailableError
+from exec_assistant.models import (
+    ALLOWED_TRANSITIONS,
+    CALENDAR_FIELDS,
+    Channel,
+    ChatMessage,
+    ChatSession,
+    ChatState,
+    Claim,
+    ClaimOutcome,
+    DeliveryAttempt,
+    LedgerRecord,
+    LedgerState,
+    Meeting,
+    MeetingStatus,
+    NotificationStatus,
+    User,
+    iso_utc,
+)
+from exec_assistant.store.base import LEDGER_RETENTION_DAYS
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    user_id TEXT PRIMARY KEY,
+    slack_user_id TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_slack ON users(slack_user_id);
+CREATE TABLE IF NOT EXISTS meetings (
+    meeting_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS meetings_owner_start ON meetings(user_id, start_time);
+CREATE INDEX IF NOT EXISTS meetings_status_start ON meetings(status, start_time);
+CREATE TABLE IF NOT EXISTS chat_sessions (
+    session_id TEXT PRIMARY KEY,
+    meeting_id TEXT NOT NULL UNIQUE,
+    slack_user_id TEXT,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chat_active ON chat_sessions(slack_user_id, state, updated_at);
+CREATE TABLE IF NOT EXISTS notifications (
+    key TEXT PRIMARY KEY,
+    meeting_id TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_meeting ON notifications(meeting_id);
+"""
+
+
+class SQLiteStore:
+    """The :class:`~exec_assistant.store.base.Store` on one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreUnavailableError(
+                f"{self.path} has schema version {version}; this exec-assistant knows "
+                f"{SCHEMA_VERSION}. Upgrade exec-assistant."
+            )
+        if version < SCHEMA_VERSION:
+            conn.executescript(_SCHEMA)  # idempotent DDL; later versions add migrations here
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # connection handling ---------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=30000")
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(f"cannot open SQLite store {self.path}: {exc}") from exc
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"SQLite store busy: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(f"SQLite commit failed: {exc}") from exc
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return list(self._conn().execute(sql, params).fetchall())
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailableError(f"SQLite query failed: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # users -----------------------------------------------------------------------------------
+
+    def put_user(self, user: User) -> User:
+        with self._tx() as conn:
+            row = conn.execute("SELECT data FROM users WHERE user_id=?", (user.user_id,)).fetchone()
+            if row is not None:
+                user = user.model_copy(
+                    update={"created_at": User.model_validate_json(row[0]).created_at}
+                )
+            conn.execute(
+                "INSERT INTO users(user_id, slack_user_id, data) VALUES (?,?,?) "
+                "ON CONFLICT(user_id) DO UPDATE SET slack_user_id=excluded.slack_user_id, "
+                "data=excluded.data",
+                (user.user_id, user.slack_user_id, user.model_dump_json()),
+            )
+        return user
+
+    def get_user(self, user_id: str) -> User | None:
+        rows = self._query("SELECT data FROM users WHERE user_id=?", (user_id,))
+        return User.model_validate_json(rows[0][0]) if rows else None
+
+    def get_user_by_slack_id(self, slack_user_id: str) -> User | None:
+        rows = self._query("SELECT data FROM users WHERE slack_user_id=? LIMIT 1", (slack_user_id,))
+        return User.model_validate_json(rows[0][0]) if rows else None
+
+    def list_users(self) -> list[User]:
+        rows = self._query("SELECT data FROM users ORDER BY user_id")
+        return [User.model_validate_json(r[0]) for r in rows]
+
+    # meetings --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _write_meeting(conn: sqlite3.Connection, meeting: Meeting) -> None:
+        conn.execute(
+            "INSERT INTO meetings(meeting_id, user_id, status, start_time, data) "
+            "VALUES (?,?,?,?,?) "
+            "ON CONFLICT(meeting_id) DO UPDATE SET user_id=excluded.user_id, "
+            "status=excluded.status, start_time=excluded.start_time, data=excluded.data",
+            (
+                meeting.meeting_id,
+                meeting.user_id,
+                meeting.status.value,
+                iso_utc(meeting.start_time),
+                meeting.model_dump_json(),
+            ),
+        )
+
+    @staticmethod
+    def _read_meeting(conn: sqlite3.Connection, meeting_id: str) -> Meeting | None:
+        row = conn.execute("SELECT data FROM meetings WHERE meeting_id=?", (meeting_id,)).fetchone()
+        return Meeting.model_validate_json(row[0]) if row else None
+
+    def upsert_meeting_calendar(self, meeting: Meeting) -> Meeting:
+        with self._tx() as conn:
+            existing = self._read_meeting(conn, meeting.meeting_id)
+            if existing is None:
+                stored = meeting
+            else:
+                changes = {f: getattr(meeting, f) for f in CALENDAR_FIELDS}
+                changes["updated_at"] = meeting.updated_at
+                stored = Meeting.model_validate(existing.model_dump() | changes)
+            self._write_meeting(conn, stored)
+        return stored
+
+    def get_meeting(self, meeting_id: str) -> Meeting | None:
+        rows = self._query("SELECT data FROM meetings WHERE meeting_id=?", (meeting_id,))
+        return Meeting.model_validate_json(rows[0][0]) if rows else None
+
+    def list_meetings_for_user(
+        self, user_id: str, start_from: datetime, start_until: datetime
+    ) -> list[Meeting]:
+        rows = self._query(
+            "SELECT data FROM meetings WHERE user_id=? AND start_time>=? AND start_time<? "
+            "ORDER BY start_time, meeting_id",
+            (user_id, iso_utc(start_from), iso_utc(start_until)),
+        )
+        return [Meeting.model_validate_json(r[0]) for r in rows]
+
+    def list_meetings_by_status(
+        self, status: MeetingStatus, start_from: datetime, start_until: datetime
+    ) -> list[Meeting]:
+        rows = self._query(
+            "SELECT data FROM meetings WHERE status=? AND start_time>=? AND start_time<? "
+            "ORDER BY start_time, meeting_id",
+            (status.value, iso_utc(start_from), iso_utc(start_until)),
+        )
+        return [Meeting.model_validate_json(r[0]) for r in rows]
+
+    def transition_meeting(
+        self,
+        meeting_id: str,
+        to_status: MeetingStatus,
+        *,
+        now: datetime,
+        expected: Sequence[MeetingStatus] | None = None,
+        chat_session_id: str | None = None,
+    ) -> bool:
+        with self._tx() as conn:
+            meeting = self._read_meeting(conn, meeting_id)
+            if meeting is None:
+                raise NotFoundError(f"meeting {meeting_id} not found")
+            if to_status not in ALLOWED_TRANSITIONS[meeting.status]:
+                return False
+            if expected is not None and meeting.status not in expected:
+                return False
+            update: dict[str, Any] = {"status": to_status, "updated_at": now}
+            if chat_session_id is not None:
+                update["chat_session_id"] = chat_session_id
+            self._write_meeting(conn, meeting.model_copy(update=update))
+        return True
+
+    def record_meeting_notification(
+        self,
+        meeting_id: str,
+        *,
+        status: NotificationStatus,
+        channel: Channel | None,
+        cycle: str,
+        at: datetime,
+    ) -> None:
+        with self._tx() as conn:
+            meeting = self._read_meeting(conn, meeting_id)
+            if meeting is None:
+                raise NotFoundError(f"meeting {meeting_id} not found")
+            self._write_meeting(
+                conn,
+                meeting.model_copy(
+                    update={
+                        "notification_status": status,
+                        "notification_channel": channel,
+                        "notification_cycle": cycle,
+                        "notified_at": at,
+                        "updated_at": at,
+                    }
+                ),
+            )
+
+    # chat sessions ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _write_session(conn: sqlite3.Connection, session: ChatSession) -> None:
+        conn.execute(
+            "INSERT INTO chat_sessions(session_id, meeting_id, slack_user_id, state, updated_at, "
+            "data) VALUES (?,?,?,?,?,?) ON CONFLICT(session_id) DO UPDATE SET "
+            "state=excluded.state, updated_at=excluded.updated_at, data=excluded.data",
+            (
+                session.session_id,
+                session.meeting_id,
+                session.slack_user_id,
+                session.state.value,
+                iso_utc(session.updated_at),
+                session.model_dump_json(),
+            ),
+        )
+
+    @staticmethod
+    def _read_session(conn: sqlite3.Connection, session_id: str) -> ChatSession | None:
+        row = conn.execute(
+            "SELECT data FROM chat_sessions WHERE session_id=?", (session_id,)
+        ).fetchone()
+        return ChatSession.model_validate_json(row[0]) if row else None
+
+    def create_chat_session(self, session: ChatSession) -> tuple[ChatSession, bool]:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT data FROM chat_sessions WHERE meeting_id=? OR session_id=?",
+                (session.meeting_id, session.session_id),
+            ).fetchone()
+            if row is not None:
+                return ChatSession.model_validate_json(row[0]), False
+            self._write_session(conn, session)
+        return session, True
+
+    def get_chat_session(self, session_id: str) -> ChatSession | None:
+        rows = self._query("SELECT data FROM chat_sessions WHERE session_id=?", (session_id,))
+        return ChatSession.model_validate_json(rows[0][0]) if rows else None
+
+    def get_active_chat_session(self, slack_user_id: str) -> ChatSession | None:
+        rows = self._query(
+            "SELECT data FROM chat_sessions WHERE slack_user_id=? AND state=? "
+            "ORDER BY updated_at DESC LIMIT 1",
+            (slack_user_id, ChatState.ACTIVE.value),
+        )
+        return ChatSession.model_validate_json(rows[0][0]) if rows else None
+
+    def append_chat_message(self, session_id: str, message: ChatMessage, *, now: datetime) -> None:
+        with self._tx() as conn:
+            session = self._read_session(conn, session_id)
+            if session is None:
+                raise NotFoundError(f"chat session {session_id} not found")
+            self._write_session(
+                conn,
+                session.model_copy(
+                    update={"messages": [*session.messages, message], "updated_at": now}
+                ),
+            )
+
+    def advance_chat_session(
+        self,
+        session_id: str,
+        *,
+        expected_step: int,
+        step: int,
+        prep_answers: dict[str, str],
+        state: ChatState,
+        now: datetime,
+    ) -> bool:
+        with self._tx() as conn:
+            session = self._read_session(conn, session_id)
+            if session is None:
+                raise NotFoundError(f"chat session {session_id} not found")
+            if session.step != expected_step or session.state != ChatState.ACTIVE:
+                return False
+            self._write_session(
+                conn,
+                session.model_copy(
+                    update={
+                        "step": step,
+                        "prep_answers": dict(prep_answers),
+                        "state": state,
+                        "updated_at": now,
+                    }
+                ),
+            )
+        return True
+
+    # notification ledger ---------------------------------------------------------------------
+
+    @staticmethod
+    def _read_record(conn: sqlite3.Connection, key: str) -> LedgerRecord | None:
+        row = conn.execute("SELECT data FROM notifications WHERE key=?", (key,)).fetchone()
+        return LedgerRecord.model_validate_json(row[0]) if row else None
+
+    @staticmethod
+    def _write_record(conn: sqlite3.Connection, record: LedgerRecord) -> None:
+        conn.execute(
+            "INSERT INTO notifications(key, meeting_id, expires_at, data) VALUES (?,?,?,?) "
+            "ON CONFLICT(key) DO UPDATE SET expires_at=excluded.expires_at, data=excluded.data",
+            (record.key, record.meeting_id, iso_utc(record.expires_at), record.model_dump_json()),
+        )
+
+    def _owned_record(self, conn: sqlite3.Connection, key: str, owner: str) -> LedgerRecord:
+        record = self._read_record(conn, key)
+        if record is None or record.owner != owner or record.state != LedgerState.IN_PROGRESS:
+            raise LeaseLostError(f"ledger key {key} is no longer owned by {owner}")
+        return record
+
+    def claim_notification(
+        self, key: str, meeting_id: str, *, owner: str, now: datetime, lease_seconds: float
+    ) -> Claim:
+        lease_until = now + timedelta(seconds=lease_seconds)
+        with self._tx() as conn:
+            record = self._read_record(conn, key)
+            if record is None:
+                record = LedgerRecord(
+                    key=key,
+                    meeting_id=meeting_id,
+                    state=LedgerState.IN_PROGRESS,
+                    owner=owner,
+                    lease_expires_at=lease_until,
+                    created_at=now,
+                    updated_at=now,
+                    expires_at=now + timedelta(days=LEDGER_RETENTION_DAYS),
+                )
+                self._write_record(conn, record)
+                return Claim(outcome=ClaimOutcome.WON, record=record)
+            if record.final:
+                return Claim(outcome=ClaimOutcome.DONE, record=record)
+            if record.state == LedgerState.IN_PROGRESS and record.lease_expires_at > now:
+                return Claim(outcome=ClaimOutcome.BUSY, record=record)
+            record = record.model_copy(
+                update={
+                    "state": LedgerState.IN_PROGRESS,
+                    "owner": owner,
+                    "lease_expires_at": lease_until,
+                    "updated_at": now,
+                }
+            )
+            self._write_record(conn, record)
+            return Claim(outcome=ClaimOutcome.RECOVERED, record=record)
+
+    def record_attempt(self, key: str, *, owner: str, attempt: DeliveryAttempt) -> None:
+        with self._tx() as conn:
+            record = self._owned_record(conn, key, owner)
+            if attempt.seq != len(record.attempts):
+                raise ValueError(f"attempt seq {attempt.seq} != {len(record.attempts)} recorded")
+            self._write_record(
+                conn, record.model_copy(update={"attempts": [*record.attempts, attempt]})
+            )
+
+    def complete_attempt(self, key: str, *, owner: str, attempt: DeliveryAttempt) -> None:
+        with self._tx() as conn:
+            record = self._owned_record(conn, key, owner)
+            if not 0 <= attempt.seq < len(record.attempts):
+                raise ValueError(f"attempt seq {attempt.seq} was never recorded")
+            attempts = list(record.attempts)
+            attempts[attempt.seq] = attempt
+            self._write_record(conn, record.model_copy(update={"attempts": attempts}))
+
+    def finish_notification(
+        self,
+        key: str,
+        *,
+        owner: str,
+        state: LedgerState,
+        delivered_channel: Channel | None,
+        now: datetime,
+    ) -> LedgerRecord:
+        if state == LedgerState.IN_PROGRESS:
+            raise ValueError("finish_notification needs a final or released state")
+        with self._tx() as conn:
+            record = self._owned_record(conn, key, owner).model_copy(
+                update={
+                    "state": state,
+                    "delivered_channel": delivered_channel,
+                    "lease_expires_at": now,
+                    "updated_at": now,
+                }
+            )
+            self._write_record(conn, record)
+        return record
+
+    def get_notification(self, key: str) -> LedgerRecord | None:
+        rows = self._query("SELECT data FROM notifications WHERE key=?", (key,))
+        return LedgerRecord.model_validate_json(rows[0][0]) if rows else None
+
+    def list_notifications_for_meeting(self, meeting_id: str) -> list[LedgerRecord]:
+        rows = self._query(
+            "SELECT data FROM notifications WHERE meeting_id=? ORDER BY key", (meeting_id,)
+        )
+        return sorted(
+            (LedgerRecord.model_validate_json(r[0]) for r in rows), key=lambda r: r.created_at
+        )
