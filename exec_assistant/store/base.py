@@ -8,7 +8,11 @@ Semantics every implementation must keep (the contract suite in tests/ checks th
 * ``transition_meeting`` is a conditional write: it moves only along
   ``models.ALLOWED_TRANSITIONS`` from the status found at write time, and returns whether it moved.
 * ``create_chat_session`` creates at most one session per meeting and returns the existing one
-  otherwise; ``advance_chat_session`` is conditional on the step the caller read.
+  otherwise; the session id must be ``models.chat_session_id_for(meeting_id)`` (as
+  ``ChatSession.for_meeting`` builds it), else ``ValueError``: the derived id is what makes "one
+  per meeting" a single conditional write on DynamoDB. ``advance_chat_session`` is conditional
+  on the step the caller read (and on the session still being ACTIVE).
+* Writes to a missing meeting or chat session raise :class:`~exec_assistant.errors.NotFoundError`.
 * The notification ledger (see DESIGN.md "Delivery semantics"): ``claim_notification`` is a
   conditional write that exactly one concurrent caller wins; attempts are recorded before a
   provider call and completed after; every ledger write after the claim requires the caller to

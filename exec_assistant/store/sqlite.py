@@ -15,7 +15,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from exec_assistant.errors import LeaseLostError, NotFoundError, StoreUnavailableError
+from exec_assistant.errors import (
+    ConfigurationError,
+    LeaseLostError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from exec_assistant.models import (
     ALLOWED_TRANSITIONS,
     CALENDAR_FIELDS,
@@ -32,6 +37,7 @@ from exec_assistant.models import (
     MeetingStatus,
     NotificationStatus,
     User,
+    chat_session_id_for,
     iso_utc,
 )
 from exec_assistant.store.base import LEDGER_RETENTION_DAYS
@@ -84,8 +90,9 @@ class SQLiteStore:
         self._lock = threading.Lock()
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreUnavailableError(
+        if version > SCHEMA_VERSION:  # permanent: retrying cannot help, upgrading can
+            self.close()
+            raise ConfigurationError(
                 f"{self.path} has schema version {version}; this exec-assistant knows "
                 f"{SCHEMA_VERSION}. Upgrade exec-assistant."
             )
@@ -99,7 +106,11 @@ class SQLiteStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                # Each connection is used by its own thread only; check_same_thread=False just
+                # lets close() release every thread's connection.
+                conn = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA busy_timeout=30000")
@@ -304,6 +315,11 @@ class SQLiteStore:
         return ChatSession.model_validate_json(row[0]) if row else None
 
     def create_chat_session(self, session: ChatSession) -> tuple[ChatSession, bool]:
+        if session.session_id != chat_session_id_for(session.meeting_id):
+            raise ValueError(
+                f"session_id must be chat_session_id_for(meeting_id) = "
+                f"{chat_session_id_for(session.meeting_id)!r} (one session per meeting)"
+            )
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT data FROM chat_sessions WHERE meeting_id=? OR session_id=?",
