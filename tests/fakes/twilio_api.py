@@ -1,0 +1,192 @@
+"""A fake Twilio REST API (Messages) on 127.0.0.1 for the real ``twilio`` client.
+
+Usage::
+
+    with FakeTwilioAPI() as fake:
+        fake.fail_next(error_code=21211)                    # invalid 'To' number, HTTP 400
+        ... send through twilio's Client pointed at fake.url ...
+        assert fake.requests[0].params["To"] == "+14155550123"
+
+``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` answers 201 with a message resource as
+Twilio documents it (``sid`` ``SM`` + 32 hex digits, ``status`` ``queued``…). Every request is
+recorded with its form parameters and the HTTP basic-auth user. Failures: :meth:`fail_next`
+(Twilio's error JSON with a code, or a bare HTTP status such as 429/503), :meth:`hang_next`.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import re
+from dataclasses import dataclass
+from email.utils import format_datetime
+from typing import Any
+
+from exec_assistant.models import utcnow
+from tests.fakes._server import LoopbackFake, Reply, Request
+
+_MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
+
+#: HTTP status Twilio answers with for the error codes tests use.
+ERROR_STATUS: dict[int, int] = {
+    20003: 401,  # authentication error
+    20429: 429,  # too many requests
+    21211: 400,  # invalid 'To' phone number
+    21608: 400,  # unverified number (trial account)
+    21610: 400,  # recipient unsubscribed (STOP)
+    21614: 400,  # 'To' is not a mobile number
+}
+
+
+@dataclass(frozen=True)
+class TwilioRequest:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    account_sid: str | None  # from the URL
+    params: dict[str, Any]  # form parameters (To, From, Body, …)
+    auth_user: str | None  # HTTP basic-auth user (the account SID or an API key SID)
+    headers: dict[str, str]
+
+
+class FakeTwilioAPI(LoopbackFake):
+    """Fake Twilio REST API. Start it (or use ``with``), then point the client at :attr:`url`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._requests: list[TwilioRequest] = []
+        self._counter = itertools.count(1)
+
+    @property
+    def url(self) -> str:
+        """The API origin, standing in for ``https://api.twilio.com``."""
+        return self.origin
+
+    @property
+    def requests(self) -> list[TwilioRequest]:
+        """Every request received so far, in order (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def messages(self) -> list[TwilioRequest]:
+        """The Messages.json create requests received (including failed ones)."""
+        return [r for r in self.requests if r.method == "POST" and _MESSAGES.match(r.path)]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests.clear()
+        self.clear_failures()
+
+    # scripting -------------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        *,
+        error_code: int | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+        message: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Fail the next ``times`` message creations.
+
+        With ``error_code``: Twilio's error JSON (``code``, ``message``, ``more_info``,
+        ``status``), the HTTP status from :data:`ERROR_STATUS` unless ``status`` is given.
+        Without it: a bare HTTP ``status`` (e.g. 429, 500, 503) with a short text body.
+        ``retry_after`` adds a ``Retry-After`` header.
+        """
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        if error_code is not None:
+            http_status = status or ERROR_STATUS.get(error_code, 400)
+            body: Any = {
+                "code": error_code,
+                "message": message or f"Error {error_code}",
+                "more_info": f"https://www.twilio.com/docs/errors/{error_code}",
+                "status": http_status,
+            }
+        elif status is not None:
+            http_status, body = status, message or "Service Unavailable"
+        else:
+            raise ValueError("give error_code or status")
+        self._script("messages", Reply(http_status, body, headers), times)
+
+    def hang_next(self, *, seconds: float = 5.0, times: int = 1) -> None:
+        """Accept (and create) the next message but answer only after ``seconds``."""
+        self._script("messages", Reply(delay=seconds), times)
+
+    # serving ---------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        match = _MESSAGES.match(request.path)
+        recorded = TwilioRequest(
+            method=request.method,
+            path=request.path,
+            account_sid=match.group("sid") if match else None,
+            params=request.params,
+            auth_user=_basic_auth_user(request.headers.get("authorization", "")),
+            headers=request.headers,
+        )
+        with self._lock:
+            self._requests.append(recorded)
+        if match is None or request.method != "POST":
+            return Reply(404, _error(20404, "The requested resource was not found", 404))
+        scripted = self._scripted("messages")
+        if scripted is not None and scripted.body is not None:
+            return scripted
+        delay = scripted.delay if scripted is not None else 0.0
+        if recorded.auth_user is None:
+            return Reply(401, _error(20003, "Authenticate", 401), delay=delay)
+        return Reply(201, self._message(recorded), delay=delay)
+
+    def _message(self, request: TwilioRequest) -> dict[str, Any]:
+        with self._lock:
+            n = next(self._counter)
+        sid = f"SM{n:032x}"
+        account = request.account_sid or ""
+        now = format_datetime(utcnow())
+        body = str(request.params.get("Body", ""))
+        return {
+            "account_sid": account,
+            "api_version": "2010-04-01",
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": request.params.get("From"),
+            "messaging_service_sid": request.params.get("MessagingServiceSid"),
+            "num_media": "0",
+            "num_segments": str(max(1, -(-len(body) // 153))),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "queued",
+            "subresource_uris": {
+                "media": f"/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json"
+            },
+            "to": request.params.get("To"),
+            "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+        }
+
+
+def _error(code: int, message: str, status: int) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+def _basic_auth_user(header: str) -> str | None:
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:]).decode()
+    except ValueError:
+        return None
+    return decoded.split(":", 1)[0] or None
