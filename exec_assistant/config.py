@@ -13,7 +13,7 @@ import threading
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exec_assistant.errors import ConfigurationError
@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_signing_secret_secret_arn: str | None = None
     slack_signing_secret_grace_seconds: int = Field(default=3600, ge=0)
+    slack_signing_secret_previous: SecretStr | None = Field(
+        default=None, description="The signing secret before the last rotation (local runtime)."
+    )
+    slack_signing_secret_rotated_at: AwareDatetime | None = Field(
+        default=None, description="When SLACK_SIGNING_SECRET replaced the previous one (ISO time)."
+    )
     slack_app_token: SecretStr | None = None
     slack_team_id: str | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
