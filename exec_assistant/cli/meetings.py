@@ -1,0 +1,137 @@
+"""``exec-assistant meetings add|list|import``: the meetings that need prep."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from exec_assistant.cli.output import out, print_json, when
+from exec_assistant.cli.params import (
+    WHEN_HELP,
+    JsonFlag,
+    parse_duration,
+    parse_when,
+    store_session,
+)
+from exec_assistant.cli.selection import STATUS_HELP, select_meetings
+from exec_assistant.errors import NotFoundError, PermanentError
+from exec_assistant.models import Meeting, MeetingSource
+
+app = typer.Typer(help="Manage meetings: add one by hand, import a calendar, list them.")
+
+When = Annotated[datetime, typer.Option(parser=parse_when, help=WHEN_HELP)]
+
+
+def new_meeting_id() -> str:
+    return f"mtg-{uuid.uuid4().hex[:20]}"
+
+
+@app.command(
+    "add",
+    epilog="Example: exec-assistant meetings add --user usr-ceo --title 'Board prep' "
+    "--start 2026-11-27T15:00+00:00 --duration 1h --prep-hours 24",
+)
+def add(  # noqa: PLR0917 - Typer passes options by keyword
+    user: Annotated[str, typer.Option(help="Owner's user id.")],
+    title: Annotated[str, typer.Option(help="Meeting title.")],
+    start: When,
+    end: Annotated[
+        datetime | None,
+        typer.Option(parser=parse_when, help="End time (default: start + duration)."),
+    ] = None,
+    duration: Annotated[
+        timedelta | None,
+        typer.Option(parser=parse_duration, help="Length when --end is not given (default 30m)."),
+    ] = None,
+    prep_hours: Annotated[
+        float, typer.Option(help="Hours before start the prep window opens.")
+    ] = 24,
+    meeting_type: Annotated[
+        str, typer.Option("--type", help="Meeting type (qbr, 1on1…).")
+    ] = "general",
+    location: Annotated[str, typer.Option(help="Where it takes place.")] = "",
+    description: Annotated[str, typer.Option(help="Agenda or notes.")] = "",
+    attendee: Annotated[
+        list[str] | None, typer.Option(help="Attendee email or name. Repeatable.")
+    ] = None,
+    meeting_id: Annotated[
+        str | None, typer.Option("--id", help="Meeting id (default: new).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add one meeting by hand (status DISCOVERED)."""
+    meeting = Meeting(
+        meeting_id=meeting_id or new_meeting_id(),
+        user_id=user,
+        source=MeetingSource.MANUAL,
+        title=title,
+        description=description,
+        location=location,
+        start_time=start,
+        end_time=end or start + (duration or timedelta(minutes=30)),
+        attendees=attendee or [],
+        meeting_type=meeting_type,
+        prep_hours_before=prep_hours,
+    )
+    with store_session() as store:
+        if store.get_user(user) is None:
+            raise NotFoundError(f"no user {user} (add it with 'exec-assistant users add')")
+        if store.get_meeting(meeting.meeting_id) is not None:
+            raise PermanentError(f"meeting {meeting.meeting_id} already exists")
+        stored = store.upsert_meeting_calendar(meeting)
+    if as_json:
+        print_json(stored)
+    else:
+        out().print(
+            f"[green]saved[/] meeting {stored.meeting_id} '{stored.title}' at "
+            f"{when(stored.start_time)}; prep window opens {when(stored.prep_window_start)}"
+        )
+
+
+@app.command(
+    "list",
+    epilog="Example: exec-assistant meetings list --user usr-ceo --status failed --from -1d --json",
+)
+def list_meetings(
+    user: Annotated[list[str] | None, typer.Option(help="Owner's user id. Repeatable.")] = None,
+    status: Annotated[list[str] | None, typer.Option(help=STATUS_HELP)] = None,
+    start_from: Annotated[
+        datetime | None,
+        typer.Option("--from", parser=parse_when, help="Starting at or after (default -1d)."),
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(parser=parse_when, help="Starting before (default +30d).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List meetings by start time (default: from a day ago to 30 days ahead)."""
+    with store_session() as store:
+        now = datetime.now(UTC)
+        meetings = select_meetings(
+            store,
+            since=start_from or now - timedelta(days=1),
+            until=until or now + timedelta(days=30),
+            users=user or [],
+            statuses=status or [],
+        )
+    if as_json:
+        print_json(meetings)
+        return
+    table = Table(title=f"{len(meetings)} meeting(s)")
+    for column in ("meeting_id", "user", "start", "title", "status", "notification"):
+        table.add_column(column, overflow="fold")
+    for m in meetings:
+        channel = f" via {m.notification_channel.value}" if m.notification_channel else ""
+        table.add_row(
+            m.meeting_id,
+            m.user_id,
+            when(m.start_time),
+            m.title,
+            m.status.value,
+            f"{m.notification_status.value}{channel}",
+        )
+    out().print(table)
