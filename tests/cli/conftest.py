@@ -12,6 +12,9 @@ from typer.testing import CliRunner, Result
 from exec_assistant.cli import app
 from exec_assistant.config import get_settings
 from exec_assistant.store.sqlite import SQLiteStore
+from tests.fakes.fixtures import fake_slack
+
+__all__ = ["fake_slack"]
 
 
 @dataclass
