@@ -21,6 +21,7 @@ _LAZY: dict[str, str] = {
     "get_settings": "exec_assistant.config",
     "Store": "exec_assistant.store",
     "open_store": "exec_assistant.store",
+    "NotificationService": "exec_assistant.notifications.service",
 }
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Meeting",
     "MeetingPrepRequired",
     "MeetingStatus",
+    "NotificationService",
     "Settings",
     "Store",
     "User",
@@ -39,6 +41,7 @@ __all__ = [
 if TYPE_CHECKING:
     from exec_assistant.config import Settings, get_settings
     from exec_assistant.models import ChatSession, Meeting, MeetingPrepRequired, MeetingStatus, User
+    from exec_assistant.notifications.service import NotificationService
     from exec_assistant.store import Store, open_store
 
 

@@ -1,0 +1,51 @@
+"""Notification channels and :func:`build_channels`, which turns Settings into channel objects.
+
+Only configured channels are built: Slack needs a bot token, SMS the Twilio account SID, auth
+token and sender number, email ``SES_FROM_EMAIL``. With none of them configured the console
+channel is the only one (the embedded default). Each channel creates its SDK client once and
+reuses it, so call this once per process (the composition root does).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from exec_assistant.models import Channel
+from exec_assistant.notifications.types import NotificationChannel
+
+if TYPE_CHECKING:
+    from exec_assistant.config import Settings
+
+__all__ = ["build_channels"]
+
+
+def build_channels(settings: Settings) -> dict[Channel, NotificationChannel]:
+    """The deployment's channels, keyed by :class:`~exec_assistant.models.Channel`."""
+    channels: dict[Channel, NotificationChannel] = {}
+    if settings.has_secret("slack_bot_token"):
+        from exec_assistant.notifications.channels.slack import SlackChannel
+
+        channels[Channel.SLACK] = SlackChannel(
+            token=settings.require_secret("slack_bot_token"), base_url=settings.slack_api_url
+        )
+    if all(
+        settings.has_secret(name)
+        for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from_number")
+    ):
+        from exec_assistant.notifications.channels.sms import SmsChannel
+
+        channels[Channel.SMS] = SmsChannel(
+            account_sid=settings.require_secret("twilio_account_sid"),
+            auth_token=settings.require_secret("twilio_auth_token"),
+            from_number=settings.require_secret("twilio_from_number"),
+            api_url=settings.twilio_api_url,
+        )
+    if settings.ses_from_email:
+        from exec_assistant.notifications.channels.email import EmailChannel
+
+        channels[Channel.EMAIL] = EmailChannel(sender=settings.ses_from_email)
+    if not channels:
+        from exec_assistant.notifications.channels.console import ConsoleChannel
+
+        channels[Channel.CONSOLE] = ConsoleChannel()
+    return channels

@@ -1,0 +1,128 @@
+"""Email channel: SES v2 ``SendEmail`` with an HTML and a plain-text body.
+
+The client is ``exec_assistant.aws.client("sesv2")`` — cached per process, botocore's
+``standard`` retry mode (throttling and 5xx are retried with backoff). Standard mode also
+retries a *read timeout*, i.e. a request that may already have been accepted; for SendEmail that
+would be a second email, so a ``needs-retry`` hook stops retries of errors raised after the
+request left, and the channel reports them as UNKNOWN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exec_assistant.models import Channel, ErrorClass, User
+from exec_assistant.notifications.rendering import email_message
+from exec_assistant.notifications.types import DeliveryError, PrepNotification
+
+#: SES v2 error codes that mean "try again later" (botocore has already retried them).
+TRANSIENT_CODES = frozenset(
+    {
+        "TooManyRequestsException",
+        "Throttling",
+        "ThrottlingException",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "RequestTimeout",
+    }
+)
+#: SES v2 error codes that mean the message was refused (listed for the docs and tests; any
+#: other 4xx is treated the same way).
+PERMANENT_CODES = frozenset(
+    {
+        "MessageRejected",
+        "MailFromDomainNotVerifiedException",
+        "SendingPausedException",
+        "AccountSuspendedException",
+        "NotFoundException",
+        "BadRequestException",
+        "AccessDeniedException",
+    }
+)
+_NO_RESEND_HOOK_ID = "exec-assistant-sesv2-no-resend-after-send"
+
+
+def classify_ses_error(code: str, status: int) -> ErrorClass:
+    if code in TRANSIENT_CODES or status == 429 or status >= 500:
+        return ErrorClass.TRANSIENT
+    return ErrorClass.PERMANENT
+
+
+def _stop_retry_after_send(caught_exception: Exception | None = None, **_: Any) -> None:
+    """``needs-retry`` hook: re-raise errors that happen after the request left, unretried."""
+    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+    if isinstance(caught_exception, ReadTimeoutError | ConnectionClosedError):
+        raise caught_exception
+
+
+class EmailChannel:
+    """Sends from ``sender`` (a verified SES identity) to the user's email. Returns MessageId."""
+
+    name = Channel.EMAIL
+
+    def __init__(self, *, sender: str) -> None:
+        self.sender = sender
+
+    def skip_reason(self, user: User) -> str | None:
+        return None if user.email else "user has no email address"
+
+    @staticmethod
+    def _ses() -> Any:
+        from exec_assistant.aws import client
+
+        ses = client("sesv2")
+        ses.meta.events.register_first(
+            "needs-retry.sesv2.SendEmail", _stop_retry_after_send, unique_id=_NO_RESEND_HOOK_ID
+        )
+        return ses
+
+    def send(self, notification: PrepNotification) -> str:
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionClosedError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            ParamValidationError,
+            ReadTimeoutError,
+        )
+
+        address = notification.user.email
+        if not address:
+            raise DeliveryError(ErrorClass.PERMANENT, "no_email", "user has no email address")
+        content = email_message(notification)
+
+        def part(data: str) -> dict[str, str]:
+            return {"Data": data, "Charset": "UTF-8"}
+
+        try:
+            response = self._ses().send_email(
+                FromEmailAddress=self.sender,
+                Destination={"ToAddresses": [address]},
+                Content={
+                    "Simple": {
+                        "Subject": part(content.subject),
+                        "Body": {"Text": part(content.text), "Html": part(content.html)},
+                    }
+                },
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code") or "Unknown")
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            raise DeliveryError(
+                classify_ses_error(code, status), code, f"SES answered HTTP {status}"
+            ) from exc
+        except (ReadTimeoutError, ConnectionClosedError) as exc:
+            raise DeliveryError(
+                ErrorClass.UNKNOWN, type(exc).__name__, "no answer from SES after sending"
+            ) from exc
+        except EndpointConnectionError as exc:
+            raise DeliveryError(
+                ErrorClass.TRANSIENT, "EndpointConnectionError", "SES unreachable"
+            ) from exc
+        except (NoCredentialsError, ParamValidationError) as exc:
+            raise DeliveryError(ErrorClass.PERMANENT, type(exc).__name__) from exc
+        except BotoCoreError as exc:
+            raise DeliveryError(ErrorClass.UNKNOWN, type(exc).__name__, "SES client error") from exc
+        return str(response["MessageId"])

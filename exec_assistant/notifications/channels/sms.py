@@ -1,0 +1,142 @@
+"""SMS channel: Twilio's ``Client`` (imported on the first send), ≤ 320 characters.
+
+Pointing the client elsewhere (``TWILIO_API_URL``): twilio-python builds every Messages URL from
+its ``Api`` domain's ``base_url`` (``https://api.twilio.com``), so the channel sets
+``client.api.base_url``; regions and edges are untouched unless configured.
+
+Retries use the machinery under twilio's ``TwilioHttpClient``: a requests ``HTTPAdapter`` with a
+urllib3 ``Retry`` that retries connection failures and HTTP 429/5xx (honouring ``Retry-After``),
+a bounded number of times, and never a read error — once the request has left, a timeout or a
+dropped connection is UNKNOWN and the SMS is not sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from exec_assistant.logs import register_secret
+from exec_assistant.models import Channel, ErrorClass, User
+from exec_assistant.notifications.rendering import sms_text
+from exec_assistant.notifications.types import DeliveryError, PrepNotification
+
+#: Twilio error codes after which the message was refused and will be refused again.
+PERMANENT_CODES = frozenset({20003, 20404, 21211, 21408, 21606, 21608, 21610, 21612, 21614})
+#: Twilio error codes that mean "slow down / try later".
+TRANSIENT_CODES = frozenset({20429})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+# twilio's HTTP client logs every request URL (which carries the account SID) at INFO.
+_twilio_http_logger = logging.getLogger("exec_assistant.notifications.twilio_http")
+_twilio_http_logger.setLevel(logging.WARNING)
+
+
+def classify_twilio_error(code: int | None, status: int) -> ErrorClass:
+    """The class of a Twilio REST error (its ``code``, HTTP ``status``)."""
+    if code in TRANSIENT_CODES or status in RETRY_STATUSES or status >= 500:
+        return ErrorClass.TRANSIENT
+    # Any other 4xx (21211, 21610, 21614, 21608, 20003, …): the message was not created.
+    return ErrorClass.PERMANENT
+
+
+class SmsChannel:
+    """Sends the SMS from ``from_number`` to the user's E.164 phone. Returns the message SID."""
+
+    name = Channel.SMS
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        api_url: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 2,
+        backoff_factor: float = 0.5,
+    ) -> None:
+        for secret in (account_sid, auth_token, from_number):
+            register_secret(secret)
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._from = from_number
+        self._api_url = api_url
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._backoff = backoff_factor
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def skip_reason(self, user: User) -> str | None:
+        return None if user.phone else "user has no phone number"
+
+    def _twilio(self) -> Any:
+        """The Twilio client, built on first use and reused."""
+        with self._lock:
+            if self._client is None:
+                from requests.adapters import HTTPAdapter
+                from twilio.http.http_client import TwilioHttpClient
+                from twilio.rest import Client
+                from urllib3.util.retry import Retry
+
+                retry = Retry(
+                    total=self._max_retries,
+                    connect=self._max_retries,
+                    status=self._max_retries,
+                    read=False,  # never resend after the request left
+                    allowed_methods=None,  # POST included: only unsent or refused requests retry
+                    status_forcelist=RETRY_STATUSES,
+                    backoff_factor=self._backoff,
+                    respect_retry_after_header=True,
+                    raise_on_status=False,  # hand the last answer to twilio, which raises
+                )
+                http = TwilioHttpClient(timeout=self._timeout, logger=_twilio_http_logger)
+                adapter = HTTPAdapter(max_retries=retry)
+                http.session.mount("https://", adapter)
+                http.session.mount("http://", adapter)
+                client = Client(self._account_sid, self._auth_token, http_client=http)
+                if self._api_url:
+                    client.api.base_url = self._api_url.rstrip("/")
+                self._client = client
+            return self._client
+
+    def send(self, notification: PrepNotification) -> str:
+        from twilio.base.exceptions import TwilioRestException
+
+        phone = notification.user.phone
+        if not phone:
+            raise DeliveryError(ErrorClass.PERMANENT, "no_phone", "user has no phone number")
+        client = self._twilio()
+        try:
+            message = client.messages.create(
+                to=phone, from_=self._from, body=sms_text(notification)
+            )
+        except TwilioRestException as exc:
+            code = int(exc.code) if exc.code is not None else None
+            raise DeliveryError(
+                classify_twilio_error(code, int(exc.status)),
+                str(code) if code is not None else f"http_{exc.status}",
+                f"Twilio answered HTTP {exc.status}",
+            ) from exc
+        except Exception as exc:
+            raise _transport_error(exc) from exc
+        return str(message.sid)
+
+
+def _transport_error(exc: Exception) -> DeliveryError:
+    """Classify a failure without a Twilio answer: before the send → transient, after → unknown."""
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import ConnectTimeout, ReadTimeout
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    if isinstance(exc, ConnectTimeout):
+        return DeliveryError(ErrorClass.TRANSIENT, "connection_error", "Twilio connect timeout")
+    if isinstance(exc, ReadTimeout):
+        return DeliveryError(ErrorClass.UNKNOWN, "timeout", "no answer from Twilio in time")
+    if isinstance(exc, RequestsConnectionError):
+        reason = exc.args[0] if exc.args else None
+        if isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError):
+            return DeliveryError(ErrorClass.TRANSIENT, "connection_error", "Twilio unreachable")
+        return DeliveryError(ErrorClass.UNKNOWN, "connection_lost", "connection lost after send")
+    return DeliveryError(ErrorClass.UNKNOWN, "client_error", type(exc).__name__)
