@@ -1,0 +1,185 @@
+"""``exec-assistant doctor``: one table of what is ready, missing or broken.
+
+"missing" is not a failure (an unconfigured channel is simply off); "error" is, and makes the
+command exit non-zero. Secrets are reported as set or not, never shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import NamedTuple
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.table import Table
+
+from exec_assistant.cli.errors import classify
+from exec_assistant.cli.output import ExitCode, out, print_json
+from exec_assistant.cli.params import JsonFlag
+from exec_assistant.cli.slack_check import auth_test
+from exec_assistant.config import Settings, get_settings
+from exec_assistant.store import open_store
+
+
+class Status(StrEnum):
+    READY = "ready"
+    MISSING = "missing"
+    ERROR = "error"
+
+
+class Check(BaseModel):
+    check: str
+    status: Status
+    detail: str
+
+
+class Result(NamedTuple):
+    status: Status
+    detail: str
+
+
+def _store(settings: Settings) -> Result:
+    from exec_assistant.runtime import uses_aws
+
+    store = open_store(settings)
+    try:
+        users = len(store.list_users())
+    finally:
+        store.close()
+    where = "DynamoDB" if uses_aws(settings) else "SQLite"
+    url = settings.exec_assistant_store or "default location"
+    return Result(Status.READY, f"{where} ({url}), {users} user(s)")
+
+
+def _slack_token(settings: Settings) -> Result:
+    if not settings.has_secret("slack_bot_token"):
+        return Result(
+            Status.MISSING,
+            "SLACK_BOT_TOKEN not set: Slack channel off",
+        )
+    identity = auth_test(settings.require_secret("slack_bot_token"), api_url=settings.slack_api_url)
+    return Result(Status.READY, f"auth.test ok: {identity.describe()}")
+
+
+def _slack_signing(settings: Settings) -> Result:
+    if not settings.has_secret("slack_signing_secret"):
+        return Result(
+            Status.MISSING,
+            "SLACK_SIGNING_SECRET not set: needed to receive Slack requests",
+        )
+    settings.require_secret("slack_signing_secret")  # reads it from Secrets Manager if an ARN
+    return Result(Status.READY, "set")
+
+
+def _slack_ingress(settings: Settings) -> Result:
+    if settings.slack_app_token is not None and settings.slack_app_token.get_secret_value():
+        detail = "Socket Mode (SLACK_APP_TOKEN set)"
+    else:
+        detail = "HTTP POST /slack/webhook (:3000 locally, API Gateway on AWS)"
+    return Result(Status.READY, detail)
+
+
+def _twilio(settings: Settings) -> Result:
+    parts = ("twilio_account_sid", "twilio_auth_token", "twilio_from_number")
+    present = [p for p in parts if settings.has_secret(p)]  # type: ignore[arg-type]
+    if not present:
+        return Result(Status.MISSING, "not configured: SMS off")
+    absent = [p.upper() for p in parts if p not in present]
+    if absent:
+        return Result(Status.ERROR, f"{', '.join(absent)} not set")
+    api = f", API {settings.twilio_api_url}" if settings.twilio_api_url else ""
+    return Result(Status.READY, f"account SID, token, sender set{api}")
+
+
+def _ses(settings: Settings) -> Result:
+    if not settings.ses_from_email:
+        return Result(Status.MISSING, "SES_FROM_EMAIL not set: email off")
+    return Result(Status.READY, f"sender {settings.ses_from_email}")
+
+
+def _bus_and_scheduler(settings: Settings) -> Result:
+    from exec_assistant.runtime import uses_aws
+
+    bus = f"EventBridge bus {settings.event_bus_name}" if uses_aws(settings) else "in-process bus"
+    if settings.scheduler_group_name:
+        if not settings.scheduler_role_arn:
+            return Result(
+                Status.ERROR,
+                "SCHEDULER_ROLE_ARN is required with SCHEDULER_GROUP_NAME",
+            )
+        scheduler = f"EventBridge Scheduler group {settings.scheduler_group_name}"
+    elif uses_aws(settings):
+        return Result(
+            Status.ERROR,
+            f"{bus}; SCHEDULER_GROUP_NAME is required on AWS",
+        )
+    else:
+        scheduler = "local scheduler (SQLite)"
+    return Result(Status.READY, f"{bus}; {scheduler}")
+
+
+def _fallback(settings: Settings) -> Result:
+    providers = settings.has_secret("slack_bot_token") or settings.ses_from_email
+    if providers:
+        return Result(Status.READY, "off (a provider is set)")
+    return Result(
+        Status.READY,
+        "on: no provider configured, notifications are printed",
+    )
+
+
+CHECKS: tuple[tuple[str, Callable[[Settings], Result]], ...] = (
+    ("store", _store),
+    ("Slack bot token", _slack_token),
+    ("Slack signing secret", _slack_signing),
+    ("Slack ingress", _slack_ingress),
+    ("Twilio (SMS)", _twilio),
+    ("SES (email)", _ses),
+    ("bus / scheduler", _bus_and_scheduler),
+    ("console channel", _fallback),
+)
+
+
+def run_checks() -> list[Check]:
+    """Every check; a failing one becomes an ``error`` row instead of stopping the rest."""
+    try:
+        get_settings.cache_clear()
+        settings = get_settings()
+    except ValidationError as exc:
+        return [Check(check="configuration", status=Status.ERROR, detail=classify(exc)[0])]
+    checks = [
+        Check(
+            check="configuration",
+            status=Status.READY,
+            detail=f"environment {settings.environment}",
+        )
+    ]
+    for name, check in CHECKS:
+        try:
+            status, detail = check(settings)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an error row
+            status, detail = Status.ERROR, classify(exc)[0]
+        checks.append(Check(check=name, status=status, detail=detail))
+    return checks
+
+
+def doctor(as_json: JsonFlag = False) -> None:
+    """Check configuration, the store, Slack (auth.test), Twilio, SES, bus and scheduler."""
+    checks = run_checks()
+    if as_json:
+        print_json(checks)
+    else:
+        table = Table(title="exec-assistant doctor")
+        table.add_column("check")
+        table.add_column("status")
+        table.add_column("detail", overflow="fold")
+        colour = {Status.READY: "green", Status.MISSING: "yellow", Status.ERROR: "red"}
+        for c in checks:
+            table.add_row(c.check, f"[{colour[c.status]}]{c.status.value}[/]", c.detail)
+        out().print(table)
+    if any(c.status is Status.ERROR for c in checks):
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+EPILOG = "Example: exec-assistant doctor --json | jq '.[] | select(.status != \"ready\")'"
