@@ -1,0 +1,263 @@
+"""The prep trigger: MeetingPrepRequired → one notification → PREP_SCHEDULED.
+
+Lambda entry ``exec_assistant.workflows.prep_trigger_handler.lambda_handler`` (an EventBridge rule
+target); locally the in-process bus calls :func:`handle_event` with the same envelope.
+
+Error policy (EventBridge delivers at least once and Lambda retries asynchronous invocations):
+
+* bad or unknown input (malformed envelope or detail, wrong source or type, unknown meeting or
+  user, a permanent error on the way) is logged with the event id and *returned*: retrying
+  cannot help, so no retry storm;
+* a transient outage (store unavailable, every channel failing transiently) *raises*, so
+  Lambda's retries and then the DLQ take over;
+* a retried or duplicated event never notifies twice: the notification service dedupes on the
+  key meeting + cycle, and the steps after a delivery are idempotent (conditional status move,
+  schedule named after the cycle, the meeting's notification fields written last).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from exec_assistant.errors import PermanentError, TransientError
+from exec_assistant.logs import configure_logging, log_event
+from exec_assistant.models import (
+    AttemptStatus,
+    Channel,
+    Meeting,
+    MeetingPrepRequired,
+    MeetingStatus,
+    NotificationStatus,
+    User,
+    parse_prep_event,
+)
+from exec_assistant.notifications.types import (
+    NotificationKind,
+    NotificationOutcome,
+    NotificationResult,
+)
+from exec_assistant.runtime import Runtime, get_runtime
+from exec_assistant.workflows.reminders import schedule_escalation
+
+logger = logging.getLogger(__name__)
+
+TriggerAction = Literal["notified", "failed", "skipped", "duplicate", "rejected"]
+
+#: Statuses in which no prep notification makes sense any more, with the logged reason.
+_FINISHED: dict[MeetingStatus, str] = {
+    MeetingStatus.CANCELLED: "meeting cancelled",
+    MeetingStatus.COMPLETED: "meeting completed",
+    MeetingStatus.PREP_IN_PROGRESS: "prep already in progress",
+    MeetingStatus.PREP_COMPLETED: "prep already done",
+}
+
+
+class TriggerResult(BaseModel):
+    """What the trigger did with one event (also the Lambda's return value)."""
+
+    event_id: str | None
+    meeting_id: str | None = None
+    action: TriggerAction
+    reason: str = ""
+    notification: NotificationResult | None = None
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """EventBridge → Lambda entry point (the contract string names this function)."""
+    configure_logging()
+    return handle_event(event, get_runtime()).model_dump(mode="json")
+
+
+def handle_event(envelope: Mapping[str, Any], runtime: Runtime) -> TriggerResult:
+    """Decide and act on one MeetingPrepRequired envelope; see the module docstring."""
+    event_id = _event_id(envelope)
+    try:
+        env, detail = parse_prep_event(envelope)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        return _finish(event_id, None, "rejected", f"invalid event: {_describe(exc)}")
+    try:
+        return _handle(env.id, detail, runtime)
+    except PermanentError as exc:
+        return _finish(
+            env.id, detail.meeting_id, "rejected", f"{type(exc).__name__}: {exc}", logging.ERROR
+        )
+
+
+def _handle(event_id: str, detail: MeetingPrepRequired, runtime: Runtime) -> TriggerResult:
+    store = runtime.store
+    now = runtime.clock()
+    meeting = store.get_meeting(detail.meeting_id)
+    if meeting is None:
+        return _finish(event_id, detail.meeting_id, "skipped", "unknown meeting")
+    reason = _skip_reason(meeting, detail, now)
+    if reason:
+        return _finish(event_id, meeting.meeting_id, "skipped", reason)
+    user = store.get_user(meeting.user_id)
+    if user is None:
+        return _finish(event_id, meeting.meeting_id, "skipped", "unknown user")
+
+    key = detail.idempotency_key()
+    channel_order: Sequence[Channel] | None = None
+    if detail.escalation:
+        kind = NotificationKind.ESCALATION
+        existing = store.get_notification(key)
+        if existing is None or not existing.final:
+            from exec_assistant.notifications.escalation import plan_escalation
+
+            records = store.list_notifications_for_meeting(meeting.meeting_id)
+            plan = plan_escalation(meeting, user, records, runtime.configured_channels, now)
+            if not plan.escalate:
+                return _finish(
+                    event_id, meeting.meeting_id, "skipped", f"nothing to escalate: {plan.reason}"
+                )
+            channel_order = plan.channel_order
+    elif detail.reminder_id:
+        kind = NotificationKind.REMINDER
+    else:
+        kind = NotificationKind.INITIAL
+
+    result = runtime.notifications.notify(
+        meeting, user, key=key, kind=kind, channel_order=channel_order
+    )
+    return _after_send(
+        event_id=event_id,
+        detail=detail,
+        meeting=meeting,
+        user=user,
+        result=result,
+        runtime=runtime,
+        now=now,
+    )
+
+
+def _skip_reason(meeting: Meeting, detail: MeetingPrepRequired, now: datetime) -> str | None:
+    if meeting.user_id != detail.user_id:
+        return f"user mismatch: event names {detail.user_id}, meeting belongs to {meeting.user_id}"
+    finished = _FINISHED.get(meeting.status)
+    if finished:
+        return finished
+    if now >= meeting.start_time:
+        return "meeting already started"
+    if detail.escalation and meeting.status != MeetingStatus.PREP_SCHEDULED:
+        return f"no escalation: meeting is {meeting.status.value}, not awaiting a response"
+    return None
+
+
+def _after_send(
+    *,
+    event_id: str,
+    detail: MeetingPrepRequired,
+    meeting: Meeting,
+    user: User,
+    result: NotificationResult,
+    runtime: Runtime,
+    now: datetime,
+) -> TriggerResult:
+    mid = meeting.meeting_id
+    if result.outcome == NotificationOutcome.IN_PROGRESS:
+        return _finish(
+            event_id, mid, "duplicate", "another worker is sending this cycle", result=result
+        )
+    if result.outcome == NotificationOutcome.RETRYABLE:
+        log_event(
+            logger,
+            logging.WARNING,
+            "prep_trigger.retryable",
+            event_id=event_id,
+            meeting_id=mid,
+            key=result.key,
+        )
+        raise TransientError(
+            f"no channel delivered meeting {mid} and some failed transiently; retry",
+            code="retryable",
+        )
+    if result.outcome == NotificationOutcome.EXHAUSTED:
+        if result.duplicate:
+            return _finish(event_id, mid, "duplicate", "cycle already exhausted", result=result)
+        runtime.store.record_meeting_notification(
+            mid, status=NotificationStatus.FAILED, channel=None, cycle=detail.cycle_key, at=now
+        )
+        return _finish(
+            event_id, mid, "failed", "every channel failed", logging.ERROR, result=result
+        )
+
+    delivered_at = _delivered_at(result) or now
+    if result.duplicate and meeting.notified_at is not None and meeting.notified_at >= delivered_at:
+        return _finish(event_id, mid, "duplicate", "cycle already delivered", result=result)
+    # First delivery, or a retry after a crash between the send and these steps: all idempotent.
+    runtime.store.transition_meeting(
+        mid,
+        MeetingStatus.PREP_SCHEDULED,
+        now=now,
+        expected=(MeetingStatus.DISCOVERED, MeetingStatus.PREP_REQUIRED),
+    )
+    schedule_escalation(runtime, mid, user, key=result.key)
+    runtime.store.record_meeting_notification(
+        mid,
+        status=NotificationStatus.DELIVERED,
+        channel=result.delivered_channel,
+        cycle=detail.cycle_key,
+        at=delivered_at,
+    )
+    action: TriggerAction = "duplicate" if result.duplicate else "notified"
+    channel = result.delivered_channel.value if result.delivered_channel else "unknown"
+    return _finish(event_id, mid, action, f"delivered via {channel}", result=result)
+
+
+def _delivered_at(result: NotificationResult) -> datetime | None:
+    for attempt in reversed(result.attempts):
+        if attempt.status == AttemptStatus.DELIVERED:
+            return attempt.completed_at or attempt.started_at
+    return None
+
+
+def _finish(
+    event_id: str | None,
+    meeting_id: str | None,
+    action: TriggerAction,
+    reason: str,
+    level: int | None = None,
+    *,
+    result: NotificationResult | None = None,
+) -> TriggerResult:
+    if level is None:
+        level = logging.WARNING if action == "rejected" else logging.INFO
+    log_event(
+        logger,
+        level,
+        f"prep_trigger.{action}",
+        event_id=event_id,
+        meeting_id=meeting_id,
+        reason=reason,
+        key=result.key if result else None,
+        outcome=result.outcome.value if result else None,
+    )
+    return TriggerResult(
+        event_id=event_id,
+        meeting_id=meeting_id,
+        action=action,
+        reason=reason,
+        notification=result,
+    )
+
+
+def _event_id(envelope: object) -> str | None:
+    if isinstance(envelope, Mapping):
+        value = envelope.get("id")
+        return str(value) if value is not None else None
+    return None
+
+
+def _describe(exc: ValueError) -> str:
+    """A short, value-free description of why the event is invalid."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}"
+            for err in exc.errors()
+        )
+    return str(exc)

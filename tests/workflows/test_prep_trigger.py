@@ -1,0 +1,303 @@
+"""The prep trigger: real envelope shapes, the decision list, the error policy, exactly once."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exec_assistant.errors import StoreUnavailableError, TransientError
+from exec_assistant.models import (
+    Channel,
+    ErrorClass,
+    Meeting,
+    MeetingStatus,
+    NotificationStatus,
+    User,
+)
+from exec_assistant.notifications.types import NotificationKind, NotificationOutcome
+from exec_assistant.runtime import Runtime
+from exec_assistant.workflows.prep_trigger_handler import TriggerResult, handle_event
+from exec_assistant.workflows.reminders import escalation_reminder_id
+from tests.workflows.conftest import NOW, Clock, CountingChannel, add_meeting
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "eventbridge-meeting-prep-required.json"
+
+
+def envelope(**detail: Any) -> dict[str, Any]:
+    """The real EventBridge envelope from the fixture, optionally with detail changes."""
+    env: dict[str, Any] = json.loads(FIXTURE.read_text())
+    env["detail"].update(detail)
+    return env
+
+
+def test_the_fixture_envelope_notifies_once_and_schedules_escalation(
+    runtime: Runtime, meeting: Meeting, slack: CountingChannel, clock: Clock
+) -> None:
+    result = handle_event(envelope(), runtime)
+
+    assert result.action == "notified"
+    assert result.event_id == "6a7e8feb-b491-4cf7-a9f1-bf3703467718"
+    assert result.notification is not None
+    assert result.notification.outcome == NotificationOutcome.DELIVERED
+    assert result.notification.delivered_channel == Channel.SLACK
+    assert [n.kind for n in slack.sent] == [NotificationKind.INITIAL]
+    assert slack.sent[0].key == f"{meeting.meeting_id}#prep"
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    assert stored.status == MeetingStatus.PREP_SCHEDULED
+    assert stored.notification_status == NotificationStatus.DELIVERED
+    assert stored.notification_channel == Channel.SLACK
+    assert stored.notification_cycle == "prep"
+    pending = runtime.scheduler.pending()  # type: ignore[attr-defined]
+    assert [p.name for p in pending] == [escalation_reminder_id(f"{meeting.meeting_id}#prep")]
+    assert pending[0].fire_at == NOW + timedelta(minutes=30)
+    assert pending[0].event.detail["escalation"] is True
+    assert pending[0].event.detail["reminder_id"].startswith("esc-")
+
+
+def test_a_redelivered_event_does_not_notify_again(
+    runtime: Runtime, meeting: Meeting, slack: CountingChannel, clock: Clock
+) -> None:
+    first = handle_event(envelope(), runtime)
+    clock.advance(timedelta(minutes=2))
+    again = handle_event(envelope(), runtime)
+
+    assert first.action == "notified"
+    assert again.action == "duplicate"
+    assert len(slack.sent) == 1
+    assert len(runtime.scheduler.pending()) == 1  # type: ignore[attr-defined]
+
+
+def test_ten_threads_delivering_the_same_event_notify_once(
+    runtime: Runtime, meeting: Meeting, slack: CountingChannel, sms: CountingChannel
+) -> None:
+    barrier = threading.Barrier(10)
+    results: list[TriggerResult] = []
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        try:
+            results.append(handle_event(envelope(), runtime))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert len(slack.sent) + len(sms.sent) == 1
+    assert sorted(r.action for r in results).count("notified") == 1
+    assert {r.action for r in results} <= {"notified", "duplicate"}
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    assert stored.status == MeetingStatus.PREP_SCHEDULED
+
+
+def _bad_envelopes() -> list[tuple[str, Any]]:
+    missing_meeting = envelope()
+    del missing_meeting["detail"]["meeting_id"]
+    empty_user = envelope(user_id="")
+    wrong_type = envelope()
+    wrong_type["detail-type"] = "MeetingCancelled"
+    wrong_source = envelope()
+    wrong_source["source"] = "someone.else"
+    no_detail = envelope()
+    del no_detail["detail"]
+    detail_not_object = envelope()
+    detail_not_object["detail"] = "mtg-2026-11-25-qbr"
+    no_id = envelope()
+    del no_id["id"]
+    return [
+        ("missing meeting_id", missing_meeting),
+        ("empty user_id", empty_user),
+        ("wrong detail-type", wrong_type),
+        ("wrong source", wrong_source),
+        ("no detail", no_detail),
+        ("detail not an object", detail_not_object),
+        ("no id", no_id),
+        ("garbage string", "garbage"),
+        ("none", None),
+        ("list", [1, 2, 3]),
+        ("empty", {}),
+    ]
+
+
+@pytest.mark.parametrize(("label", "bad"), _bad_envelopes(), ids=[b[0] for b in _bad_envelopes()])
+def test_bad_input_is_rejected_and_logged_without_raising(
+    runtime: Runtime,
+    meeting: Meeting,
+    slack: CountingChannel,
+    caplog: pytest.LogCaptureFixture,
+    label: str,
+    bad: Any,
+) -> None:
+    caplog.set_level(logging.INFO, logger="exec_assistant.workflows.prep_trigger_handler")
+
+    result = handle_event(copy.deepcopy(bad), runtime)
+
+    assert result.action == "rejected"
+    assert result.reason
+    assert slack.sent == []
+    records = [r for r in caplog.records if r.getMessage() == "prep_trigger.rejected"]
+    assert len(records) == 1
+    fields = records[0].fields  # type: ignore[attr-defined]
+    expected_id = bad.get("id") if isinstance(bad, dict) else None
+    assert fields["event_id"] == expected_id
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    assert stored.status == MeetingStatus.DISCOVERED
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (MeetingStatus.CANCELLED, "meeting cancelled"),
+        (MeetingStatus.COMPLETED, "meeting completed"),
+        (MeetingStatus.PREP_IN_PROGRESS, "prep already in progress"),
+        (MeetingStatus.PREP_COMPLETED, "prep already done"),
+    ],
+)
+def test_meetings_past_the_need_for_a_nudge_are_skipped(
+    runtime: Runtime,
+    user: User,
+    slack: CountingChannel,
+    status: MeetingStatus,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="exec_assistant.workflows.prep_trigger_handler")
+    add_meeting(runtime, user, "mtg-2026-11-25-qbr", start=NOW + timedelta(hours=6), status=status)
+
+    result = handle_event(envelope(), runtime)
+
+    assert (result.action, result.reason) == ("skipped", reason)
+    assert slack.sent == []
+    logged = [r for r in caplog.records if r.getMessage() == "prep_trigger.skipped"]
+    assert logged[0].fields["reason"] == reason  # type: ignore[attr-defined]
+
+
+def test_a_meeting_that_has_started_is_skipped(
+    runtime: Runtime, meeting: Meeting, slack: CountingChannel, clock: Clock
+) -> None:
+    clock.now = meeting.start_time
+    result = handle_event(envelope(), runtime)
+    assert (result.action, result.reason) == ("skipped", "meeting already started")
+    assert slack.sent == []
+
+
+def test_unknown_meeting_user_and_owner_mismatch_are_skipped(
+    runtime: Runtime, user: User, slack: CountingChannel
+) -> None:
+    assert handle_event(envelope(meeting_id="mtg-nope"), runtime).reason == "unknown meeting"
+
+    orphan = Meeting(
+        meeting_id="mtg-orphan",
+        user_id="usr-gone",
+        title="Orphan",
+        start_time=NOW + timedelta(hours=2),
+        end_time=NOW + timedelta(hours=3),
+    )
+    runtime.store.upsert_meeting_calendar(orphan)
+    result = handle_event(envelope(meeting_id="mtg-orphan", user_id="usr-gone"), runtime)
+    assert result.reason == "unknown user"
+
+    add_meeting(runtime, user, "mtg-2026-11-25-qbr", start=NOW + timedelta(hours=6))
+    mismatch = handle_event(envelope(user_id="usr-someone-else"), runtime)
+    assert mismatch.action == "skipped"
+    assert mismatch.reason.startswith("user mismatch")
+    assert slack.sent == []
+
+
+def test_every_channel_failing_transiently_raises_for_lambda_to_retry(
+    runtime: Runtime,
+    meeting: Meeting,
+    slack: CountingChannel,
+    sms: CountingChannel,
+    clock: Clock,
+) -> None:
+    slack.fail_with = ErrorClass.TRANSIENT
+    sms.fail_with = ErrorClass.TRANSIENT
+
+    with pytest.raises(TransientError):
+        handle_event(envelope(), runtime)
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    assert stored.status == MeetingStatus.DISCOVERED
+    assert stored.notification_status == NotificationStatus.NONE
+
+    slack.fail_with = sms.fail_with = None  # the outage ends; Lambda's retry arrives
+    clock.advance(timedelta(minutes=1))
+    retried = handle_event(envelope(), runtime)
+    assert retried.action == "notified"
+    assert len(slack.sent) + len(sms.sent) == 1
+
+
+class DownStore:
+    """A store whose every call fails as an unreachable database does."""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*_: Any, **__: Any) -> Any:
+            raise StoreUnavailableError("connection refused")
+
+        return fail
+
+
+def test_a_store_outage_raises(runtime: Runtime, slack: CountingChannel) -> None:
+    store, runtime.store = runtime.store, DownStore()
+    try:
+        with pytest.raises(StoreUnavailableError):
+            handle_event(envelope(), runtime)
+    finally:
+        runtime.store = store
+    assert slack.sent == []
+
+
+def test_every_channel_failing_permanently_is_recorded_and_returned(
+    runtime: Runtime,
+    meeting: Meeting,
+    slack: CountingChannel,
+    sms: CountingChannel,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    slack.fail_with = ErrorClass.PERMANENT
+    sms.fail_with = ErrorClass.PERMANENT
+
+    result = handle_event(envelope(), runtime)
+
+    assert result.action == "failed"
+    assert result.notification is not None
+    assert result.notification.outcome == NotificationOutcome.EXHAUSTED
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    assert stored.notification_status == NotificationStatus.FAILED
+    assert any(
+        r.levelno == logging.ERROR and r.getMessage() == "prep_trigger.failed"
+        for r in caplog.records
+    )
+    slack.fail_with = sms.fail_with = None
+    assert handle_event(envelope(), runtime).action == "duplicate"
+    assert slack.sent == sms.sent == []
+
+
+def test_a_new_cycle_notifies_again(
+    runtime: Runtime, meeting: Meeting, slack: CountingChannel
+) -> None:
+    assert handle_event(envelope(), runtime).action == "notified"
+    assert handle_event(envelope(cycle="replay-1"), runtime).action == "notified"
+    assert handle_event(envelope(cycle="replay-1"), runtime).action == "duplicate"
+    assert [n.key for n in slack.sent] == [
+        f"{meeting.meeting_id}#prep",
+        f"{meeting.meeting_id}#prep:replay-1",
+    ]
