@@ -52,11 +52,14 @@ def _header(req: BoltRequest, name: str) -> str | None:
 
 
 class SlackRequestGuard(Middleware):
-    """Signature check against every accepted secret, then the workspace check."""
+    """Signature check against every accepted secret, then the workspace check.
+
+    ``secrets=None`` (Socket Mode without a signing secret) refuses every HTTP request.
+    """
 
     def __init__(
         self,
-        secrets: SigningSecretSource,
+        secrets: SigningSecretSource | None,
         *,
         grace: timedelta,
         clock: Callable[[], datetime],
@@ -102,7 +105,7 @@ class SlackRequestGuard(Middleware):
     def _signed(self, req: BoltRequest) -> bool:
         timestamp = _header(req, "x-slack-request-timestamp")
         signature = _header(req, "x-slack-signature")
-        if not timestamp or not signature or not timestamp.isdigit():
+        if self._secrets is None or not timestamp or not signature or not timestamp.isdigit():
             return False
         for secret in self._secrets.load().accepted(self._clock(), self._grace):
             verifier = SignatureVerifier(secret, clock=self._sdk_clock)

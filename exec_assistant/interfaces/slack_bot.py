@@ -1,0 +1,157 @@
+"""The Slack app (Bolt): one factory, served by Lambda behind API Gateway or by the local runner.
+
+``create_app(runtime)`` builds the Bolt ``App`` from injected dependencies only (the runtime's
+store, scheduler and clock, a conversation engine, a signing secret source), so the same app runs
+on Lambda, locally over HTTP or Socket Mode, and in tests against a fake Slack Web API.
+
+Cold start: nothing talks to Slack while the app is built (``token_verification_enabled=False``;
+Bolt's ``auth.test`` happens once, on the first request, and is cached). On Lambda
+(``process_before_response=True``) each listener only acknowledges; its work runs in a lazy
+listener, which Bolt runs by invoking this same function again asynchronously (the function
+needs ``lambda:InvokeFunction`` on itself).
+
+Contract: ``exec_assistant.interfaces.slack_bot.lambda_handler`` (API Gateway HTTP API v2 and
+REST v1 proxy events, any header case, base64 bodies).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from exec_assistant.config import running_on_lambda
+from exec_assistant.interfaces.signing_secrets import SigningSecretSource, signing_secret_source
+from exec_assistant.logs import configure_logging, register_secret
+from exec_assistant.runtime import Runtime
+from exec_assistant.workflows.prep_conversation import ConversationEngine, QuestionnaireEngine
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+
+MEETINGS_COMMAND = "/meetings"
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    engine: ConversationEngine | None = None,
+    signing_secrets: SigningSecretSource | None = None,
+    process_before_response: bool | None = None,
+    socket_mode: bool = False,
+) -> App:
+    """Build the Bolt app.
+
+    ``engine``: the prep conversation (default :class:`QuestionnaireEngine`).
+    ``signing_secrets``: default from the settings (environment or Secrets Manager); in Socket
+    Mode it may be absent, and then any HTTP request is refused.
+    ``process_before_response``: default True on Lambda, False elsewhere.
+    """
+    from slack_bolt import App
+    from slack_sdk import WebClient
+    from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+    from exec_assistant.interfaces.slack_guard import SlackRequestGuard
+    from exec_assistant.interfaces.slack_listeners import (
+        SlackListeners,
+        ack_now,
+        is_user_dm,
+    )
+    from exec_assistant.interfaces.slack_views import REMIND_CHOICE_ACTION
+    from exec_assistant.notifications.rendering import REMIND_LATER_ACTION, START_PREP_ACTION
+
+    settings = runtime.settings
+    token = settings.require_secret("slack_bot_token")
+    register_secret(token)
+    if signing_secrets is None and not (
+        socket_mode and not settings.has_secret("slack_signing_secret")
+    ):
+        signing_secrets = signing_secret_source(settings, clock=runtime.clock)
+    client = WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        # 429 + Retry-After and dropped connections; never 5xx (the post may have happened)
+        retry_handlers=[
+            ConnectionErrorRetryHandler(),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+    app = App(
+        name="exec-assistant",
+        client=client,
+        token_verification_enabled=False,
+        request_verification_enabled=False,
+        before_authorize=SlackRequestGuard(
+            signing_secrets,
+            grace=timedelta(seconds=settings.slack_signing_secret_grace_seconds),
+            clock=runtime.clock,
+            team_id=settings.slack_team_id,
+        ),
+        process_before_response=(
+            running_on_lambda() if process_before_response is None else process_before_response
+        ),
+    )
+    listeners = SlackListeners(
+        runtime, engine or QuestionnaireEngine(runtime.store, clock=runtime.clock)
+    )
+    app.command(MEETINGS_COMMAND)(listeners.meetings_command)
+    app.action(START_PREP_ACTION)(ack=ack_now, lazy=[listeners.start_prep])
+    app.action(REMIND_LATER_ACTION)(ack=ack_now, lazy=[listeners.remind_later])
+    app.action(REMIND_CHOICE_ACTION)(ack=ack_now, lazy=[listeners.remind_choice])
+    app.event({"type": "message", "subtype": None}, matchers=[is_user_dm])(
+        ack=ack_now, lazy=[listeners.direct_message]
+    )
+    # every other message event (edits, deletions, bots, channels): acknowledged, ignored.
+    # Unanswered, Bolt would reply 404 and Slack would retry and count failures.
+    app.event("message")(ack_now)
+    app.event("app_home_opened")(ack=ack_now, lazy=[listeners.home_opened])
+    return app
+
+
+# --- Lambda ---------------------------------------------------------------------------------
+
+_handler: SlackRequestHandler | None = None
+_handler_lock = threading.Lock()
+
+
+def slack_request_handler() -> SlackRequestHandler:
+    """The Lambda adapter around the app, built once per process from ``get_runtime()``."""
+    global _handler  # noqa: PLW0603 - the per-process cache is the point
+    with _handler_lock:
+        if _handler is None:
+            from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+
+            from exec_assistant.runtime import get_runtime
+
+            _handler = SlackRequestHandler(create_app(get_runtime(), process_before_response=True))
+        return _handler
+
+
+def reset_app() -> None:
+    """Forget the cached app (tests; after the settings or the runtime changed)."""
+    global _handler  # noqa: PLW0603
+    with _handler_lock:
+        _handler = None
+
+
+def _normalised(event: dict[str, Any]) -> dict[str, Any]:
+    """API Gateway leaves out keys Bolt's adapter indexes (``isBase64Encoded``, ``headers``,
+    ``body``) when they are empty; fill them in."""
+    event = dict(event)
+    event.setdefault("isBase64Encoded", False)
+    event["isBase64Encoded"] = bool(event["isBase64Encoded"])
+    event["headers"] = dict(event.get("headers") or {})
+    event["body"] = event.get("body") or ""
+    return event
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """API Gateway (HTTP API v2 or REST v1 proxy) → Bolt. Also serves Bolt's own lazy
+    re-invocations of this function."""
+    configure_logging()
+    response: dict[str, Any] = slack_request_handler().handle(  # type: ignore[no-untyped-call]
+        _normalised(event), context
+    )
+    return response

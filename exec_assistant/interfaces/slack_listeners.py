@@ -1,0 +1,393 @@
+"""What each Slack interaction does. :func:`exec_assistant.interfaces.slack_bot.create_app`
+registers these methods with Bolt; Bolt injects the arguments by name.
+
+Every listener acknowledges first (Slack's 3-second limit) and does the work in a Bolt *lazy*
+function: on Lambda a second invocation of the same function, locally a thread.
+
+Every listener is idempotent by construction, so a Slack retry (``X-Slack-Retry-Num``) or a
+double click repeats nothing:
+
+* Start Prep: the chat session id is derived from the meeting and created at most once
+  (``Store.create_chat_session``); only the call that created it posts the first question and
+  updates the message. The status move is a conditional write.
+* Remind Later: the reminder id comes from the time offered in the menu, and schedule names are
+  derived from it, so choosing twice schedules once.
+* Direct messages: progress is saved with ``advance_chat_session(expected_step=...)`` and the
+  Slack ``ts`` of each answer is stored, so a redelivered message is recognised and not answered
+  again. Help replies (no session, unknown user) are not repeated for a retried event.
+* App Home: ``views.publish`` replaces the whole view; publishing twice shows the same.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from slack_bolt import Ack, BoltRequest, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from exec_assistant.errors import ExecAssistantError, PermanentError
+from exec_assistant.interfaces import slack_views as views
+from exec_assistant.logs import log_event
+from exec_assistant.models import ChatSession, ErrorClass, Meeting, MeetingStatus, User
+from exec_assistant.notifications.rendering import Block
+from exec_assistant.runtime import Runtime
+from exec_assistant.workflows.prep_conversation import ConversationEngine
+from exec_assistant.workflows.reminders import (
+    cancel_escalation,
+    reminder_choices,
+    schedule_reminder,
+)
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+HOME_DAYS = 7
+
+
+def error_class(exc: BaseException) -> ErrorClass:
+    """How a listener failure is classified in the logs."""
+    if isinstance(exc, ExecAssistantError):
+        return exc.error_class
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        if status == 429 or status >= 500 or exc.response.get("error") == "ratelimited":
+            return ErrorClass.TRANSIENT
+        return ErrorClass.PERMANENT
+    return ErrorClass.UNKNOWN
+
+
+def logged(func: Callable[P, R]) -> Callable[P, R]:
+    """Log a listener's failure with its name and error class, then let Bolt handle it (Bolt's
+    own lazy runner would only log a generic line)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            log_event(
+                logger,
+                logging.ERROR,
+                "slack.listener_failed",
+                listener=func.__name__,
+                error=f"{type(exc).__name__}: {exc}",
+                error_class=error_class(exc).value,
+            )
+            raise
+
+    return wrapper
+
+
+def ack_now(ack: Ack) -> None:
+    """The ack half of every lazy listener: answer Slack at once, work later."""
+    ack()
+
+
+def is_user_dm(event: dict[str, Any]) -> bool:
+    """A person's plain message in a DM with the bot (not a bot's, not an edit or join)."""
+    return (
+        event.get("channel_type") == "im"
+        and "subtype" not in event
+        and not event.get("bot_id")
+        and bool(event.get("user"))
+    )
+
+
+def _action(body: dict[str, Any]) -> dict[str, Any]:
+    actions: list[dict[str, Any]] = body.get("actions") or [{}]
+    return actions[0]
+
+
+class SlackListeners:
+    """The listeners, bound to one runtime and one conversation engine."""
+
+    def __init__(self, runtime: Runtime, engine: ConversationEngine) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.engine = engine
+
+    # --- /meetings ----------------------------------------------------------------------------
+
+    @logged
+    def meetings_command(self, ack: Ack, command: dict[str, Any]) -> None:
+        """Answered in the acknowledgement itself: one store query, well inside 3 seconds."""
+        slack_user = str(command.get("user_id", ""))
+        arg = str(command.get("text", "")).strip().lower()
+        if arg not in ("", "today", "week"):
+            ack(response_type="ephemeral", text=views.HELP_TEXT)
+            return
+        user = self.store.get_user_by_slack_id(slack_user)
+        if user is None:
+            ack(response_type="ephemeral", text=views.setup_text(slack_user))
+            return
+        now = self.runtime.clock()
+        if arg == "today":
+            local = now.astimezone(user.zone)
+            until = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+            heading = "Your meetings for the rest of today"
+        else:
+            until = now + timedelta(days=7)
+            heading = "Your meetings in the next 7 days"
+        meetings = self.store.list_meetings_for_user(user.user_id, now, until)
+        blocks = views.meeting_list_blocks(meetings, user, heading=heading, now=now)
+        ack(response_type="ephemeral", text=heading, blocks=blocks)
+        log_event(
+            logger, logging.INFO, "slack.meetings_listed", user_id=user.user_id, count=len(meetings)
+        )
+
+    # --- Start Prep ---------------------------------------------------------------------------
+
+    @logged
+    def start_prep(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        found = self._owned_meeting(body, client, str(_action(body).get("value", "")))
+        if found is None:
+            return
+        meeting, user = found
+        if meeting.status not in views.ACTIONABLE | {MeetingStatus.PREP_IN_PROGRESS}:
+            self._refuse(
+                body, client, f"Nothing to prep: this meeting is {views.status_label(meeting)}."
+            )
+            return
+        now = self.runtime.clock()
+        cancel_escalation(self.runtime, meeting)
+        channel = self._dm_channel(body, client)
+        session, created = self.store.create_chat_session(
+            ChatSession.for_meeting(meeting, user, now=now, channel_id=channel)
+        )
+        moved = self.store.transition_meeting(
+            meeting.meeting_id,
+            MeetingStatus.PREP_IN_PROGRESS,
+            now=now,
+            chat_session_id=session.session_id,
+        )
+        log_event(
+            logger,
+            logging.INFO,
+            "slack.start_prep",
+            meeting_id=meeting.meeting_id,
+            session_id=session.session_id,
+            created=created,
+            status_moved=moved,
+        )
+        if not created:
+            return  # a double click or a retry: the first call posted and updated
+        opening = self.engine.start(session, meeting, user)
+        client.chat_postMessage(channel=session.slack_channel_id or channel, text=opening)
+        self._show(
+            body,
+            client,
+            respond,
+            blocks=views.state_blocks(meeting, user, views.IN_PROGRESS_TEXT),
+            text=views.IN_PROGRESS_TEXT,
+            meeting_id=meeting.meeting_id,
+        )
+
+    # --- Remind Later -------------------------------------------------------------------------
+
+    @logged
+    def remind_later(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        """The button: offer the reminder times that still come before the meeting."""
+        found = self._owned_meeting(body, client, str(_action(body).get("value", "")))
+        if found is None:
+            return
+        meeting, user = found
+        if meeting.status not in views.ACTIONABLE:
+            self._refuse(
+                body, client, f"No reminder needed: this meeting is {views.status_label(meeting)}."
+            )
+            return
+        choices = reminder_choices(self.runtime.clock(), meeting, user)
+        if not choices:
+            self._refuse(
+                body, client, "The meeting starts too soon for a reminder: press Start Prep."
+            )
+            return
+        blocks = views.reminder_choice_blocks(meeting, user, choices)
+        self._show(
+            body,
+            client,
+            respond,
+            blocks=blocks,
+            text="When should I remind you?",
+            meeting_id=meeting.meeting_id,
+        )
+
+    @logged
+    def remind_choice(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        """A time picked in the Remind Later menu: schedule it and say when it comes back."""
+        value = str((_action(body).get("selected_option") or {}).get("value", ""))
+        try:
+            fire_at, meeting_id = views.parse_choice_value(value)
+        except ValueError:
+            log_event(logger, logging.WARNING, "slack.remind_choice_malformed", value=value)
+            return
+        found = self._owned_meeting(body, client, meeting_id)
+        if found is None:
+            return
+        meeting, user = found
+        if meeting.status not in views.ACTIONABLE:
+            self._refuse(
+                body, client, f"No reminder needed: this meeting is {views.status_label(meeting)}."
+            )
+            return
+        cancel_escalation(self.runtime, meeting)
+        try:
+            item = schedule_reminder(
+                self.runtime,
+                meeting,
+                user,
+                fire_at,
+                reminder_id=f"later-{int(fire_at.timestamp())}",
+            )
+        except PermanentError as exc:  # the time has passed, or is after the start
+            log_event(
+                logger,
+                logging.INFO,
+                "slack.remind_choice_refused",
+                meeting_id=meeting.meeting_id,
+                code=exc.code,
+            )
+            self._refuse(body, client, "That time no longer works: press Remind Later again.")
+            return
+        text = views.reminder_set_text(item.fire_at, user)
+        self._show(
+            body,
+            client,
+            respond,
+            blocks=views.state_blocks(meeting, user, text),
+            text=text,
+            meeting_id=meeting.meeting_id,
+        )
+
+    # --- direct messages ----------------------------------------------------------------------
+
+    @logged
+    def direct_message(self, event: dict[str, Any], client: WebClient, req: BoltRequest) -> None:
+        slack_user, channel = str(event["user"]), str(event["channel"])
+        retry = bool(req.headers.get("x-slack-retry-num"))
+        user = self.store.get_user_by_slack_id(slack_user)
+        session = self.store.get_active_chat_session(slack_user) if user is not None else None
+        if user is None or session is None:
+            if not retry:  # a help reply is not worth repeating for a redelivered event
+                text = views.setup_text(slack_user) if user is None else views.NO_SESSION_TEXT
+                client.chat_postMessage(channel=channel, text=text)
+            return
+        meeting = self.store.get_meeting(session.meeting_id)
+        if meeting is None:
+            log_event(
+                logger,
+                logging.WARNING,
+                "slack.session_meeting_missing",
+                session_id=session.session_id,
+            )
+            client.chat_postMessage(
+                channel=channel, text="That meeting no longer exists, so there is nothing to prep."
+            )
+            return
+        turn = self.engine.reply(
+            session,
+            meeting,
+            user,
+            str(event.get("text") or ""),
+            message_ts=str(event.get("ts") or "") or None,
+        )
+        if not turn.accepted:
+            return
+        client.chat_postMessage(channel=channel, text=turn.reply_text, blocks=turn.blocks)
+
+    # --- App Home -----------------------------------------------------------------------------
+
+    @logged
+    def home_opened(self, event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        self.publish_home(client, str(event["user"]))
+
+    def publish_home(self, client: WebClient, slack_user: str) -> None:
+        user = self.store.get_user_by_slack_id(slack_user)
+        now = self.runtime.clock()
+        meetings = (
+            self.store.list_meetings_for_user(user.user_id, now, now + timedelta(days=HOME_DAYS))
+            if user is not None
+            else []
+        )
+        client.views_publish(
+            user_id=slack_user, view=views.home_view(user, slack_user, meetings, now)
+        )
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _owned_meeting(
+        self, body: dict[str, Any], client: WebClient, meeting_id: str
+    ) -> tuple[Meeting, User] | None:
+        """The meeting and its owner, if the clicking Slack user owns it; else refuse."""
+        slack_user = str(body["user"]["id"])
+        meeting = self.store.get_meeting(meeting_id) if meeting_id else None
+        if meeting is None:
+            self._refuse(body, client, "I can't find that meeting any more.")
+            return None
+        user = self.store.get_user_by_slack_id(slack_user)
+        if user is None or user.user_id != meeting.user_id:
+            log_event(
+                logger,
+                logging.WARNING,
+                "slack.action_refused",
+                meeting_id=meeting_id,
+                slack_user_id=slack_user,
+                reason="not the owner",
+            )
+            self._refuse(body, client, "Only the person this meeting belongs to can do that.")
+            return None
+        return meeting, user
+
+    @staticmethod
+    def _refuse(body: dict[str, Any], client: WebClient, text: str) -> None:
+        """An ephemeral answer to the clicking user (a DM from the App Home, which has no
+        channel to post an ephemeral in)."""
+        slack_user = str(body["user"]["id"])
+        channel = (body.get("channel") or {}).get("id")
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=slack_user, text=text)
+        else:
+            client.chat_postMessage(channel=slack_user, text=text)
+
+    @staticmethod
+    def _dm_channel(body: dict[str, Any], client: WebClient) -> str:
+        """The DM with the clicking user: the message's channel when the click came from the DM."""
+        channel = str((body.get("channel") or {}).get("id") or "")
+        if channel.startswith("D"):
+            return channel
+        opened = client.conversations_open(users=str(body["user"]["id"]))
+        return str(opened["channel"]["id"])
+
+    def _show(
+        self,
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        *,
+        blocks: list[Block],
+        text: str,
+        meeting_id: str,
+    ) -> None:
+        """Replace the clicked message (or refresh the Home tab it was clicked on)."""
+        container: dict[str, Any] = body.get("container") or {}
+        if container.get("type") == "view":
+            self.publish_home(client, str(body["user"]["id"]))
+        elif container.get("is_ephemeral"):
+            respond(replace_original=True, text=text, blocks=blocks)
+        else:
+            client.chat_update(
+                channel=str(container.get("channel_id") or body["channel"]["id"]),
+                ts=str(container.get("message_ts") or body["message"]["ts"]),
+                text=text,
+                blocks=blocks,
+            )
+        log_event(logger, logging.INFO, "slack.message_updated", meeting_id=meeting_id, state=text)
