@@ -1,0 +1,126 @@
+"""Calendar monitor: publish MeetingPrepRequired when a meeting's prep window opens.
+
+Runs every ``CALENDAR_MONITOR_INTERVAL_SECONDS`` locally (:func:`run_forever`) and from a scheduled
+EventBridge rule on AWS (:func:`lambda_handler`).
+
+Ordering, and why: for each DISCOVERED meeting whose window has opened
+(``start - prep_hours_before <= now < start``) the monitor **publishes first, then** moves it
+DISCOVERED → PREP_REQUIRED with a conditional write. The status move is what makes later runs
+stop; it is never made before the event is safely on the bus, so a failed publish (or a crash
+between the two steps) leaves the meeting DISCOVERED and the next run publishes again. The price
+is that concurrent or crashed runs may publish the same meeting twice; that is harmless because
+the prep trigger notifies through the ledger keyed by meeting + cycle, which delivers once. The
+opposite order (transition first, only the winner publishes) would lose the event for good
+whenever the publish failed, as no status may move backwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from exec_assistant.errors import ExecAssistantError
+from exec_assistant.events.base import BusEvent
+from exec_assistant.logs import configure_logging, log_event
+from exec_assistant.models import (
+    PREP_EVENT_DETAIL_TYPE,
+    PREP_EVENT_SOURCE,
+    Meeting,
+    MeetingStatus,
+)
+from exec_assistant.runtime import Runtime, get_runtime
+
+logger = logging.getLogger(__name__)
+
+#: The longest prep window a meeting may have (``Meeting.prep_hours_before`` ≤ 14 days).
+MAX_PREP_HORIZON = timedelta(days=14)
+
+
+class MonitorResult(BaseModel):
+    checked: int = 0
+    published: list[str] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
+
+
+def prep_event(meeting: Meeting) -> BusEvent:
+    """The MeetingPrepRequired event of ``meeting`` (the contract's fields plus context)."""
+    return BusEvent(
+        source=PREP_EVENT_SOURCE,
+        detail_type=PREP_EVENT_DETAIL_TYPE,
+        detail={
+            "meeting_id": meeting.meeting_id,
+            "user_id": meeting.user_id,
+            "meeting_type": meeting.meeting_type,
+            "start_time": meeting.start_time.isoformat(),
+            "title": meeting.title,
+        },
+    )
+
+
+def run_once(runtime: Runtime, now: datetime | None = None) -> MonitorResult:
+    """Publish MeetingPrepRequired for every meeting whose prep window has opened."""
+    now = now or runtime.clock()
+    candidates = runtime.store.list_meetings_by_status(
+        MeetingStatus.DISCOVERED, now, now + MAX_PREP_HORIZON
+    )
+    result = MonitorResult()
+    for meeting in candidates:
+        if not meeting.in_prep_window(now):
+            continue
+        result.checked += 1
+        try:
+            runtime.bus.publish([prep_event(meeting)])
+            runtime.store.transition_meeting(
+                meeting.meeting_id,
+                MeetingStatus.PREP_REQUIRED,
+                now=now,
+                expected=(MeetingStatus.DISCOVERED,),
+            )
+        except ExecAssistantError as exc:
+            # Still DISCOVERED (or already moved on by the trigger): the next run retries it.
+            result.failed.append(meeting.meeting_id)
+            log_event(
+                logger,
+                logging.ERROR,
+                "calendar_monitor.publish_failed",
+                meeting_id=meeting.meeting_id,
+                error_class=exc.error_class.value,
+                error=str(exc),
+            )
+            continue
+        result.published.append(meeting.meeting_id)
+        log_event(
+            logger,
+            logging.INFO,
+            "calendar_monitor.published",
+            meeting_id=meeting.meeting_id,
+            user_id=meeting.user_id,
+            start_time=meeting.start_time.isoformat(),
+        )
+    return result
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Entry for the scheduled EventBridge rule."""
+    configure_logging()
+    return run_once(get_runtime()).model_dump(mode="json")
+
+
+def run_forever(runtime: Runtime, stop: threading.Event, interval: float | None = None) -> None:
+    """Run the monitor every ``interval`` seconds (default from settings) until ``stop``."""
+    period = interval or runtime.settings.calendar_monitor_interval_seconds
+    while not stop.is_set():
+        try:
+            run_once(runtime)
+        except Exception as exc:  # noqa: BLE001 - the loop must outlive one bad run; logged
+            log_event(
+                logger,
+                logging.ERROR,
+                "calendar_monitor.run_failed",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        stop.wait(period)
