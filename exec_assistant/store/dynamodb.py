@@ -14,6 +14,7 @@ client), so importing this module costs botocore's exceptions and nothing more.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any, Literal, NoReturn, TypeVar
@@ -36,6 +37,7 @@ from exec_assistant.errors import (
     PermanentError,
     StoreUnavailableError,
 )
+from exec_assistant.logs import log_event
 from exec_assistant.models import (
     CALENDAR_FIELDS,
     Channel,
@@ -61,6 +63,7 @@ TableKind = Literal["users", "meetings", "chat_sessions", "notifications"]
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
 M = TypeVar("M", bound=BaseModel)
+_log = logging.getLogger(__name__)
 
 USERS_SLACK_INDEX = "slack_user_id-index"
 MEETINGS_OWNER_INDEX = "user_id-start_time-index"
@@ -352,28 +355,43 @@ class DynamoDBStore:
         return_values: str = "NONE",
     ) -> Item:
         """A conditional UpdateItem; on a false condition raises ``_ConditionFailed``."""
-        response = self._call(
-            "update_item",
-            kind,
-            Key={TABLE_SPECS[kind]["key"]: {"S": key}},
-            ReturnValues=return_values,
-            **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if condition else {}),
-            **expr.kwargs(condition),
-        )
+        try:
+            response = self._call(
+                "update_item",
+                kind,
+                Key={TABLE_SPECS[kind]["key"]: {"S": key}},
+                ReturnValues=return_values,
+                **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if condition else {}),
+                **expr.kwargs(condition),
+            )
+        except _ConditionFailed as exc:
+            self._fill_refused_item(exc, kind, key)
+            raise
         attributes: Item = response.get("Attributes") or {}
         return attributes
+
+    def _fill_refused_item(self, exc: _ConditionFailed, kind: TableKind, key: str) -> None:
+        """Engines without ReturnValuesOnConditionCheckFailure (dynalite) return no item with a
+        refused write: read it. The item is then at least as new as the one that refused us,
+        which every caller tolerates (it only tells "missing", "final" or "someone else's")."""
+        if exc.item is None:
+            exc.item = self._get(kind, key)
 
     def _create(self, kind: TableKind, item: Item) -> None:
         """PutItem only if the key is new; else ``_ConditionFailed`` with the existing item."""
         key_attr = TABLE_SPECS[kind]["key"]
-        self._call(
-            "put_item",
-            kind,
-            Item=item,
-            ConditionExpression="attribute_not_exists(#k)",
-            ExpressionAttributeNames={"#k": key_attr},
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
+        try:
+            self._call(
+                "put_item",
+                kind,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#k)",
+                ExpressionAttributeNames={"#k": key_attr},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except _ConditionFailed as exc:
+            self._fill_refused_item(exc, kind, item[key_attr]["S"])
+            raise
 
     def _query(self, kind: TableKind, **kwargs: Any) -> list[Item]:
         """All pages of a Query (or a Scan when no KeyConditionExpression is given)."""
@@ -547,8 +565,8 @@ class DynamoDBStore:
         try:
             self._create("chat_sessions", item)
         except _ConditionFailed as exc:
-            if exc.item is None:  # cannot happen: the key exists when the put is refused
-                raise
+            if exc.item is None:  # expired (TTL) between the refusal and the read: try again
+                return self.create_chat_session(session)
             return _parse(ChatSession, exc.item), False
         return session, True
 
@@ -666,8 +684,10 @@ class DynamoDBStore:
         try:
             old = self._update("notifications", key, expr, condition, return_values="ALL_OLD")
         except _ConditionFailed as exc:
-            if exc.item is None:  # cannot happen: attribute_not_exists would have passed
-                raise
+            if exc.item is None:  # expired (TTL) between the refusal and the read: try again
+                return self.claim_notification(
+                    key, meeting_id, owner=owner, now=now, lease_seconds=lease_seconds
+                )
             record = self._record(exc.item)
             return Claim(
                 outcome=ClaimOutcome.DONE if record.final else ClaimOutcome.BUSY, record=record
@@ -780,8 +800,16 @@ class DynamoDBStore:
                 TableName=self.tables[kind], WaiterConfig={"Delay": 1, "MaxAttempts": 60}
             )
             if spec["ttl"]:
-                self._call(
-                    "update_time_to_live",
-                    kind,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl"]},
-                )
+                try:
+                    self._call(
+                        "update_time_to_live",
+                        kind,
+                        TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl"]},
+                    )
+                except PermanentError as exc:
+                    if exc.code != "UnknownOperationException":
+                        raise
+                    # some local engines (dynalite) have no TTL; items then simply stay
+                    log_event(
+                        _log, logging.WARNING, "dynamodb.ttl_unsupported", table=self.tables[kind]
+                    )

@@ -13,11 +13,17 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from exec_assistant.config import Settings
-from exec_assistant.errors import ConfigurationError, StoreUnavailableError
+from exec_assistant.errors import (
+    ConfigurationError,
+    LeaseLostError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from exec_assistant.models import (
     Channel,
     ChatSession,
     ChatState,
+    ClaimOutcome,
     DeliveryAttempt,
     LedgerState,
     MeetingStatus,
@@ -30,9 +36,10 @@ from tests.store.conftest import NOW, make_meeting, make_user
 class RecordingClient:
     """Wraps a boto3 client: records every call, and can force a small page size on reads."""
 
-    def __init__(self, inner: Any, page_size: int | None = None) -> None:
+    def __init__(self, inner: Any, page_size: int | None = None, *, old_api: bool = False) -> None:
         self.inner = inner
         self.page_size = page_size
+        self.old_api = old_api  # behave like an engine without ReturnValuesOnConditionCheckFailure
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -42,6 +49,8 @@ class RecordingClient:
             self.calls.append((name, kwargs))
             if self.page_size and name in ("query", "scan") and "Limit" not in kwargs:
                 kwargs = kwargs | {"Limit": self.page_size}
+            if self.old_api:
+                kwargs.pop("ReturnValuesOnConditionCheckFailure", None)
             return method(*args, **kwargs)
 
         return call
@@ -266,3 +275,29 @@ def test_unreachable_endpoint_is_transient() -> None:
     )
     with pytest.raises(StoreUnavailableError):
         _store(client).get_meeting("mtg-1")
+
+
+def test_refusals_are_explained_without_return_values_on_failure(moto_client: Any) -> None:
+    """Engines that ignore ReturnValuesOnConditionCheckFailure (dynalite) get the same answers."""
+    client = RecordingClient(moto_client, old_api=True)
+    store = _store(client)
+    store.create_tables()
+    assert store.claim_notification("k", "m", owner="a", now=NOW, lease_seconds=60).owned
+    busy = store.claim_notification("k", "m", owner="b", now=NOW, lease_seconds=60)
+    assert (busy.outcome, busy.record.owner) == (ClaimOutcome.BUSY, "a")
+    with pytest.raises(LeaseLostError):
+        store.record_attempt("k", owner="b", attempt=DeliveryAttempt(seq=0, channel=Channel.SMS))
+    with pytest.raises(ValueError):
+        store.record_attempt("k", owner="a", attempt=DeliveryAttempt(seq=3, channel=Channel.SMS))
+    store.finish_notification(
+        "k", owner="a", state=LedgerState.EXHAUSTED, delivered_channel=None, now=NOW
+    )
+    done = store.claim_notification("k", "m", owner="b", now=NOW, lease_seconds=60)
+    assert (done.outcome, done.record.state) == (ClaimOutcome.DONE, LedgerState.EXHAUSTED)
+    meeting = store.upsert_meeting_calendar(make_meeting())
+    assert not store.transition_meeting("mtg-1", MeetingStatus.DISCOVERED, now=NOW)
+    with pytest.raises(NotFoundError):
+        store.transition_meeting("nope", MeetingStatus.PREP_REQUIRED, now=NOW)
+    session = ChatSession.for_meeting(meeting, make_user(), now=NOW)
+    store.create_chat_session(session)
+    assert store.create_chat_session(session.model_copy(update={"step": 4})) == (session, False)
