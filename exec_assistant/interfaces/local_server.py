@@ -94,8 +94,9 @@ class LocalSlackServer:
             server_class=_ThreadingWSGIServer,
             handler_class=_QuietHandler,
         )
+        http = self._http
         self._thread = threading.Thread(
-            target=self._http.serve_forever, name="slack-http", daemon=True
+            target=lambda: http.serve_forever(poll_interval=0.1), name="slack-http", daemon=True
         )
         self._thread.start()
         log_event(logger, logging.INFO, "slack.serving", mode="http", url=self.url)

@@ -60,6 +60,7 @@ def settings(fake_slack: FakeSlackAPI, tmp_path: Any) -> Settings:
         slack_bot_token=SecretStr(BOT_TOKEN),
         slack_signing_secret=SecretStr(SECRET),
         slack_api_url=fake_slack.url,
+        ses_from_email="prep@example.com",  # a second channel, so deliveries get escalation checks
     )
 
 
@@ -74,7 +75,11 @@ def runtime(settings: Settings, clock: Clock, tmp_path: Any) -> Iterator[Runtime
 def owner(runtime: Runtime) -> User:
     return runtime.store.put_user(
         User(
-            user_id="exec-1", slack_user_id=OWNER_SLACK_ID, name="Ada Exec", timezone="Europe/Paris"
+            user_id="exec-1",
+            slack_user_id=OWNER_SLACK_ID,
+            name="Ada Exec",
+            email="ada@example.com",
+            timezone="Europe/Paris",
         )
     )
 
