@@ -1,0 +1,396 @@
+"""Import meetings from an iCalendar file or feed (icalendar + recurring-ical-events).
+
+* Sources: a local path, ``file://``, or ``https://`` (``webcal://`` is read as https) — the
+  secret-address feeds Google Calendar and Outlook publish. Plain http is refused (the address is
+  a secret). Downloads have a timeout and a size limit.
+* Recurring events are expanded within a window (default: now → 14 days); EXDATE, RDATE and
+  moved occurrences (RECURRENCE-ID) are honoured by recurring-ical-events.
+* Time zones: TZIDs resolve through icalendar, which maps the Windows names Exchange/Outlook
+  write ("Pacific Standard Time") to IANA zones and uses a file's own VTIMEZONE definitions;
+  ``X-WR-TIMEZONE`` (Google) is applied; floating times are read in the user's zone.
+* All-day events and cancelled ones (``STATUS:CANCELLED``) are skipped; a cancelled occurrence
+  that was imported before is moved to CANCELLED.
+* ``external_id`` is the UID (plus the occurrence's original instant for a recurring series), so
+  re-import finds the same meeting and updates only its calendar fields — workflow state is never
+  touched. An event without a UID gets one derived from its summary and start.
+* One malformed event is reported and skipped; a file that is not iCalendar is a
+  :class:`~exec_assistant.errors.PermanentError`.
+* ``meeting_type`` and ``prep_hours_before`` come from :class:`ImportRules`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, model_validator
+
+from exec_assistant.errors import NotFoundError, PermanentError, TransientError
+from exec_assistant.logs import log_event
+from exec_assistant.models import (
+    Meeting,
+    MeetingSource,
+    MeetingStatus,
+    meeting_id_for,
+    utcnow,
+)
+from exec_assistant.store.base import Store
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WINDOW = timedelta(days=14)
+MAX_BYTES = 5 * 1024 * 1024
+FETCH_TIMEOUT_SECONDS = 15.0
+#: An event with a start but neither DTEND nor DURATION lasts this long.
+DEFAULT_DURATION = timedelta(minutes=30)
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+class MeetingRule(BaseModel):
+    """Matches when the title contains any keyword (case-insensitive) and, if set, the meeting
+    has at least ``min_attendees`` attendees. At least one condition is required."""
+
+    keywords: list[str] = Field(default_factory=list)
+    min_attendees: int | None = Field(default=None, ge=1)
+    meeting_type: str = Field(min_length=1, max_length=64)
+    prep_hours_before: float = Field(ge=0, le=24 * 14)
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> MeetingRule:
+        if not self.keywords and self.min_attendees is None:
+            raise ValueError("a rule needs keywords, min_attendees, or both")
+        return self
+
+    def matches(self, title: str, attendee_count: int) -> bool:
+        lowered = title.lower()
+        if self.keywords and not any(k.lower() in lowered for k in self.keywords):
+            return False
+        return self.min_attendees is None or attendee_count >= self.min_attendees
+
+
+class ImportRules(BaseModel):
+    """Ordered rules (first match wins) and the default for meetings no rule matches."""
+
+    rules: list[MeetingRule] = Field(default_factory=list)
+    default_meeting_type: str = Field(default="general", min_length=1, max_length=64)
+    default_prep_hours_before: float = Field(default=24.0, ge=0, le=24 * 14)
+
+    def classify(self, title: str, attendee_count: int) -> tuple[str, float]:
+        for rule in self.rules:
+            if rule.matches(title, attendee_count):
+                return rule.meeting_type, rule.prep_hours_before
+        return self.default_meeting_type, self.default_prep_hours_before
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+class SkippedEvent(BaseModel):
+    uid: str | None
+    summary: str | None = None
+    start: str | None = None
+    reason: str
+
+
+class ImportReport(BaseModel):
+    created: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    cancelled: list[str] = Field(default_factory=list)
+    skipped: list[SkippedEvent] = Field(default_factory=list)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def read_source(
+    source: str | Path,
+    *,
+    max_bytes: int = MAX_BYTES,
+    timeout: float = FETCH_TIMEOUT_SECONDS,
+    ssl_context: ssl.SSLContext | None = None,
+) -> bytes:
+    """The bytes of a local file or an https (webcal) feed; size-limited, with a timeout."""
+    text = str(source)
+    scheme = urlsplit(text).scheme.lower() if "://" in text else ""
+    if scheme in ("", "file"):
+        path = Path(urlsplit(text).path if scheme == "file" else text).expanduser()
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise PermanentError(f"cannot read calendar file {path}: {exc.strerror}") from exc
+    elif scheme in ("https", "webcal"):
+        data = _fetch("https://" + text.split("://", 1)[1], max_bytes, timeout, ssl_context)
+    else:
+        raise PermanentError(
+            f"unsupported calendar address scheme {scheme!r}: use a file path or https://",
+            code="bad_scheme",
+        )
+    if len(data) > max_bytes:
+        raise PermanentError(f"calendar is larger than {max_bytes} bytes", code="too_large")
+    return data
+
+
+def _fetch(url: str, max_bytes: int, timeout: float, context: ssl.SSLContext | None) -> bytes:
+    host = urlsplit(url).hostname or "?"  # the path of a feed is its secret: never logged
+    request = urllib.request.Request(url, headers={"User-Agent": "exec-assistant ics import"})  # noqa: S310 - https only
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
+            return bytes(response.read(max_bytes + 1))
+    except urllib.error.HTTPError as exc:
+        error = TransientError if exc.code >= 500 or exc.code == 429 else PermanentError
+        raise error(
+            f"calendar feed on {host} answered HTTP {exc.code}", code=str(exc.code)
+        ) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            raise PermanentError(
+                f"the TLS certificate of {host} is not trusted", code="tls_untrusted"
+            ) from None
+        raise TransientError(
+            f"cannot fetch calendar feed from {host}: {type(reason).__name__}", code="fetch"
+        ) from None
+
+
+def parse_calendar(data: bytes) -> Any:
+    """Parse iCalendar bytes into a VCALENDAR (a bare list of VEVENTs is wrapped in one)."""
+    import icalendar
+
+    try:
+        component = icalendar.Calendar.from_ical(data)
+    except ValueError as exc:
+        raise PermanentError(
+            f"not a valid iCalendar file: {str(exc).splitlines()[0][:200]}", code="bad_ics"
+        ) from exc
+    if component.name == "VEVENT":
+        calendar = icalendar.Calendar()
+        calendar.add_component(component)
+        return calendar
+    if component.name != "VCALENDAR":
+        raise PermanentError(f"expected a VCALENDAR, found {component.name}", code="bad_ics")
+    return component
+
+
+# --- expansion ------------------------------------------------------------------------------
+
+
+def _uid(event: Any) -> str:
+    uid = event.get("UID")
+    if uid:
+        return str(uid)
+    start = event.get("DTSTART")
+    basis = f"{event.get('SUMMARY', '')}|{start.to_ical().decode() if start is not None else ''}"
+    return "derived-" + hashlib.sha256(basis.encode()).hexdigest()[:24]
+
+
+def _series(calendar: Any) -> dict[str, list[Any]]:
+    """VEVENTs grouped by UID: a series is its master plus its moved occurrences."""
+    groups: dict[str, list[Any]] = {}
+    for event in calendar.walk("VEVENT"):
+        groups.setdefault(_uid(event), []).append(event)
+    return groups
+
+
+def _sub_calendar(calendar: Any, events: Iterable[Any]) -> Any:
+    """A calendar with the original's properties and time zones and one series only."""
+    import icalendar
+
+    sub = icalendar.Calendar()
+    for name, value in calendar.items():
+        sub[name] = value
+    for timezone in calendar.walk("VTIMEZONE"):
+        sub.add_component(timezone)
+    for event in events:
+        sub.add_component(event)
+    return sub
+
+
+def _problem(events: list[Any]) -> str | None:
+    for event in events:
+        errors = getattr(event, "errors", None)
+        if errors:
+            name, message = errors[0]
+            return f"malformed {name}: {message}"
+        if event.get("DTSTART") is None:
+            return "missing DTSTART"
+    return None
+
+
+def _address(value: Any) -> str:
+    text = str(value)
+    return text[7:] if text.lower().startswith("mailto:") else text
+
+
+def _attendees(event: Any) -> list[str]:
+    raw = event.get("ATTENDEE")
+    if raw is None:
+        return []
+    values = raw if isinstance(raw, list) else [raw]
+    return [_address(v) for v in values]
+
+
+def _aware(value: datetime, zone: ZoneInfo) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+class _Occurrence(BaseModel):
+    external_id: str
+    meeting: Meeting | None  # None: cancelled
+
+
+@dataclass
+class _Expansion:
+    """One import's fixed inputs and its report, shared by the per-event steps."""
+
+    user_id: str
+    zone: ZoneInfo
+    start: datetime
+    end: datetime
+    rules: ImportRules
+    report: ImportReport = field(default_factory=ImportReport)
+
+    def skip(self, uid: str, summary: str | None, reason: str, start: str | None = None) -> None:
+        self.report.skipped.append(
+            SkippedEvent(uid=uid, summary=summary, start=start, reason=reason)
+        )
+
+    def run(self, calendar: Any) -> list[_Occurrence]:
+        import recurring_ical_events
+
+        found: list[_Occurrence] = []
+        for uid, events in _series(calendar).items():
+            summary = str(events[0].get("SUMMARY", "")) or None
+            problem = _problem(events)
+            if problem:
+                self.skip(uid, summary, problem)
+                continue
+            recurring = len(events) > 1 or any(
+                e.get("RRULE") is not None or e.get("RDATE") is not None for e in events
+            )
+            try:
+                query = recurring_ical_events.of(_sub_calendar(calendar, events))
+                found.extend(
+                    self.occurrence(o, uid, recurring=recurring)
+                    for o in query.between(self.start, self.end)
+                )
+            except Exception as exc:  # noqa: BLE001 - one broken series is reported, not fatal
+                self.skip(uid, summary, f"{type(exc).__name__}: {exc}")
+        return [o for o in found if o.external_id]
+
+    def occurrence(self, event: Any, uid: str, *, recurring: bool) -> _Occurrence:
+        zone = self.zone
+        begin = event["DTSTART"].dt
+        summary = str(event.get("SUMMARY", "")).strip()
+        if not isinstance(begin, datetime):
+            self.skip(uid, summary, "all-day event", str(begin))
+            return _Occurrence(external_id="", meeting=None)
+        begin = _aware(begin, zone).astimezone(UTC)
+        instance = event.get("RECURRENCE-ID")
+        original = _aware(instance.dt, zone) if instance is not None else begin
+        external_id = f"{uid}/{original.astimezone(UTC):%Y%m%dT%H%M%SZ}" if recurring else uid
+        if str(event.get("STATUS", "")).upper() == "CANCELLED":
+            self.skip(uid, summary, "cancelled", begin.isoformat())
+            return _Occurrence(external_id=external_id, meeting=None)
+        if begin < self.start:  # overlaps the window but began before it: not upcoming
+            return _Occurrence(external_id="", meeting=None)
+        raw_end = event.get("DTEND")
+        finish = _aware(raw_end.dt, zone) if raw_end is not None else begin
+        if not isinstance(finish, datetime) or finish <= begin:
+            finish = begin + DEFAULT_DURATION
+        attendees = _attendees(event)
+        title = summary or "(no title)"
+        meeting_type, prep_hours = self.rules.classify(title, len(attendees))
+        organizer = event.get("ORGANIZER")
+        meeting = Meeting(
+            meeting_id=meeting_id_for(self.user_id, MeetingSource.ICS.value, external_id),
+            user_id=self.user_id,
+            source=MeetingSource.ICS,
+            external_id=external_id,
+            title=title[:512],
+            description=str(event.get("DESCRIPTION", ""))[:20_000],
+            location=str(event.get("LOCATION", ""))[:2_000],
+            start_time=begin,
+            end_time=finish.astimezone(UTC),
+            attendees=attendees,
+            organizer=_address(organizer) if organizer is not None else None,
+            meeting_type=meeting_type,
+            prep_hours_before=prep_hours,
+        )
+        return _Occurrence(external_id=external_id, meeting=meeting)
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+def import_ics(
+    store: Store,
+    user_id: str,
+    source: str | Path,
+    *,
+    now: datetime | None = None,
+    window: timedelta = DEFAULT_WINDOW,
+    rules: ImportRules | None = None,
+    max_bytes: int = MAX_BYTES,
+    timeout: float = FETCH_TIMEOUT_SECONDS,
+    ssl_context: ssl.SSLContext | None = None,
+) -> ImportReport:
+    """Import the meetings of ``source`` starting in ``[now, now + window)`` for ``user_id``."""
+    user = store.get_user(user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found; create the user first")
+    now = now or utcnow()
+    data = read_source(source, max_bytes=max_bytes, timeout=timeout, ssl_context=ssl_context)
+    return import_calendar(
+        store, user_id, data, zone=user.zone, start=now, end=now + window, rules=rules
+    )
+
+
+def import_calendar(
+    store: Store,
+    user_id: str,
+    data: bytes,
+    *,
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    rules: ImportRules | None = None,
+) -> ImportReport:
+    """Import already-read iCalendar ``data`` (see :func:`import_ics`)."""
+    expansion = _Expansion(user_id, zone, start, end, rules or ImportRules())
+    occurrences = expansion.run(parse_calendar(data))
+    report = expansion.report
+    for occurrence in occurrences:
+        meeting_id = meeting_id_for(user_id, MeetingSource.ICS.value, occurrence.external_id)
+        existing = store.get_meeting(meeting_id)
+        if occurrence.meeting is None:
+            if existing is not None and store.transition_meeting(
+                meeting_id, MeetingStatus.CANCELLED, now=start
+            ):
+                report.cancelled.append(meeting_id)
+            continue
+        store.upsert_meeting_calendar(occurrence.meeting)
+        (report.updated if existing is not None else report.created).append(meeting_id)
+    log_event(
+        logger,
+        logging.INFO,
+        "ics_import.done",
+        user_id=user_id,
+        created=len(report.created),
+        updated=len(report.updated),
+        cancelled=len(report.cancelled),
+        skipped=len(report.skipped),
+    )
+    return report
