@@ -30,6 +30,7 @@ from exec_assistant.models import (
     User,
     utcnow,
 )
+from exec_assistant.notifications.rendering import format_when, mrkdwn_escape, truncate
 from exec_assistant.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -91,39 +92,23 @@ class ConversationEngine(Protocol):
         ...
 
 
-def format_meeting_time(meeting: Meeting, user: User) -> str:
-    """``Tue 3 Mar, 14:00-15:00 (Europe/Paris)`` in the user's time zone."""
-    start = meeting.start_time.astimezone(user.zone)
-    end = meeting.end_time.astimezone(user.zone)
-    end_text = (
-        f"{end:%H:%M}"
-        if end.date() == start.date()
-        else f"{end:%a} {end.day} {end:%b}, {end:%H:%M}"
-    )
-    return f"{start:%a} {start.day} {start:%b}, {start:%H:%M}-{end_text} ({user.timezone})"
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def prep_brief_blocks(
     meeting: Meeting, user: User, answers: dict[str, str]
 ) -> list[dict[str, Any]]:
     """The prep brief: meeting details, then each answer under its question's label."""
-    details = [f"*When:* {format_meeting_time(meeting, user)}"]
+    details = [f"*When:* {mrkdwn_escape(format_when(meeting, user))}"]
     if meeting.location:
-        details.append(f"*Where:* {meeting.location}")
+        details.append(f"*Where:* {mrkdwn_escape(meeting.location)}")
     if meeting.attendees:
-        details.append(f"*Attendees:* {', '.join(meeting.attendees)}")
+        details.append(f"*Attendees:* {mrkdwn_escape(', '.join(meeting.attendees))}")
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": _clip(f"Prep brief: {meeting.title}", 150)},
+            "text": {"type": "plain_text", "text": truncate(f"Prep brief: {meeting.title}", 150)},
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": _clip("\n".join(details), _SECTION_LIMIT)},
+            "text": {"type": "mrkdwn", "text": truncate("\n".join(details), _SECTION_LIMIT)},
         },
         {"type": "divider"},
     ]
@@ -134,7 +119,7 @@ def prep_brief_blocks(
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"*{question.label}*\n{_clip(answer, _ANSWER_LIMIT)}",
+                    "text": f"*{question.label}*\n{truncate(mrkdwn_escape(answer), _ANSWER_LIMIT)}",
                 },
             }
         )
@@ -149,7 +134,7 @@ def prep_brief_blocks(
 
 def prep_brief_text(meeting: Meeting, user: User, answers: dict[str, str]) -> str:
     """Plain-text fallback of :func:`prep_brief_blocks` (notifications, screen readers)."""
-    lines = [f"Prep brief: {meeting.title} — {format_meeting_time(meeting, user)}"]
+    lines = [f"Prep brief: {meeting.title} — {format_when(meeting, user)}"]
     lines += [f"{q.label}: {answers.get(q.key, '').strip() or '—'}" for q in QUESTIONS]
     return "\n".join(lines)
 
@@ -171,7 +156,8 @@ class QuestionnaireEngine:
 
     def start(self, session: ChatSession, meeting: Meeting, user: User) -> str:
         opening = (
-            f"Let's get you ready for *{meeting.title}* ({format_meeting_time(meeting, user)}). "
+            f"Let's get you ready for *{mrkdwn_escape(meeting.title)}* "
+            f"({format_when(meeting, user)}). "
             f"{len(self._questions)} quick questions.\n\n{self._questions[0].text}"
         )
         self._store.append_chat_message(
