@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 from typer.testing import CliRunner, Result
 
 from exec_assistant.cli import app
 from exec_assistant.config import get_settings
+from exec_assistant.models import PREP_EVENT_DETAIL_TYPE, PREP_EVENT_SOURCE
 from exec_assistant.store.sqlite import SQLiteStore
 from tests.fakes.fixtures import fake_slack
 
@@ -49,3 +54,35 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     monkeypatch.setenv("COLUMNS", "200")
     yield Cli(CliRunner(env={"COLUMNS": "200"}), db)
     get_settings.cache_clear()
+
+
+@dataclass
+class Capture:
+    """An EventBridge bus whose prep events land in an SQS queue (moto delivers for real)."""
+
+    bus: str
+    sqs: Any
+    queue_url: str
+
+    def events(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+
+@pytest.fixture
+def eventbridge() -> Iterator[Capture]:
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        bus = "exec-assistant-test"
+        events.create_event_bus(Name=bus)
+        queue_url = sqs.create_queue(QueueName="capture")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        pattern = {"source": [PREP_EVENT_SOURCE], "detail-type": [PREP_EVENT_DETAIL_TYPE]}
+        events.put_rule(Name="prep", EventBusName=bus, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule="prep", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+        yield Capture(bus=bus, sqs=sqs, queue_url=queue_url)

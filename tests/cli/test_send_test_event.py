@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from exec_assistant.models import (
     PREP_EVENT_DETAIL_TYPE,
@@ -20,40 +15,8 @@ from exec_assistant.models import (
     NotificationStatus,
     User,
 )
-from tests.cli.conftest import Cli, assert_one_line_error
+from tests.cli.conftest import Capture, Cli, assert_one_line_error
 from tests.fakes.slack_api import FakeSlackAPI
-
-
-@dataclass
-class Capture:
-    """An EventBridge bus whose prep events land in an SQS queue (moto delivers for real)."""
-
-    bus: str
-    sqs: Any
-    queue_url: str
-
-    def events(self) -> list[dict[str, Any]]:
-        messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", [])
-        return [json.loads(m["Body"]) for m in messages]
-
-
-@pytest.fixture
-def eventbridge() -> Iterator[Capture]:
-    with mock_aws():
-        events = boto3.client("events", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        bus = "exec-assistant-test"
-        events.create_event_bus(Name=bus)
-        queue_url = sqs.create_queue(QueueName="capture")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        pattern = {"source": [PREP_EVENT_SOURCE], "detail-type": [PREP_EVENT_DETAIL_TYPE]}
-        events.put_rule(Name="prep", EventBusName=bus, EventPattern=json.dumps(pattern))
-        events.put_targets(Rule="prep", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
-        yield Capture(bus=bus, sqs=sqs, queue_url=queue_url)
 
 
 def _meeting(cli: Cli, *, slack_user_id: str | None = None, hours: float = 2) -> Meeting:

@@ -1,0 +1,188 @@
+"""``exec-assistant replay``: re-emit MeetingPrepRequired for chosen meetings (after an outage).
+
+Safe to run twice: a meeting already delivered gets its delivered cycle again, which the ledger
+turns into a no-op; a meeting whose cycle was exhausted gets a fresh cycle, so it is sent again.
+``--force`` gives every chosen meeting a fresh cycle (notify again even if delivered).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from exec_assistant.cli.events import (
+    new_cycle,
+    prep_bus_event,
+    publish_to_bus,
+    replay_cycle,
+)
+from exec_assistant.cli.local import LocalRun, cli_logging, local_runtime
+from exec_assistant.cli.output import ExitCode, err, out, print_json, when
+from exec_assistant.cli.params import JsonFlag, parse_when, store_session
+from exec_assistant.cli.selection import STATUS_HELP, select_meetings
+from exec_assistant.errors import ExecAssistantError
+from exec_assistant.events.base import BusEvent
+from exec_assistant.models import Meeting
+
+EPILOG = (
+    "Example: exec-assistant replay --status failed --since 2026-11-24T08:00 "
+    "--until 2026-11-26 --bus exec-assistant-prod --dry-run"
+)
+
+#: Replays look at most this far back and ahead by default (the longest prep window).
+DEFAULT_BACK = timedelta(days=1)
+DEFAULT_AHEAD = timedelta(days=14)
+
+
+class ReplayItem(BaseModel):
+    meeting_id: str
+    user_id: str
+    start_time: datetime
+    cycle: str | None
+    action: str  # planned | published | notified | duplicate | skipped | failed | rejected | error
+    detail: str = ""
+
+
+class ReplaySummary(BaseModel):
+    mode: str
+    dry_run: bool
+    counts: dict[str, int]
+    items: list[ReplayItem]
+
+
+def replay(  # noqa: PLR0917 - Typer passes options by keyword
+    since: Annotated[
+        datetime | None,
+        typer.Option(parser=parse_when, help="Meetings starting at or after (default -1d)."),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(parser=parse_when, help="Meetings starting before (default +14d)."),
+    ] = None,
+    status: Annotated[list[str] | None, typer.Option(help=STATUS_HELP)] = None,
+    user: Annotated[list[str] | None, typer.Option(help="Owner's user id. Repeatable.")] = None,
+    local: Annotated[
+        bool, typer.Option(help="Run the events through the embedded runtime.")
+    ] = False,
+    bus: Annotated[
+        str | None, typer.Option(help="Publish to this EventBridge bus (name or ARN).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="List the meetings and cycles; send nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option(help="New prep cycle for every meeting: notify even if delivered.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Re-emit MeetingPrepRequired for the meetings matching every filter.
+
+    Delivered meetings stay no-ops through the ledger unless --force; meetings whose every
+    channel failed get a new cycle and are sent again. Dates: ISO (2026-11-25T09:30), now, +2h.
+    """
+    if not dry_run and local == (bus is not None):
+        raise typer.BadParameter("give exactly one of --local or --bus NAME (or --dry-run)")
+    now = datetime.now(UTC)
+    start, end = since or now - DEFAULT_BACK, until or now + DEFAULT_AHEAD
+    fresh = new_cycle() if force else None
+    mode = "local" if local else (f"bus {bus}" if bus else "no target")
+    with store_session() as store:
+        meetings = select_meetings(
+            store, since=start, until=end, users=user or [], statuses=status or []
+        )
+        plan = [(m, replay_cycle(store, m, force=fresh)) for m in meetings]
+    if dry_run:
+        items = [_item(m, cycle, "planned") for m, cycle in plan]
+    elif local:
+        with cli_logging(), local_runtime(console=sys.stderr if as_json else None) as run:
+            items = _run(plan, lambda e: _local(run, e), as_json)
+    else:
+        items = _run(plan, lambda e: _remote(str(bus), e), as_json)
+    summary = ReplaySummary(
+        mode=mode, dry_run=dry_run, counts=dict(Counter(i.action for i in items)), items=items
+    )
+    if as_json:
+        print_json(summary)
+    else:
+        _show(summary)
+    if any(i.action in ("failed", "error") for i in items):
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _item(meeting: Meeting, cycle: str | None, action: str, detail: str = "") -> ReplayItem:
+    return ReplayItem(
+        meeting_id=meeting.meeting_id,
+        user_id=meeting.user_id,
+        start_time=meeting.start_time,
+        cycle=cycle,
+        action=action,
+        detail=detail,
+    )
+
+
+#: Sends one event and says what became of it: (action, detail).
+Sender = Callable[[BusEvent], tuple[str, str]]
+
+
+def _local(run: LocalRun, event: BusEvent) -> tuple[str, str]:
+    seen = len(run.results)
+    run.bus.publish([event])
+    result = run.results[seen]
+    return result.action, result.reason
+
+
+def _remote(bus: str, event: BusEvent) -> tuple[str, str]:
+    (event_id,) = publish_to_bus(bus, [event])
+    return "published", f"event {event_id}"
+
+
+def _run(plan: list[tuple[Meeting, str | None]], send: Sender, quiet: bool) -> list[ReplayItem]:
+    """Send one event per meeting with a progress bar; one failure does not stop the rest."""
+    items: list[ReplayItem] = []
+    progress = Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err(),
+        disable=quiet,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task("replay", total=len(plan))
+        for meeting, cycle in plan:
+            try:
+                action, detail = send(prep_bus_event(meeting, cycle=cycle))
+            except ExecAssistantError as exc:
+                action, detail = "error", str(exc)
+            items.append(_item(meeting, cycle, action, detail))
+            progress.advance(task)
+    return items
+
+
+def _show(summary: ReplaySummary) -> None:
+    table = Table(title=f"replay ({'dry run, ' if summary.dry_run else ''}{summary.mode})")
+    for column in ("meeting", "user", "start", "cycle", "action", "detail"):
+        table.add_column(column, overflow="fold")
+    colour = {"notified": "green", "published": "green", "duplicate": "cyan", "planned": "white"}
+    for i in summary.items:
+        table.add_row(
+            i.meeting_id,
+            i.user_id,
+            when(i.start_time),
+            i.cycle or "prep",
+            f"[{colour.get(i.action, 'red')}]{i.action}[/]",
+            i.detail,
+        )
+    console = out()
+    console.print(table)
+    counts = ", ".join(f"{n} {action}" for action, n in sorted(summary.counts.items()))
+    verb = "would replay" if summary.dry_run else "replayed"
+    console.print(f"{verb} {len(summary.items)} meeting(s){': ' + counts if counts else ''}")
