@@ -260,3 +260,30 @@ def test_importing_the_handlers_pulls_in_no_sdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_background_loops_fire_reminders_and_stop(
+    tmp_path: Path, clock: Clock, slack: CountingChannel
+) -> None:
+    store = SQLiteStore(tmp_path / "bg.db")
+    settings = Settings(
+        exec_assistant_store=f"sqlite:///{tmp_path / 'bg.db'}",
+        calendar_monitor_interval_seconds=0.01,
+    )
+    runtime = build_runtime(settings, store=store, channels={Channel.SLACK: slack}, clock=clock)
+    _seed(store, timedelta(hours=6), NOW)  # in its prep window: the monitor loop publishes it
+    stop = threading.Event()
+
+    threads = runtime.start_background(stop)
+    for _ in range(500):
+        if slack.sent:
+            break
+        stop.wait(0.01)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert len(threads) == 2  # calendar monitor + local scheduler
+    assert not any(t.is_alive() for t in threads)
+    assert len(slack.sent) == 1
+    runtime.close()
