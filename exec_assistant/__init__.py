@@ -22,6 +22,7 @@ _LAZY: dict[str, str] = {
     "Store": "exec_assistant.store",
     "open_store": "exec_assistant.store",
     "NotificationService": "exec_assistant.notifications.service",
+    "create_app": "exec_assistant.interfaces.slack_bot",
 }
 
 __all__ = [
@@ -34,12 +35,14 @@ __all__ = [
     "Store",
     "User",
     "__version__",
+    "create_app",
     "get_settings",
     "open_store",
 ]
 
 if TYPE_CHECKING:
     from exec_assistant.config import Settings, get_settings
+    from exec_assistant.interfaces.slack_bot import create_app
     from exec_assistant.models import ChatSession, Meeting, MeetingPrepRequired, MeetingStatus, User
     from exec_assistant.notifications.service import NotificationService
     from exec_assistant.store import Store, open_store
