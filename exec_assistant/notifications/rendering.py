@@ -58,7 +58,11 @@ def truncate(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, ending in "..." when cut."""
     if len(text) <= limit:
         return text
-    return text[: max(0, limit - len(_ELLIPSIS))].rstrip() + _ELLIPSIS
+    cut = text[: max(0, limit - len(_ELLIPSIS))]
+    head, space, _ = cut.rpartition(" ")
+    if space and len(head) >= len(cut) - 12:  # end on a word boundary when one is near
+        cut = head
+    return cut.rstrip(" ,;:-") + _ELLIPSIS
 
 
 def format_when(meeting: Meeting, user: User, *, dash: str = "\u2013") -> str:

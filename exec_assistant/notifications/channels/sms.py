@@ -102,7 +102,7 @@ class SmsChannel:
             return self._client
 
     def send(self, notification: PrepNotification) -> str:
-        from twilio.base.exceptions import TwilioRestException
+        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
         phone = notification.user.phone
         if not phone:
@@ -112,12 +112,14 @@ class SmsChannel:
             message = client.messages.create(
                 to=phone, from_=self._from, body=sms_text(notification)
             )
-        except TwilioRestException as exc:
-            code = int(exc.code) if exc.code is not None else None
+        except (TwilioRestException, TwilioServiceException) as exc:
+            status = int(exc.status)
+            # Without a Twilio error body the SDK reports the HTTP status as the code.
+            code = int(exc.code) if exc.code is not None and int(exc.code) != status else None
             raise DeliveryError(
-                classify_twilio_error(code, int(exc.status)),
-                str(code) if code is not None else f"http_{exc.status}",
-                f"Twilio answered HTTP {exc.status}",
+                classify_twilio_error(code, status),
+                str(code) if code is not None else f"http_{status}",
+                f"Twilio answered HTTP {status}",
             ) from exc
         except Exception as exc:
             raise _transport_error(exc) from exc

@@ -1,0 +1,235 @@
+"""Each channel against its provider fake, with the real SDK client and its retry machinery."""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from exec_assistant.config import Settings
+from exec_assistant.models import Channel, ErrorClass
+from exec_assistant.notifications.channels import build_channels
+from exec_assistant.notifications.channels.console import ConsoleChannel
+from exec_assistant.notifications.channels.email import EmailChannel
+from exec_assistant.notifications.channels.slack import SlackChannel
+from exec_assistant.notifications.channels.sms import SmsChannel
+from exec_assistant.notifications.types import DeliveryError, PrepNotification
+from tests.fakes.ses import SENDER, FakeSES
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.notifications.conftest import (
+    SLACK_TOKEN,
+    TWILIO_FROM,
+    TWILIO_SID,
+    make_meeting,
+    make_user,
+    slack_channel,
+    sms_channel,
+)
+
+
+def note() -> PrepNotification:
+    return PrepNotification(meeting=make_meeting(), user=make_user(), key="mtg-qbr-1#prep")
+
+
+# --- Slack ----------------------------------------------------------------------------------
+
+
+def test_slack_posts_blocks_to_the_users_dm(fake_slack: FakeSlackAPI) -> None:
+    provider_id = slack_channel(fake_slack).send(note())
+    [call] = fake_slack.calls_to("chat.postMessage")
+    assert call.params["channel"] == "U0ADA1234"
+    assert call.token == SLACK_TOKEN
+    assert [b["type"] for b in call.params["blocks"]][-1] == "actions"
+    assert "Q4 Business Review" in call.params["text"]
+    channel, ts = provider_id.split(":")
+    assert channel == "D0ADA1234"
+    assert ts == "1700000001.000001"
+
+
+def test_slack_honours_retry_after_then_delivers(fake_slack: FakeSlackAPI) -> None:
+    fake_slack.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=0)
+    assert slack_channel(fake_slack).send(note()).startswith("D0ADA1234:")
+    assert len(fake_slack.calls_to("chat.postMessage")) == 2
+
+
+def test_slack_rate_limit_retries_are_bounded(fake_slack: FakeSlackAPI) -> None:
+    fake_slack.fail_next(
+        "chat.postMessage", error="ratelimited", status=429, retry_after=0, times=10
+    )
+    with pytest.raises(DeliveryError) as info:
+        slack_channel(fake_slack).send(note())
+    assert (info.value.error_class, info.value.code) == (ErrorClass.TRANSIENT, "ratelimited")
+    assert len(fake_slack.calls_to("chat.postMessage")) == 3  # 1 + max_retries
+
+
+def test_slack_timeout_after_send_is_unknown_and_not_resent(fake_slack: FakeSlackAPI) -> None:
+    fake_slack.hang_next("chat.postMessage", seconds=10)
+    with pytest.raises(DeliveryError) as info:
+        slack_channel(fake_slack, timeout=1).send(note())
+    assert (info.value.error_class, info.value.code) == (ErrorClass.UNKNOWN, "timeout")
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api/"
+
+
+def test_slack_unreachable_is_transient() -> None:
+    with pytest.raises(DeliveryError) as info:
+        slack_channel(_closed_port_url()).send(note())
+    assert (info.value.error_class, info.value.code) == (ErrorClass.TRANSIENT, "connection_error")
+
+
+def test_slack_refuses_a_user_without_slack_id(fake_slack: FakeSlackAPI) -> None:
+    channel = slack_channel(fake_slack)
+    assert channel.skip_reason(make_user(slack_user_id=None)) == "user has no Slack user id"
+    assert channel.skip_reason(make_user()) is None
+
+
+# --- Twilio ---------------------------------------------------------------------------------
+
+
+def test_sms_sends_from_the_configured_number(fake_twilio: FakeTwilioAPI) -> None:
+    sid = sms_channel(fake_twilio).send(note())
+    [request] = fake_twilio.messages
+    assert sid == "SM" + f"{1:032x}"
+    assert request.account_sid == TWILIO_SID
+    assert request.auth_user == TWILIO_SID
+    assert request.params["To"] == "+14155550123"
+    assert request.params["From"] == TWILIO_FROM
+    assert len(request.params["Body"]) <= 320
+
+
+@pytest.mark.parametrize(
+    ("script", "requests"),
+    [({"error_code": 20429, "retry_after": 0}, 2), ({"status": 503}, 2)],
+)
+def test_sms_retries_transient_then_delivers(
+    fake_twilio: FakeTwilioAPI, script: dict[str, Any], requests: int
+) -> None:
+    fake_twilio.fail_next(**script)
+    assert sms_channel(fake_twilio).send(note()).startswith("SM")
+    assert len(fake_twilio.messages) == requests
+
+
+def test_sms_timeout_after_send_is_unknown_and_not_resent(fake_twilio: FakeTwilioAPI) -> None:
+    fake_twilio.hang_next(seconds=10)
+    with pytest.raises(DeliveryError) as info:
+        sms_channel(fake_twilio, timeout=0.5).send(note())
+    assert (info.value.error_class, info.value.code) == (ErrorClass.UNKNOWN, "timeout")
+    assert len(fake_twilio.messages) == 1
+
+
+def test_sms_client_is_built_once(fake_twilio: FakeTwilioAPI) -> None:
+    channel = sms_channel(fake_twilio)
+    assert channel._client is None
+    channel.send(note())
+    first = channel._client
+    channel.send(note())
+    assert channel._client is first and first is not None
+
+
+# --- SES ------------------------------------------------------------------------------------
+
+
+def test_email_sends_html_and_text(fake_ses: FakeSES) -> None:
+    message_id = EmailChannel(sender=SENDER).send(note())
+    [send] = fake_ses.delivered
+    assert message_id
+    assert send.to == ["ada@example.com"]
+    assert send.params["FromEmailAddress"] == SENDER
+    assert "<strong>Q4 Business Review</strong>" in send.html
+    assert "Q4 Business Review" in send.text and "<" not in send.text
+
+
+def test_email_throttling_is_retried_by_botocore(fake_ses: FakeSES) -> None:
+    fake_ses.fail_next("TooManyRequestsException", status=429)
+    assert EmailChannel(sender=SENDER).send(note())
+    assert [s.answered_by for s in fake_ses.sends] == ["TooManyRequestsException", "moto"]
+
+
+def test_email_read_timeout_is_unknown_and_not_resent(fake_ses: FakeSES) -> None:
+    fake_ses.fail_next("timeout")
+    with pytest.raises(DeliveryError) as info:
+        EmailChannel(sender=SENDER).send(note())
+    assert (info.value.error_class, info.value.code) == (ErrorClass.UNKNOWN, "ReadTimeoutError")
+    assert len(fake_ses.sends) == 1
+
+
+def test_email_from_an_unverified_sender_is_rejected_by_moto(fake_ses: FakeSES) -> None:
+    with pytest.raises(DeliveryError) as info:
+        EmailChannel(sender="nobody@unverified.example").send(note())
+    assert (info.value.error_class, info.value.code) == (ErrorClass.PERMANENT, "MessageRejected")
+
+
+# --- console --------------------------------------------------------------------------------
+
+
+def test_console_renders_the_slack_message_with_rich() -> None:
+    out = io.StringIO()
+    provider_id = ConsoleChannel(out, width=100).send(note())
+    text = out.getvalue()
+    assert provider_id == "console:mtg-qbr-1#prep:1"
+    assert "Slack DM to Ada Exec" in text
+    assert "Q4 Business Review" in text
+    assert "When: Thu 26 Nov, 05:00\u201306:00 EST" in text
+    assert "[ Start Prep ]  [ Remind Later ]" in text
+    assert "\u256d" in text  # rich's rounded panel border
+
+
+def test_console_falls_back_to_plain_text_without_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m == "rich" or m.startswith("rich.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "rich", None)  # makes "import rich..." raise ImportError
+    out = io.StringIO()
+    ConsoleChannel(out).send(note())
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["--- Slack DM to Ada Exec ---", "Time to prep for your meeting"]
+    assert "Where: Board room, 12th floor" in lines
+    assert "[ Start Prep ]  [ Remind Later ]" in lines
+
+
+# --- build_channels -------------------------------------------------------------------------
+
+
+def test_build_channels_without_configuration_is_console_only() -> None:
+    channels = build_channels(Settings())
+    assert list(channels) == [Channel.CONSOLE]
+    assert isinstance(channels[Channel.CONSOLE], ConsoleChannel)
+
+
+def test_build_channels_builds_exactly_the_configured_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", SLACK_TOKEN)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", TWILIO_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    monkeypatch.setenv("SES_FROM_EMAIL", SENDER)
+    channels = build_channels(Settings())
+    assert list(channels) == [Channel.SLACK, Channel.EMAIL]  # SMS lacks TWILIO_FROM_NUMBER
+    assert isinstance(channels[Channel.SLACK], SlackChannel)
+    monkeypatch.setenv("TWILIO_FROM_NUMBER", TWILIO_FROM)
+    channels = build_channels(Settings())
+    assert list(channels) == [Channel.SLACK, Channel.SMS, Channel.EMAIL]
+    assert isinstance(channels[Channel.SMS], SmsChannel)
+
+
+def test_building_channels_imports_no_twilio_until_an_sms_is_sent() -> None:
+    code = (
+        "import sys\n"
+        "from exec_assistant.config import Settings\n"
+        "from exec_assistant.notifications.channels import build_channels\n"
+        "channels = build_channels(Settings(twilio_account_sid='AC1', twilio_auth_token='t',"
+        " twilio_from_number='+15005550006'))\n"
+        "assert list(channels) == ['sms'], channels\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('twilio', 'boto3', 'slack_sdk')]"
+        ", sorted(m for m in sys.modules if m.startswith(('twilio', 'boto3', 'slack_sdk')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
