@@ -28,6 +28,7 @@ def client(service: str, *, region: str | None = None, max_attempts: int = 3) ->
             retries={"mode": "standard", "max_attempts": max_attempts},
             connect_timeout=3,
             read_timeout=10,
+            max_pool_connections=50,
         )
         created = boto3.session.Session().client(service, region_name=region, config=config)  # type: ignore[call-overload]
         _clients[key] = created
