@@ -135,3 +135,47 @@ def list_meetings(
             f"{m.notification_status.value}{channel}",
         )
     out().print(table)
+
+
+@app.command(
+    "import",
+    epilog="Example: exec-assistant meetings import https://calendar.example.com/ceo.ics "
+    "--user usr-ceo --from 2026-11-25 --until 2026-12-09",
+)
+def import_calendar(
+    source: Annotated[str, typer.Argument(help="An .ics file, or an https:// (webcal://) feed.")],
+    user: Annotated[str, typer.Option(help="Owner's user id.")],
+    start_from: Annotated[
+        datetime | None,
+        typer.Option("--from", parser=parse_when, help="Import from (default now)."),
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(parser=parse_when, help="Import until (default +14d).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a calendar's meetings (recurrences expanded); re-import updates, never duplicates."""
+    from exec_assistant.workflows.ics_import import DEFAULT_WINDOW, import_ics
+
+    start = start_from or datetime.now(UTC)
+    end = until or start + DEFAULT_WINDOW
+    if end <= start:
+        raise typer.BadParameter("--until must be after --from")
+    with store_session() as store:
+        report = import_ics(store, user, source, now=start, window=end - start)
+    if as_json:
+        print_json(report)
+        return
+    console = out()
+    console.print(
+        f"imported {source} for {user} ({when(start)} → {when(end)}): "
+        f"[green]{len(report.created)} created[/], {len(report.updated)} updated, "
+        f"{len(report.cancelled)} cancelled, [yellow]{len(report.skipped)} skipped[/]"
+    )
+    if report.skipped:
+        table = Table(title="skipped")
+        for column in ("uid", "summary", "start", "reason"):
+            table.add_column(column, overflow="fold")
+        for s in report.skipped:
+            table.add_row(s.uid or "-", s.summary or "-", s.start or "-", s.reason)
+        console.print(table)
