@@ -1,0 +1,246 @@
+"""Build the Lambda code bundle: this repository's package plus its runtime dependencies only.
+
+    python infra/bundle.py --out build/lambda.zip
+
+1. Build the package's wheel from a clean copy of its sources (``pyproject.toml``, ``README.md``,
+   ``exec_assistant/``), exactly what ``pip install .`` would install, without the ``cli`` and
+   ``dev`` extras: no typer, rich, pulumi or moto.
+2. ``pip install --target`` that wheel and its dependencies as Lambda wheels
+   (``--platform manylinux2014_x86_64 --implementation cp --python-version 3.13
+   --only-binary=:all:``), so binary dependencies such as ``pydantic_core`` match the runtime
+   whatever machine builds the bundle.
+3. Drop what Lambda never reads and what would make two builds differ (``__pycache__``, console
+   scripts in ``bin/``, dependencies' own test suites, the dist-info
+   ``RECORD``/``INSTALLER``/``REQUESTED``/``direct_url.json``).
+4. Write a deterministic zip: sorted entries, fixed timestamps and permissions, so an unchanged
+   bundle has the same bytes and hash and ``pulumi up`` does not redeploy the functions.
+
+The Pulumi program calls :func:`lambda_archive`, which reuses a bundle cached under
+``build/lambda/`` by a digest of the package sources and ``pyproject.toml`` (or takes a prebuilt
+zip from ``EXEC_ASSISTANT_LAMBDA_ZIP``). Standard library only, so CI can run it anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pulumi
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "exec_assistant"
+LAMBDA_PYTHON_VERSION = "3.13"
+LAMBDA_PLATFORM = "manylinux2014_x86_64"
+#: Bump when the bundle layout changes, so cached bundles are rebuilt.
+BUNDLE_FORMAT = "1"
+#: Packages that must never reach the Lambda (CLI, development and deployment tooling).
+FORBIDDEN_TOP_LEVEL = ("typer", "rich", "pulumi", "pulumi_aws", "moto", "pytest", "mypy")
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+ZIP_FILE_MODE = 0o644
+PRUNED_DIRS = frozenset({"__pycache__"})
+PRUNED_TEST_DIRS = ("test", "tests")
+PRUNED_DIST_INFO_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+ZIP_OVERRIDE_ENV = "EXEC_ASSISTANT_LAMBDA_ZIP"
+
+
+class BundleError(RuntimeError):
+    """The bundle could not be built (pip failed, or a forbidden package got in)."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    size_bytes: int
+    sha256: str
+    files: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.path}: {self.size_bytes / 1024 / 1024:.1f} MiB, {self.files} files, "
+            f"sha256 {self.sha256}"
+        )
+
+
+def _package_files(root: Path) -> list[Path]:
+    """The package's files, sorted, without bytecode caches."""
+    return sorted(
+        path
+        for path in (root / PACKAGE).rglob("*")
+        if path.is_file() and not PRUNED_DIRS.intersection(path.parts) and path.suffix != ".pyc"
+    )
+
+
+def source_digest(
+    root: Path = REPO_ROOT,
+    *,
+    python_version: str = LAMBDA_PYTHON_VERSION,
+    platform: str = LAMBDA_PLATFORM,
+) -> str:
+    """A digest of everything that decides the bundle's content (cache key)."""
+    digest = hashlib.sha256(f"{BUNDLE_FORMAT}|{python_version}|{platform}".encode())
+    for path in [root / "pyproject.toml", *_package_files(root)]:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _copy_sources(root: Path, dest: Path) -> None:
+    """Just what building the wheel needs, so stray files in the checkout cannot leak in."""
+    dest.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (root / name).exists():
+            shutil.copy2(root / name, dest / name)
+    for path in _package_files(root):
+        target = dest / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+
+
+def _pip(*args: str) -> None:
+    command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet", *args]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise BundleError(f"pip {args[0]} failed:\n{result.stdout}{result.stderr}")
+
+
+def install_runtime(root: Path, site: Path, *, python_version: str, platform: str) -> None:
+    """Install the package and its runtime dependencies for Lambda into ``site``."""
+    with tempfile.TemporaryDirectory(prefix="exec-assistant-wheel-") as tmp:
+        src, wheels = Path(tmp) / "src", Path(tmp) / "wheels"
+        _copy_sources(root, src)
+        _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(src))
+        (wheel,) = wheels.glob("*.whl")
+        _pip(
+            "install",
+            "--target",
+            str(site),
+            "--platform",
+            platform,
+            "--implementation",
+            "cp",
+            "--python-version",
+            python_version,
+            "--only-binary=:all:",
+            "--no-compile",
+            str(wheel),
+        )
+
+
+def prune(site: Path) -> None:
+    """Remove bytecode, console scripts, install bookkeeping and dependencies' own test suites.
+
+    A ``tests``/``test`` directory directly inside a third-party package (``icalendar/tests``) is
+    its test suite, which the package never imports at run time.
+    """
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    for top in sorted(site.iterdir()):
+        if top.is_dir() and top.name != PACKAGE:
+            for name in PRUNED_TEST_DIRS:
+                shutil.rmtree(top / name, ignore_errors=True)
+    for path in sorted(site.rglob("*"), reverse=True):
+        if path.is_dir() and path.name in PRUNED_DIRS:
+            shutil.rmtree(path)
+        elif path.is_file() and (
+            path.suffix == ".pyc"
+            or (path.parent.name.endswith(".dist-info") and path.name in PRUNED_DIST_INFO_FILES)
+        ):
+            path.unlink()
+
+
+def check_contents(site: Path) -> None:
+    present = sorted(name for name in FORBIDDEN_TOP_LEVEL if (site / name).exists())
+    if present:
+        raise BundleError(f"the bundle must not contain {', '.join(present)}")
+    if not (site / PACKAGE / "__init__.py").exists():
+        raise BundleError(f"the bundle has no {PACKAGE} package")
+
+
+def _walk(site: Path) -> Iterator[tuple[str, Path]]:
+    for path in sorted(site.rglob("*"), key=lambda p: p.relative_to(site).as_posix()):
+        if path.is_file():
+            yield path.relative_to(site).as_posix(), path
+
+
+def write_zip(site: Path, out: Path) -> Bundle:
+    """Zip ``site`` deterministically: same files and bytes → same archive, byte for byte."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, path in _walk(site):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so the permission bits below are honoured
+            info.external_attr = (0o100000 | ZIP_FILE_MODE) << 16
+            archive.writestr(info, path.read_bytes())
+            count += 1
+    data = out.read_bytes()
+    return Bundle(
+        path=out, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), files=count
+    )
+
+
+def build_bundle(
+    out: Path,
+    *,
+    root: Path = REPO_ROOT,
+    python_version: str = LAMBDA_PYTHON_VERSION,
+    platform: str = LAMBDA_PLATFORM,
+) -> Bundle:
+    """Build the bundle at ``out`` (downloads the dependency wheels through pip)."""
+    with tempfile.TemporaryDirectory(prefix="exec-assistant-bundle-") as tmp:
+        site = Path(tmp) / "site"
+        install_runtime(root, site, python_version=python_version, platform=platform)
+        prune(site)
+        check_contents(site)
+        return write_zip(site, out)
+
+
+def cached_bundle(cache_dir: Path, *, root: Path = REPO_ROOT) -> Path:
+    """The bundle for the current sources, built only when they changed since the last build."""
+    path = cache_dir / f"lambda-{source_digest(root)[:16]}.zip"
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        build_bundle(partial, root=root)
+        partial.replace(path)
+    return path
+
+
+def lambda_archive() -> pulumi.Archive:
+    """The code the Pulumi program deploys: ``$EXEC_ASSISTANT_LAMBDA_ZIP`` or a cached build."""
+    import pulumi
+
+    override = os.environ.get(ZIP_OVERRIDE_ENV)
+    path = Path(override) if override else cached_bundle(REPO_ROOT / "build" / "lambda")
+    if not path.is_file():
+        raise BundleError(f"{ZIP_OVERRIDE_ENV}={override} is not a file")
+    return pulumi.FileArchive(str(path))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "lambda.zip")
+    parser.add_argument("--python-version", default=LAMBDA_PYTHON_VERSION)
+    parser.add_argument("--platform", default=LAMBDA_PLATFORM)
+    args = parser.parse_args(argv)
+    try:
+        bundle = build_bundle(args.out, python_version=args.python_version, platform=args.platform)
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(bundle.describe())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

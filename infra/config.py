@@ -1,0 +1,67 @@
+"""Typed stack configuration from ``pulumi.Config("exec-assistant")``.
+
+Keys (exactly these): ``enable_prep_notification`` (bool, default true), ``slack_bot_token`` and
+``slack_signing_secret`` (required secrets), ``twilio_account_sid``, ``twilio_auth_token``,
+``twilio_from_number`` (optional secrets) and ``ses_from_email`` (optional). The environment is
+the stack name (``dev``, ``prod``, …).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from infra.naming import PROJECT
+
+#: The secrets the stack stores in Secrets Manager, in the package's names (config.SecretName).
+REQUIRED_SECRETS = ("slack_bot_token", "slack_signing_secret")
+OPTIONAL_SECRETS = ("twilio_account_sid", "twilio_auth_token", "twilio_from_number")
+
+PROD_ENVIRONMENTS = frozenset({"prod"})
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything the program reads from the stack; secret values stay ``Output`` secrets."""
+
+    env: str
+    enable_prep_notification: bool
+    secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    ses_from_email: str | None = None
+
+    @property
+    def is_prod(self) -> bool:
+        return self.env in PROD_ENVIRONMENTS
+
+    @property
+    def log_retention_days(self) -> int:
+        return 30 if self.is_prod else 7
+
+
+def load_config() -> StackConfig:
+    """Read and validate the stack configuration (fails the preview on a bad combination)."""
+    config = pulumi.Config(PROJECT)
+    secrets: dict[str, pulumi.Output[str]] = {
+        name: config.require_secret(name) for name in REQUIRED_SECRETS
+    }
+    for name in OPTIONAL_SECRETS:
+        value = config.get_secret(name)
+        if value is not None:
+            secrets[name] = value
+    if ("twilio_account_sid" in secrets) != ("twilio_auth_token" in secrets):
+        raise pulumi.RunError(
+            "twilio_account_sid and twilio_auth_token go together: set both or neither"
+        )
+    if "twilio_from_number" in secrets and "twilio_account_sid" not in secrets:
+        raise pulumi.RunError("twilio_from_number needs twilio_account_sid and twilio_auth_token")
+    ses_from_email = config.get("ses_from_email") or None
+    if ses_from_email is not None and "@" not in ses_from_email:
+        raise pulumi.RunError(f"ses_from_email is not an email address: {ses_from_email!r}")
+    enabled = config.get_bool("enable_prep_notification")
+    return StackConfig(
+        env=pulumi.get_stack(),
+        enable_prep_notification=True if enabled is None else enabled,
+        secrets=secrets,
+        ses_from_email=ses_from_email,
+    )

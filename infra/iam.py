@@ -1,0 +1,182 @@
+"""IAM: roles, and the least-privilege statements the program grants.
+
+Every statement names its actions and the stack's own resource ARNs; none uses ``"*"`` as a
+resource. Statements are plain dicts (possibly holding ``Output`` values) so tests can read back
+exactly what was granted from the rendered policy JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.naming import tags
+
+Statement = dict[str, Any]
+
+#: Exactly the operations exec_assistant/store/dynamodb.py performs (Scan: listing users).
+DYNAMODB_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+)
+#: GetSecretValue for the value; DescribeSecret + ListSecretVersionIds let the Slack bot find and
+#: read the AWSPREVIOUS signing secret during the grace window after a rotation.
+SECRETS_ACTIONS = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:ListSecretVersionIds",
+)
+LOGS_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+SCHEDULER_ACTIONS = ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")
+
+
+@dataclass(frozen=True)
+class AccountContext:
+    """Partition, region and account of the deployment, for ARNs no resource exports."""
+
+    partition: pulumi.Output[str]
+    region: pulumi.Output[str]
+    account_id: pulumi.Output[str]
+
+    def arn(self, service: str, resource: pulumi.Input[str]) -> pulumi.Output[str]:
+        return pulumi.Output.concat(
+            "arn:",
+            self.partition,
+            f":{service}:",
+            self.region,
+            ":",
+            self.account_id,
+            ":",
+            resource,
+        )
+
+
+def account_context() -> AccountContext:
+    return AccountContext(
+        partition=aws.get_partition_output().partition,
+        region=aws.get_region_output().region,
+        account_id=aws.get_caller_identity_output().account_id,
+    )
+
+
+def statement(
+    sid: str,
+    actions: Sequence[str],
+    resources: Sequence[pulumi.Input[str]],
+    condition: dict[str, Any] | None = None,
+) -> Statement:
+    if not resources:
+        raise ValueError(f"statement {sid} has no resources")
+    rendered: Statement = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(actions),
+        "Resource": list(resources),
+    }
+    if condition:
+        rendered["Condition"] = condition
+    return rendered
+
+
+def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def service_role(
+    name: str, service: str, env: str, condition: dict[str, Any] | None = None
+) -> aws.iam.Role:
+    """A role only ``service`` (``lambda.amazonaws.com`` …) may assume."""
+    trust: Statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if condition:
+        trust["Condition"] = condition
+    return aws.iam.Role(
+        name,
+        name=name,
+        assume_role_policy=pulumi.Output.json_dumps(
+            {"Version": "2012-10-17", "Statement": [trust]}
+        ),
+        tags=tags(env),
+    )
+
+
+def attach_policy(
+    role: aws.iam.Role, name: str, statements: Sequence[Statement]
+) -> aws.iam.RolePolicy:
+    return aws.iam.RolePolicy(
+        name,
+        name=name,
+        role=role.id,
+        policy=policy_document(statements),
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+
+
+# -- the statements ---------------------------------------------------------------------------
+
+
+def logs_statement(log_group_arn: pulumi.Input[str]) -> Statement:
+    """Write to the function's own, pre-created log group (no CreateLogGroup)."""
+    return statement("WriteOwnLogs", LOGS_ACTIONS, [pulumi.Output.concat(log_group_arn, ":*")])
+
+
+def dynamodb_statement(table_arns: Sequence[pulumi.Input[str]]) -> Statement:
+    resources: list[pulumi.Input[str]] = []
+    for arn in table_arns:
+        resources.extend([arn, pulumi.Output.concat(arn, "/index/*")])
+    return statement("StackTables", DYNAMODB_ACTIONS, resources)
+
+
+def secrets_statement(secret_arns: Sequence[pulumi.Input[str]]) -> Statement:
+    return statement("ReadStackSecrets", SECRETS_ACTIONS, secret_arns)
+
+
+def self_invoke_statement(function_arn: pulumi.Input[str]) -> Statement:
+    """Bolt lazy listeners re-invoke the running function asynchronously."""
+    return statement(
+        "LazyListenerSelfInvoke", ("lambda:GetFunction", "lambda:InvokeFunction"), [function_arn]
+    )
+
+
+def put_events_statement(bus_arn: pulumi.Input[str]) -> Statement:
+    return statement("PublishToStackBus", ("events:PutEvents",), [bus_arn])
+
+
+def scheduler_statements(
+    ctx: AccountContext, group_name: pulumi.Input[str], scheduler_role_arn: pulumi.Input[str]
+) -> list[Statement]:
+    """Create/delete one-time schedules in the stack's group; hand them the scheduler role only."""
+    schedules = ctx.arn("scheduler", pulumi.Output.concat("schedule/", group_name, "/*"))
+    return [
+        statement("ManageStackSchedules", SCHEDULER_ACTIONS, [schedules]),
+        statement(
+            "PassSchedulerRole",
+            ("iam:PassRole",),
+            [scheduler_role_arn],
+            {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        ),
+    ]
+
+
+def ses_statement(ctx: AccountContext, from_email: str) -> Statement:
+    """Send from the configured identity, verified either as the address or as its domain."""
+    domain = from_email.rsplit("@", 1)[1]
+    return statement(
+        "SendFromConfiguredIdentity",
+        ("ses:SendEmail",),
+        [ctx.arn("ses", f"identity/{from_email}"), ctx.arn("ses", f"identity/{domain}")],
+    )
+
+
+def sqs_send_statement(sid: str, queue_arn: pulumi.Input[str]) -> Statement:
+    return statement(sid, ("sqs:SendMessage",), [queue_arn])

@@ -1,0 +1,133 @@
+"""The Lambda functions: specs (handler contract strings, memory, timeout) and their creation.
+
+Each function gets its own log group (created here, so retention is ours and not the Lambda
+default of "never expire"), its own role and one inline policy: the logs statement plus what the
+caller grants. Logs are JSON (Lambda's ``loggingConfig``), one object per line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import iam
+from infra.config import StackConfig
+from infra.naming import resource_name, tags
+
+RUNTIME = "python3.13"
+ARCHITECTURE = "x86_64"  # matches the bundle's manylinux2014_x86_64 wheels (infra/bundle.py)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    component: str
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    description: str
+    #: the stack secrets (package names) this function reads: their ARNs go to its environment
+    secrets: tuple[str, ...] = ()
+    #: whether the function sends email (gets SES_FROM_EMAIL and ses:SendEmail)
+    sends_email: bool = False
+
+
+PREP_TRIGGER = FunctionSpec(
+    component="prep-trigger",
+    handler="exec_assistant.workflows.prep_trigger_handler.lambda_handler",
+    memory_mb=512,
+    timeout_s=60,
+    description="MeetingPrepRequired → notify the executive (Slack, then SMS, then email)",
+    secrets=("slack_bot_token", "twilio_account_sid", "twilio_auth_token", "twilio_from_number"),
+    sends_email=True,
+)
+SLACK_BOT = FunctionSpec(
+    component="slack-bot",
+    handler="exec_assistant.interfaces.slack_bot.lambda_handler",
+    memory_mb=512,
+    timeout_s=30,
+    description="Slack events, slash commands and buttons (POST /slack/webhook)",
+    secrets=("slack_bot_token", "slack_signing_secret"),
+)
+CALENDAR_MONITOR = FunctionSpec(
+    component="calendar-monitor",
+    handler="exec_assistant.workflows.calendar_monitor.lambda_handler",
+    memory_mb=512,
+    timeout_s=120,
+    description="Finds meetings entering their prep window and publishes MeetingPrepRequired",
+)
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    spec: FunctionSpec
+    function: aws.lambda_.Function
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+
+
+def function_environment(
+    spec: FunctionSpec,
+    cfg: StackConfig,
+    shared: Mapping[str, pulumi.Input[str]],
+    secrets: Mapping[str, aws.secretsmanager.Secret],
+) -> dict[str, pulumi.Input[str]]:
+    """``shared`` plus this function's secret ARNs (never values) and the SES sender."""
+    variables = dict(shared)
+    for name in spec.secrets:
+        if name in secrets:
+            variables[f"{name.upper()}_SECRET_ARN"] = secrets[name].arn
+    if spec.sends_email and cfg.ses_from_email:
+        variables["SES_FROM_EMAIL"] = cfg.ses_from_email
+    return variables
+
+
+def create_function(
+    spec: FunctionSpec,
+    cfg: StackConfig,
+    *,
+    code: pulumi.Archive,
+    environment: Mapping[str, pulumi.Input[str]],
+) -> DeployedFunction:
+    name = resource_name(spec.component, cfg.env)
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-logs",
+        name=f"/aws/lambda/{name}",
+        retention_in_days=cfg.log_retention_days,
+        tags=tags(cfg.env),
+    )
+    role = iam.service_role(
+        resource_name(f"{spec.component}-role", cfg.env), "lambda.amazonaws.com", cfg.env
+    )
+    function = aws.lambda_.Function(
+        name,
+        name=name,
+        description=spec.description,
+        runtime=RUNTIME,
+        architectures=[ARCHITECTURE],
+        handler=spec.handler,
+        memory_size=spec.memory_mb,
+        timeout=spec.timeout_s,
+        role=role.arn,
+        code=code,
+        environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
+        logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+            log_format="JSON", log_group=log_group.name
+        ),
+        tags=tags(cfg.env),
+        opts=pulumi.ResourceOptions(depends_on=[log_group]),
+    )
+    return DeployedFunction(spec=spec, function=function, role=role, log_group=log_group)
+
+
+def grant(
+    deployed: DeployedFunction, cfg: StackConfig, statements: Sequence[iam.Statement]
+) -> aws.iam.RolePolicy:
+    """The function's one inline policy: write its own logs, plus ``statements``."""
+    return iam.attach_policy(
+        deployed.role,
+        resource_name(f"{deployed.spec.component}-policy", cfg.env),
+        [iam.logs_statement(deployed.log_group.arn), *statements],
+    )

@@ -1,0 +1,130 @@
+"""Composes the stack from the modules; ``__main__.py`` calls :func:`build` and exports.
+
+What each Lambda may do (its one inline policy, besides writing its own log group):
+
+=================  ==========================================================================
+slack bot          stack tables; read the Slack token and signing secret; invoke itself (Bolt
+                   lazy listeners); create/delete schedules in the group + pass the scheduler role
+calendar monitor   stack tables; ``events:PutEvents`` on the stack bus
+prep trigger       stack tables; read the Slack token and Twilio secrets; create/delete
+                   schedules + pass the scheduler role; send to its DLQ (async failures);
+                   ``ses:SendEmail`` from the configured identity
+=================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import iam, lambdas
+from infra.api import create_slack_api
+from infra.app_secrets import create_secrets
+from infra.bus import create_bus
+from infra.config import StackConfig
+from infra.monitor import schedule_monitor
+from infra.prep_notification import (
+    Scheduler,
+    create_prep_trigger,
+    create_scheduler,
+    scheduler_environment,
+)
+from infra.tables import create_tables
+
+LOG_LEVEL = "INFO"
+
+
+def shared_environment(
+    cfg: StackConfig,
+    tables: Mapping[str, aws.dynamodb.Table],
+    bus: aws.cloudwatch.EventBus,
+    scheduler: Scheduler | None,
+) -> dict[str, pulumi.Input[str]]:
+    """The variables every function gets (exec_assistant/config.py); never AWS_REGION."""
+    variables: dict[str, pulumi.Input[str]] = {
+        "ENVIRONMENT": cfg.env,
+        "EXEC_ASSISTANT_STORE": "dynamodb",
+        "EVENT_BUS_NAME": bus.name,
+        "LOG_LEVEL": LOG_LEVEL,
+    }
+    for table, resource in tables.items():
+        variables[f"{table.upper()}_TABLE_NAME"] = resource.name
+    if scheduler is not None:
+        variables.update(scheduler_environment(scheduler, bus))
+    return variables
+
+
+def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any]]:
+    """Create every resource; returns the stack outputs by name."""
+    ctx = iam.account_context()
+    tables = create_tables(cfg)
+    secrets = create_secrets(cfg)
+    bus = create_bus(cfg)
+    scheduler = create_scheduler(cfg, ctx, bus) if cfg.enable_prep_notification else None
+    shared = shared_environment(cfg, tables, bus, scheduler)
+    table_statement = iam.dynamodb_statement([table.arn for table in tables.values()])
+    schedule_statements = (
+        iam.scheduler_statements(ctx, scheduler.group.name, scheduler.role.arn)
+        if scheduler is not None
+        else []
+    )
+
+    def environment(spec: lambdas.FunctionSpec) -> dict[str, pulumi.Input[str]]:
+        return lambdas.function_environment(spec, cfg, shared, secrets)
+
+    def base_statements(spec: lambdas.FunctionSpec) -> list[iam.Statement]:
+        """What every function gets: the stack's tables and read access to its own secrets."""
+        statements = [table_statement]
+        secret_arns = [secrets[name].arn for name in spec.secrets if name in secrets]
+        if secret_arns:
+            statements.append(iam.secrets_statement(secret_arns))
+        return statements
+
+    spec = lambdas.SLACK_BOT
+    slack_bot = lambdas.create_function(spec, cfg, code=code, environment=environment(spec))
+    lambdas.grant(
+        slack_bot,
+        cfg,
+        [
+            *base_statements(spec),
+            iam.self_invoke_statement(slack_bot.function.arn),
+            *schedule_statements,
+        ],
+    )
+    api = create_slack_api(cfg, slack_bot.function)
+
+    spec = lambdas.CALENDAR_MONITOR
+    monitor = lambdas.create_function(spec, cfg, code=code, environment=environment(spec))
+    lambdas.grant(monitor, cfg, [*base_statements(spec), iam.put_events_statement(bus.arn)])
+    schedule_monitor(cfg, monitor.function)
+
+    outputs: dict[str, pulumi.Output[Any]] = {
+        "environment": pulumi.Output.from_input(cfg.env),
+        "slack_webhook_url": api.webhook_url,
+        "slack_bot_function_arn": slack_bot.function.arn,
+        "calendar_monitor_function_arn": monitor.function.arn,
+        "event_bus_name": bus.name,
+        "event_bus_arn": bus.arn,
+    }
+    for table, resource in tables.items():
+        outputs[f"{table}_table_name"] = resource.name
+
+    if scheduler is not None:
+        spec = lambdas.PREP_TRIGGER
+        trigger = create_prep_trigger(cfg, bus=bus, code=code, environment=environment(spec))
+        trigger_statements = [
+            *base_statements(spec),
+            *schedule_statements,
+            iam.sqs_send_statement("AsyncFailuresToDlq", trigger.dlq.arn),
+        ]
+        if cfg.ses_from_email:
+            trigger_statements.append(iam.ses_statement(ctx, cfg.ses_from_email))
+        lambdas.grant(trigger.deployed, cfg, trigger_statements)
+        outputs["prep_trigger_function_arn"] = trigger.deployed.function.arn
+        outputs["prep_rule_name"] = trigger.rule.name
+        outputs["prep_dlq_url"] = trigger.dlq.url
+        outputs["scheduler_group_name"] = scheduler.group.name
+    return outputs
