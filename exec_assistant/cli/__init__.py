@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from exec_assistant._version import __version__
-from exec_assistant.cli import doctor, manifest, meetings, replay, secrets, send, users
+from exec_assistant.cli import doctor, manifest, meetings, replay, secrets, send, serve, users
 from exec_assistant.cli.errors import ErrorHandlingGroup
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.command("manifest", epilog=manifest.EPILOG)(manifest.render)
 app.command("doctor", epilog=doctor.EPILOG)(doctor.doctor)
 app.command("send-test-event", epilog=send.EPILOG)(send.send_test_event)
 app.command("replay", epilog=replay.EPILOG)(replay.replay)
+app.command("serve", epilog=serve.EPILOG)(serve.serve)
 
 
 def _version(value: bool) -> None:

@@ -38,12 +38,12 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 @contextmanager
-def cli_logging() -> Iterator[None]:
-    """JSON log lines on stderr while a command runs workflows (``LOG_LEVEL``, else WARNING)."""
+def cli_logging(default: str = "WARNING") -> Iterator[None]:
+    """JSON log lines on stderr while a command runs workflows (``LOG_LEVEL``, else default)."""
     root = logging.getLogger()
     handler = _CurrentStderr()
     handler.setFormatter(JsonFormatter())
-    handler.setLevel(os.environ.get("LOG_LEVEL", "WARNING").upper())
+    handler.setLevel(os.environ.get("LOG_LEVEL", default).upper())
     previous = root.level
     root.addHandler(handler)
     root.setLevel(min(previous or logging.WARNING, handler.level))
