@@ -152,7 +152,7 @@ class SlackListeners:
         meeting, user = found
         if meeting.status not in views.ACTIONABLE | {MeetingStatus.PREP_IN_PROGRESS}:
             self._refuse(
-                body, client, f"Nothing to prep: this meeting is {views.status_label(meeting)}."
+                body, client, f"Nothing to prep for this meeting ({views.status_label(meeting)})."
             )
             return
         now = self.runtime.clock()
@@ -200,7 +200,9 @@ class SlackListeners:
         meeting, user = found
         if meeting.status not in views.ACTIONABLE:
             self._refuse(
-                body, client, f"No reminder needed: this meeting is {views.status_label(meeting)}."
+                body,
+                client,
+                f"No reminder needed for this meeting ({views.status_label(meeting)}).",
             )
             return
         choices = reminder_choices(self.runtime.clock(), meeting, user)
@@ -234,7 +236,9 @@ class SlackListeners:
         meeting, user = found
         if meeting.status not in views.ACTIONABLE:
             self._refuse(
-                body, client, f"No reminder needed: this meeting is {views.status_label(meeting)}."
+                body,
+                client,
+                f"No reminder needed for this meeting ({views.status_label(meeting)}).",
             )
             return
         cancel_escalation(self.runtime, meeting)
