@@ -18,7 +18,7 @@ from exec_assistant.cli.errors import classify
 from exec_assistant.cli.output import ExitCode, out, print_json
 from exec_assistant.cli.params import JsonFlag
 from exec_assistant.cli.slack_check import auth_test
-from exec_assistant.config import Settings, get_settings
+from exec_assistant.config import SecretName, Settings, get_settings
 from exec_assistant.store import open_store
 
 
@@ -81,8 +81,12 @@ def _slack_ingress(settings: Settings) -> Result:
 
 
 def _twilio(settings: Settings) -> Result:
-    parts = ("twilio_account_sid", "twilio_auth_token", "twilio_from_number")
-    present = [p for p in parts if settings.has_secret(p)]  # type: ignore[arg-type]
+    parts: tuple[SecretName, ...] = (
+        "twilio_account_sid",
+        "twilio_auth_token",
+        "twilio_from_number",
+    )
+    present = [p for p in parts if settings.has_secret(p)]
     if not present:
         return Result(Status.MISSING, "not configured: SMS off")
     absent = [p.upper() for p in parts if p not in present]
@@ -120,13 +124,11 @@ def _bus_and_scheduler(settings: Settings) -> Result:
 
 
 def _fallback(settings: Settings) -> Result:
-    providers = settings.has_secret("slack_bot_token") or settings.ses_from_email
-    if providers:
-        return Result(Status.READY, "off (a provider is set)")
-    return Result(
-        Status.READY,
-        "on: no provider configured, notifications are printed",
-    )
+    """The console channel is built exactly when no provider is (``build_channels``)."""
+    twilio = _twilio(settings).status is Status.READY
+    if settings.has_secret("slack_bot_token") or twilio or settings.ses_from_email:
+        return Result(Status.READY, "off (a provider is configured)")
+    return Result(Status.READY, "on: no provider configured, notifications are printed")
 
 
 CHECKS: tuple[tuple[str, Callable[[Settings], Result]], ...] = (

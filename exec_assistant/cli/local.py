@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from exec_assistant.workflows.prep_trigger_handler import TriggerResult
 
 
-class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderr(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stderr`` is at the time (the CLI test runner swaps it)."""
 
     @property

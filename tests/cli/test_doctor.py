@@ -46,6 +46,7 @@ def test_slack_token_checked_with_auth_test(
     assert TEAM_ID in rows["Slack bot token"]["detail"]
     assert BOT_USER_ID in rows["Slack bot token"]["detail"]
     assert rows["Slack signing secret"]["status"] == "ready"
+    assert rows["console channel"]["detail"].startswith("off")
     assert [c.token for c in fake_slack.calls_to("auth.test")] == [token]
     assert token not in cli("doctor").output
 
