@@ -216,3 +216,30 @@ def test_other_workspace_is_acknowledged_and_ignored(team: str, expected_run: bo
     if not expected_run:
         assert resp.status == 200
         assert resp.body == FOREIGN_TEAM_TEXT
+
+
+@pytest.mark.parametrize(("team", "expected_run"), [("T0FAKE001", True), ("T0OTHER99", False)])
+def test_socket_mode_requests_skip_the_signature_but_not_the_workspace_check(
+    team: str, expected_run: bool
+) -> None:
+    guard = _guard(None, Clock(T0), "T0FAKE001")
+    ran: list[bool] = []
+    passed = BoltResponse(status=200)
+
+    def next_() -> BoltResponse:
+        ran.append(True)
+        return passed
+
+    body = {"type": "event_callback", "team_id": team, "event": {"type": "app_home_opened"}}
+    guard.process(req=BoltRequest(body=body, mode="socket_mode"), resp=passed, next=next_)
+    assert bool(ran) is expected_run
+
+
+def test_without_a_secret_source_http_requests_are_refused() -> None:
+    guard = _guard(None, Clock(T0))
+    body = "command=%2Fmeetings"
+    ran, resp = _run(
+        guard, body, signed_headers("s3cret-abc", int(T0.timestamp()), body, content_type=FORM)
+    )
+    assert not ran
+    assert resp.status == 401
