@@ -1,0 +1,349 @@
+"""The four figures, each measured against its baseline in the same run.
+
+Every function here runs in the harness process and starts subprocesses for the measurements
+(:mod:`bench.cold_probe`, :mod:`bench.worker`); see the README section "Benchmarks" for what
+each figure means.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import env
+from bench.fakes import Fakes
+from bench.report import Row, median, percentile
+from bench.worker import MARK
+
+ROOT = env.ROOT
+BUNDLE_DIR = ROOT / "build" / "bench"
+BUNDLE_TARGET_MB = 25.0
+#: Top-level packages of the floors' own dependency closures (the bundle's floor share).
+FLOOR_PACKAGES = frozenset(
+    {
+        "slack_bolt",
+        "slack_sdk",
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "jmespath",
+        "dateutil",
+        "six",
+        "urllib3",
+        "pydantic",
+        "pydantic_core",
+        "annotated_types",
+        "typing_extensions",
+        "typing_inspection",
+    }
+)
+#: Third-party packages worth naming when a handler imports them at init.
+HEAVY = ("twilio", "requests", "aiohttp", "icalendar", "recurring_ical_events", "boto3")
+
+
+class BenchError(RuntimeError):
+    """A measurement could not be taken (a subprocess failed)."""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Run sizes; ``quick`` is the smoke test's."""
+
+    cold_runs: int = 15
+    ack_iterations: int = 300
+    ack_warmup: int = 20
+    events: int = 2000
+    rss_invocations: int = 1000
+    rss_warmup: int = 100
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(
+            cold_runs=1,
+            ack_iterations=12,
+            ack_warmup=3,
+            events=40,
+            rss_invocations=50,
+            rss_warmup=10,
+        )
+
+
+def _run(argv: list[str], environ: dict[str, str], *, timeout: float = 1800) -> str:
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.run(
+            [sys.executable, *argv],
+            env=environ,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0:
+            log.seek(0)
+            tail = log.read()[-3000:]
+            raise BenchError(f"{' '.join(argv)} exited {proc.returncode}:\n{tail}")
+    return proc.stdout
+
+
+def worker(args: list[str], environ: dict[str, str]) -> dict[str, Any]:
+    out = _run(["-m", "bench.worker", *args], environ)
+    for line in out.splitlines():
+        if line.startswith(MARK):
+            result: dict[str, Any] = json.loads(line.removeprefix(MARK))
+            return result
+    raise BenchError(f"bench.worker {' '.join(args)} printed no result")
+
+
+def probe(target: str, environ: dict[str, str]) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(_run(["-m", "bench.cold_probe", target], environ))
+    return result
+
+
+# --- 1. cold init ---------------------------------------------------------------------------
+
+COLD = {
+    "slack_bot": ("slack-bot", "slack_floor", "Bolt App + Lambda adapter + pydantic"),
+    "prep_trigger": ("prep-trigger", "trigger_floor", "DynamoDB client + WebClient + pydantic"),
+}
+
+
+def cold_init(sizes: Sizes) -> list[Row]:
+    """Median init time over ``cold_runs`` fresh interpreters, handler and floor interleaved
+    (the order rotates each round)."""
+    order = ["slack_bot", "slack_floor", "prep_trigger", "trigger_floor"]
+    function_of = {"slack_bot": "slack-bot", "slack_floor": "slack-bot"}
+    times: dict[str, list[float]] = {t: [] for t in order}
+    last: dict[str, dict[str, Any]] = {}
+    for i in range(sizes.cold_runs):
+        for target in order[i % 4 :] + order[: i % 4]:
+            result = probe(target, env.lambda_env(function_of.get(target, "prep-trigger")))
+            if result["error"]:
+                raise BenchError(f"cold init of {target} failed: {result['error']}")
+            times[target].append(result["init_s"])
+            last[target] = result
+    rows = []
+    for handler, (function, floor, floor_text) in COLD.items():
+        extra = sorted(set(last[handler]["packages"]) - set(last[floor]["packages"]))
+        third_party = [p for p in extra if p not in sys.stdlib_module_names]
+        heavy = [p for p in HEAVY if p in last[handler]["packages"]]
+        secrets_probe = probe(handler, env.lambda_env(function, secret_arns=True))
+        network = last[handler]["network"]
+        arn_network = secrets_probe["network"]
+        note = (
+            f"floor = {floor_text}; heavy packages at init: {', '.join(heavy) or 'none'}; "
+            f"third-party beyond the floor: {', '.join(third_party) or 'none'}; network at init: "
+            f"{len(network)} calls with secrets as values, {len(arn_network)} with secrets as "
+            "Secrets Manager ARNs"
+            + (f" (init then failed: {secrets_probe['error']})" if secrets_probe["error"] else "")
+        )
+        rows.append(
+            Row(
+                figure=f"1. cold init, {function}",
+                measured=median(times[handler]) * 1000,
+                baseline=median(times[floor]) * 1000,
+                unit="ms",
+                target=1.2,
+                direction="max",
+                note=note,
+                details={
+                    "runs": sizes.cold_runs,
+                    "handler_s": times[handler],
+                    "floor_s": times[floor],
+                    "packages_beyond_floor": extra,
+                    "network": network,
+                    "network_with_secret_arns": arn_network,
+                    "error_with_secret_arns": secrets_probe["error"],
+                },
+            )
+        )
+    return rows
+
+
+# --- 2 and 3 share the fakes and an embedded runtime ------------------------------------------
+
+
+@contextmanager
+def embedded(fakes: Fakes) -> Iterator[dict[str, str]]:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        yield env.embedded_env(Path(tmp) / "exec-assistant.db", fakes.slack_url, fakes.lambda_url)
+
+
+def ack_latency(sizes: Sizes, fakes: Fakes) -> list[Row]:
+    with embedded(fakes) as environ:
+        result = worker(["ack", str(sizes.ack_iterations), str(sizes.ack_warmup)], environ)
+    s = result["samples"]
+    checks = (
+        f"/meetings answered {result['listed_blocks']} blocks; {result['prep_started']}/"
+        f"{result['clicks']} clicks started prep through {result['lazy_runs']} lazy "
+        f"invocations (p50 {result['lazy_p50'] * 1000:.1f} ms each, after the ack); "
+        f"statuses {result['statuses']}"
+    )
+    rows = []
+    for name, label in (("meetings", "/meetings, 50 meetings"), ("start_prep", "start_prep click")):
+        for pct, target in ((50, None), (99, 2.0)):
+            rows.append(
+                Row(
+                    figure=f"2. Slack ack p{pct}, {label}",
+                    measured=percentile(s[name], pct) * 1000,
+                    baseline=percentile(s[f"{name}_bare"], pct) * 1000,
+                    unit="ms",
+                    target=target,
+                    direction="max" if target else "info",
+                    note=checks if (name, pct) == ("start_prep", 99) else "",
+                    details={"iterations": len(s[name])}
+                    | (result if (name, pct) == ("meetings", 50) else {}),
+                )
+            )
+    return rows
+
+
+def throughput(sizes: Sizes, fakes: Fakes) -> list[Row]:
+    runs: dict[str, dict[str, Any]] = {}
+    floors: list[float] = []
+    for mode in ("floor", "distinct", "duplicates", "floor"):
+        before = fakes.slack_calls().get("chat.postMessage", 0)
+        with embedded(fakes) as environ:
+            result = worker(["throughput", mode, str(sizes.events)], environ)
+        result["posts"] = fakes.slack_calls().get("chat.postMessage", 0) - before
+        result["rate"] = result["events"] / result["seconds"]
+        if mode == "floor":
+            floors.append(result["rate"])
+        else:
+            runs[mode] = result
+    floor = max(floors)  # the faster floor: the stricter comparison
+    rows = []
+    for mode, label in (
+        ("distinct", f"{sizes.events:,} distinct meetings"),
+        ("duplicates", f"{sizes.events:,} meetings x 5 deliveries"),
+    ):
+        r = runs[mode]
+        extra = r["posts"] - sizes.events
+        rows.append(
+            Row(
+                figure=f"3. prep trigger throughput, {label}",
+                measured=r["rate"],
+                baseline=floor,
+                unit="events/s",
+                target=0.5,
+                direction="min",
+                note=(
+                    f"{r['events']:,} events in {r['seconds']:.1f} s, {r['posts']:,} Slack "
+                    f"POSTs ({extra:+d} beyond one per meeting), actions {r['actions']}"
+                    + (
+                        f"; floor runs {', '.join(f'{f:.0f}' for f in floors)}/s"
+                        if mode == "distinct"
+                        else ""
+                    )
+                ),
+                details=r | {"extra_posts": extra, "floor_rates": floors},
+            )
+        )
+    return rows
+
+
+# --- 4. memory and bundle -------------------------------------------------------------------
+
+
+def memory(sizes: Sizes, fakes: Fakes) -> list[Row]:
+    args = [str(sizes.rss_invocations), str(sizes.rss_warmup)]
+    results = {}
+    for target in ("slack_bot", "slack_floor", "prep_trigger", "trigger_floor"):
+        with embedded(fakes) as environ:
+            results[target] = worker(["memory", target, *args], environ)
+    rows = []
+    for handler, floor, label in (
+        ("slack_bot", "slack_floor", "slack-bot"),
+        ("prep_trigger", "trigger_floor", "prep-trigger"),
+    ):
+        r, f = results[handler], results[floor]
+        rows.append(
+            Row(
+                figure=f"4. peak RSS, {label}, {sizes.rss_invocations:,} warm invocations",
+                measured=r["peak_kib"] / 1024,
+                baseline=f["peak_kib"] / 1024,
+                unit="MiB",
+                target=None,
+                direction="info",
+                details={"handler": r, "floor": f},
+            )
+        )
+        rows.append(
+            Row(
+                figure=f"4. RSS growth after warm-up, {label}",
+                measured=r["rss_end_kib"] / 1024,
+                baseline=r["rss_after_warmup_kib"] / 1024,
+                unit="MiB",
+                target=1.05,
+                direction="max",
+                note=(
+                    f"RSS after {r['warmup']} warm-up invocations vs after "
+                    f"{r['invocations']:,} more (floor: {f['rss_after_warmup_kib'] / 1024:.1f}"
+                    f" → {f['rss_end_kib'] / 1024:.1f} MiB)"
+                ),
+            )
+        )
+    return rows
+
+
+def _bundle_digest() -> str:
+    digest = hashlib.sha256()
+    paths = [ROOT / "pyproject.toml", ROOT / "infra" / "bundle.py"]
+    paths += sorted(p for p in (ROOT / "exec_assistant").rglob("*.py"))
+    for path in paths:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def bundle(*, build: bool) -> list[Row]:
+    """Zipped size of ``infra/bundle.py``'s Lambda bundle, rebuilt when the sources changed;
+    the baseline is the floor packages' share of the same zip."""
+    figure = "4. Lambda bundle, zipped"
+    if not (ROOT / "infra" / "bundle.py").exists():
+        return [Row(figure, None, None, "MiB", BUNDLE_TARGET_MB, "abs_max", "no infra/bundle.py")]
+    path = BUNDLE_DIR / f"lambda-{_bundle_digest()}.zip"
+    if not path.exists():
+        if not build:
+            note = "not measured (--quick and no bundle built for these sources)"
+            return [Row(figure, None, None, "MiB", BUNDLE_TARGET_MB, "abs_max", note)]
+        for old in BUNDLE_DIR.glob("lambda-*.zip"):
+            old.unlink()
+        _run(["infra/bundle.py", "--out", str(path)], env.clean(), timeout=1800)
+    sizes: dict[str, int] = {}
+    unzipped = 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            top = info.filename.split("/")[0]
+            if top.endswith(".dist-info"):
+                top = top.split("-")[0].lower()
+            sizes[top] = sizes.get(top, 0) + info.compress_size
+            unzipped += info.file_size
+    total = path.stat().st_size
+    floor = sum(v for k, v in sizes.items() if k in FLOOR_PACKAGES)
+    largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
+    mib = 1024 * 1024
+    return [
+        Row(
+            figure=figure,
+            measured=total / mib,
+            baseline=floor / mib,
+            unit="MiB",
+            target=BUNDLE_TARGET_MB,
+            direction="abs_max",
+            note=(
+                f"baseline = the floor packages' share of the zip; unzipped {unzipped / mib:.0f}"
+                f" MiB; largest: {', '.join(f'{k} {v / mib:.1f}' for k, v in largest)} MiB"
+            ),
+            details={"path": str(path), "packages": sizes},
+        )
+    ]
