@@ -49,12 +49,12 @@ def load_config() -> StackConfig:
         value = config.get_secret(name)
         if value is not None:
             secrets[name] = value
-    if ("twilio_account_sid" in secrets) != ("twilio_auth_token" in secrets):
+    twilio = [name for name in OPTIONAL_SECRETS if name in secrets]
+    if twilio and len(twilio) != len(OPTIONAL_SECRETS):
+        # The SMS channel needs all three; a partial set would silently leave SMS off.
         raise pulumi.RunError(
-            "twilio_account_sid and twilio_auth_token go together: set both or neither"
+            f"set all of {', '.join(OPTIONAL_SECRETS)} or none (got only {', '.join(twilio)})"
         )
-    if "twilio_from_number" in secrets and "twilio_account_sid" not in secrets:
-        raise pulumi.RunError("twilio_from_number needs twilio_account_sid and twilio_auth_token")
     ses_from_email = config.get("ses_from_email") or None
     if ses_from_email is not None and "@" not in ses_from_email:
         raise pulumi.RunError(f"ses_from_email is not an email address: {ses_from_email!r}")

@@ -138,9 +138,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         secret_inputs = frozenset(key for key, value in args.inputs.items() if unwrap(value)[1])
         rid = f"{args.name}-id"
         state = {**inputs, **_computed(args.typ, args.name, inputs, rid)}
-        self.resources.append(
-            Resource(args.typ, args.name, inputs, secret_inputs, rid, state)
-        )
+        self.resources.append(Resource(args.typ, args.name, inputs, secret_inputs, rid, state))
         return rid, state
 
     def call(
@@ -160,7 +158,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "userId": "AIDATEST",
             }
         if token == "aws:index/getRegion:getRegion":
-            return {"region": REGION, "name": REGION, "id": REGION, "endpoint": "", "description": ""}
+            return {
+                "region": REGION,
+                "name": REGION,
+                "id": REGION,
+                "endpoint": "",
+                "description": "",
+            }
         if token == "aws:index/getPartition:getPartition":
             return {
                 "partition": "aws",
@@ -182,14 +186,14 @@ class Deployment:
         return [r for r in self.resources if r.type == typ]
 
     def one(self, typ: str, **match: Any) -> Resource:
-        found = [
-            r for r in self.of_type(typ) if all(r.get(k) == v for k, v in match.items())
-        ]
+        found = [r for r in self.of_type(typ) if all(r.get(k) == v for k, v in match.items())]
         assert len(found) == 1, f"expected one {typ} matching {match}, found {len(found)}"
         return found[0]
 
     def function(self, component: str) -> Resource:
-        return self.one("aws:lambda/function:Function", name=f"exec-assistant-{component}-{self.env}")
+        return self.one(
+            "aws:lambda/function:Function", name=f"exec-assistant-{component}-{self.env}"
+        )
 
     def role(self, component: str) -> Resource:
         return self.one("aws:iam/role:Role", name=f"exec-assistant-{component}-role-{self.env}")
