@@ -67,6 +67,14 @@ def test_slack_rate_limit_retries_are_bounded(fake_slack: FakeSlackAPI) -> None:
     assert len(fake_slack.calls_to("chat.postMessage")) == 3  # 1 + max_retries
 
 
+def test_slack_does_not_wait_out_a_long_retry_after(fake_slack: FakeSlackAPI) -> None:
+    fake_slack.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=3600)
+    with pytest.raises(DeliveryError) as info:
+        slack_channel(fake_slack).send(note())
+    assert (info.value.error_class, info.value.code) == (ErrorClass.TRANSIENT, "ratelimited")
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
 def test_slack_timeout_after_send_is_unknown_and_not_resent(fake_slack: FakeSlackAPI) -> None:
     fake_slack.hang_next("chat.postMessage", seconds=10)
     with pytest.raises(DeliveryError) as info:
@@ -118,6 +126,19 @@ def test_sms_retries_transient_then_delivers(
     fake_twilio.fail_next(**script)
     assert sms_channel(fake_twilio).send(note()).startswith("SM")
     assert len(fake_twilio.messages) == requests
+
+
+def test_sms_caps_a_long_retry_after(
+    fake_twilio: FakeTwilioAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as time_module
+
+    slept: list[float] = []
+    monkeypatch.setattr(time_module, "sleep", slept.append)  # urllib3 sleeps via time.sleep
+    fake_twilio.fail_next(error_code=20429, retry_after=3600)
+    assert sms_channel(fake_twilio).send(note()).startswith("SM")
+    assert slept == [10.0]
+    assert len(fake_twilio.messages) == 2
 
 
 def test_sms_timeout_after_send_is_unknown_and_not_resent(fake_twilio: FakeTwilioAPI) -> None:

@@ -2,7 +2,8 @@
 
 Retries use slack_sdk's own handlers, bounded:
 
-* ``RateLimitErrorRetryHandler`` — HTTP 429 (``ratelimited``), sleeping ``Retry-After``;
+* ``RateLimitErrorRetryHandler`` — HTTP 429 (``ratelimited``), sleeping ``Retry-After`` — unless
+  Slack asks for more than :data:`MAX_RETRY_AFTER_SECONDS`: then the next channel is quicker;
 * ``ServerErrorRetryHandler`` — HTTP 500/503;
 * ``ConnectionErrorRetryHandler`` restricted to ``urllib.error.URLError``. slack_sdk sends with
   urllib, which raises ``URLError`` only for failures while connecting or sending (inside
@@ -16,6 +17,7 @@ Retries use slack_sdk's own handlers, bounded:
 from __future__ import annotations
 
 import http.client
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from exec_assistant.logs import register_secret
@@ -26,6 +28,9 @@ from exec_assistant.notifications.types import DeliveryError, PrepNotification
 if TYPE_CHECKING:
     from slack_sdk import WebClient
     from slack_sdk.http_retry import RetryHandler
+
+#: The longest ``Retry-After`` the channel waits for before giving up on Slack for this send.
+MAX_RETRY_AFTER_SECONDS = 10
 
 #: Slack error strings after which a retry (later, or by the SDK) may succeed.
 TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "service_unavailable"})
@@ -65,6 +70,17 @@ def classify_slack_error(error: str, status: int) -> ErrorClass:
     return ErrorClass.PERMANENT
 
 
+def _retry_after(headers: Mapping[str, Any]) -> float | None:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return float(raw)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
 def slack_retry_handlers(
     *, max_retries: int = 2, backoff_factor: float = 0.5
 ) -> list[RetryHandler]:
@@ -79,13 +95,32 @@ def slack_retry_handlers(
     from slack_sdk.http_retry.builtin_interval_calculators import (
         BackoffRetryIntervalCalculator,
     )
+    from slack_sdk.http_retry.request import HttpRequest
+    from slack_sdk.http_retry.response import HttpResponse
+    from slack_sdk.http_retry.state import RetryState
+
+    class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+        """Retries a 429 only when the ``Retry-After`` it asks for is short enough."""
+
+        def _can_retry(
+            self,
+            *,
+            state: RetryState,
+            request: HttpRequest,
+            response: HttpResponse | None = None,
+            error: Exception | None = None,
+        ) -> bool:
+            if not super()._can_retry(state=state, request=request, response=response, error=error):
+                return False
+            wait = _retry_after(response.headers) if response is not None else None
+            return wait is None or wait <= MAX_RETRY_AFTER_SECONDS
 
     interval = BackoffRetryIntervalCalculator(backoff_factor=backoff_factor)
     return [
         ConnectionErrorRetryHandler(
             max_retry_count=max_retries, interval_calculator=interval, error_types=[URLError]
         ),
-        RateLimitErrorRetryHandler(max_retry_count=max_retries),
+        BoundedRateLimitRetryHandler(max_retry_count=max_retries),
         ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
     ]
 

@@ -6,7 +6,8 @@ its ``Api`` domain's ``base_url`` (``https://api.twilio.com``), so the channel s
 
 Retries use the machinery under twilio's ``TwilioHttpClient``: a requests ``HTTPAdapter`` with a
 urllib3 ``Retry`` that retries connection failures and HTTP 429/5xx (honouring ``Retry-After``),
-a bounded number of times, and never a read error — once the request has left, a timeout or a
+a bounded number of times (waiting at most :data:`MAX_RETRY_AFTER_SECONDS`), and never a read
+error — once the request has left, a timeout or a
 dropped connection is UNKNOWN and the SMS is not sent again.
 """
 
@@ -26,6 +27,8 @@ PERMANENT_CODES = frozenset({20003, 20404, 21211, 21408, 21606, 21608, 21610, 21
 #: Twilio error codes that mean "slow down / try later".
 TRANSIENT_CODES = frozenset({20429})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: The longest ``Retry-After`` honoured; a longer one is cut short (a second 429 then moves on).
+MAX_RETRY_AFTER_SECONDS = 10.0
 
 # twilio's HTTP client logs every request URL (which carries the account SID) at INFO.
 _twilio_http_logger = logging.getLogger("exec_assistant.notifications.twilio_http")
@@ -80,7 +83,12 @@ class SmsChannel:
                 from twilio.rest import Client
                 from urllib3.util.retry import Retry
 
-                retry = Retry(
+                class CappedRetry(Retry):
+                    def get_retry_after(self, response: Any) -> float | None:
+                        wait = super().get_retry_after(response)
+                        return None if wait is None else min(wait, MAX_RETRY_AFTER_SECONDS)
+
+                retry = CappedRetry(
                     total=self._max_retries,
                     connect=self._max_retries,
                     status=self._max_retries,
