@@ -1,9 +1,10 @@
 """``exec-assistant manifest``: the Slack app manifest with its request URLs filled in.
 
 The manifest's request URLs are the placeholder :data:`PLACEHOLDER_URL`; this command replaces
-every one of them, textually, so comments and layout survive. The manifest ships inside the
-package (``exec_assistant/cli/manifest.yml``, kept identical to the repository's ``manifest.yml``
-by a test) so a pip-installed CLI has it too; ``--file`` reads another one.
+every one of them line by line, so layout survives and comments are left as written. The
+manifest ships inside the package (``exec_assistant/cli/manifest.yml``, kept identical to the
+repository's ``manifest.yml`` by a test) so a pip-installed CLI has it too; ``--file`` reads
+another one.
 """
 
 from __future__ import annotations
@@ -44,15 +45,22 @@ def webhook_url(url: str) -> str:
 
 
 def fill(manifest: str, url: str) -> str:
-    """Replace every placeholder request URL; refuse a manifest that has none or others left."""
-    if PLACEHOLDER_URL not in manifest:
+    """Replace the placeholder request URL on every YAML line (comments are left as written).
+
+    Refuses a manifest without a placeholder, or with another ``example.invalid`` URL left.
+    """
+    lines = manifest.splitlines(keepends=True)
+    filled = [
+        line if line.lstrip().startswith("#") else line.replace(PLACEHOLDER_URL, url)
+        for line in lines
+    ]
+    if filled == lines:
         raise PermanentError(f"the manifest has no placeholder request URL ({PLACEHOLDER_URL})")
-    filled = manifest.replace(PLACEHOLDER_URL, url)
-    if PLACEHOLDER_HOST in filled:
+    if any(PLACEHOLDER_HOST in line and not line.lstrip().startswith("#") for line in filled):
         raise PermanentError(
             f"the manifest still has {PLACEHOLDER_HOST} URLs with another path; fix the manifest"
         )
-    return filled
+    return "".join(filled)
 
 
 def stack_webhook_url(stack: str, infra_dir: Path) -> str:

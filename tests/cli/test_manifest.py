@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 URL = "https://abc123.execute-api.us-east-1.amazonaws.com/slack/webhook"
 
 SAMPLE = f"""\
+# request URLs: {PLACEHOLDER_URL} until rendered
 display_information:
   name: exec-assistant  # comments survive
 features:
@@ -46,10 +47,17 @@ def test_packaged_manifest_is_the_repository_manifest() -> None:
 def test_url_replaces_every_request_url_of_the_shipped_manifest(cli: Cli) -> None:
     result = cli("manifest", "--url", URL)
     assert result.exit_code == 0, result.output
-    shipped = packaged_manifest()
-    assert result.stdout == shipped.replace(PLACEHOLDER_URL, URL)
-    assert result.stdout.count(URL) == shipped.count(PLACEHOLDER_URL) >= 1
-    assert "example.invalid" not in result.stdout
+    shipped = packaged_manifest().splitlines()
+    rendered = result.stdout.splitlines()
+    assert len(rendered) == len(shipped)
+    yaml_lines = [i for i, line in enumerate(shipped) if not line.lstrip().startswith("#")]
+    expected = sum(shipped[i].count(PLACEHOLDER_URL) for i in yaml_lines)
+    assert expected >= 3  # slash command, events, interactivity
+    assert sum(rendered[i].count(URL) for i in yaml_lines) == expected
+    assert not any("example.invalid" in rendered[i] for i in yaml_lines)
+    for i, line in enumerate(shipped):
+        if i not in yaml_lines or PLACEHOLDER_URL not in line:
+            assert rendered[i] == line  # everything else, comments included, is untouched
 
 
 def test_url_fills_a_given_file_and_keeps_comments(cli: Cli, sample: Path) -> None:
@@ -57,7 +65,8 @@ def test_url_fills_a_given_file_and_keeps_comments(cli: Cli, sample: Path) -> No
     assert result.exit_code == 0, result.output
     assert result.stdout.count(URL) == 3
     assert "# comments survive" in result.stdout
-    assert "example.invalid" not in result.stdout
+    assert result.stdout.splitlines()[0] == SAMPLE.splitlines()[0]  # comments not rewritten
+    assert "example.invalid" not in "".join(result.stdout.splitlines(keepends=True)[1:])
 
 
 def test_bare_origin_gets_the_webhook_path(cli: Cli, sample: Path) -> None:
@@ -142,3 +151,13 @@ def test_stack_without_pulumi_cli(
     result = cli("manifest", "--stack", "prod")
     assert_one_line_error(result, contains="pulumi CLI is not on PATH")
     assert result.exit_code == 3
+
+
+def test_other_placeholder_urls_are_refused(cli: Cli, tmp_path: Path) -> None:
+    odd = tmp_path / "m.yml"
+    odd.write_text(
+        SAMPLE + "oauth_config:\n  redirect_urls:\n    - https://example.invalid/oauth\n"
+    )
+    result = cli("manifest", "--url", URL, "--file", str(odd))
+    assert_one_line_error(result, contains="another path")
+    assert result.stdout == ""
