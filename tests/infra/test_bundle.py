@@ -1,0 +1,239 @@
+"""The Lambda bundle builder: deterministic zips, pruning, the cache key, and one real build whose
+handlers import in a clean virtualenv."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from infra import bundle
+
+
+def _site(root: Path) -> Path:
+    files = {
+        "exec_assistant/__init__.py": "x = 1\n",
+        "exec_assistant/models.py": "y = 2\n",
+        "pkg/__init__.py": "",
+        "pkg/data.bin": "\x00\x01",
+        "a.py": "",
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_zip_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
+    site = _site(tmp_path / "site")
+    first = bundle.write_zip(site, tmp_path / "one.zip")
+    for path in site.rglob("*"):
+        os.utime(path, (1_900_000_000, 1_900_000_000))
+    (site / "a.py").chmod(0o755)
+    second = bundle.write_zip(site, tmp_path / "two.zip")
+    assert first.sha256 == second.sha256
+    assert (tmp_path / "one.zip").read_bytes() == (tmp_path / "two.zip").read_bytes()
+    assert first.files == 5 and first.size_bytes == (tmp_path / "one.zip").stat().st_size
+    with zipfile.ZipFile(tmp_path / "one.zip") as archive:
+        infos = archive.infolist()
+    names = [info.filename for info in infos]
+    assert names == sorted(names)
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {(info.external_attr >> 16) & 0o777 for info in infos} == {0o644}
+
+
+def test_zip_changes_when_content_changes(tmp_path: Path) -> None:
+    site = _site(tmp_path / "site")
+    first = bundle.write_zip(site, tmp_path / "one.zip")
+    (site / "exec_assistant" / "models.py").write_text("y = 3\n")
+    assert bundle.write_zip(site, tmp_path / "two.zip").sha256 != first.sha256
+
+
+def test_prune_drops_caches_scripts_test_suites_and_install_records(tmp_path: Path) -> None:
+    site = _site(tmp_path / "site")
+    extra = [
+        "bin/normalizer",
+        "pkg/__pycache__/x.cpython-313.pyc",
+        "pkg/tests/test_pkg.py",
+        "other/test/test_other.py",
+        "pkg-1.0.dist-info/RECORD",
+        "pkg-1.0.dist-info/INSTALLER",
+        "pkg-1.0.dist-info/REQUESTED",
+        "pkg-1.0.dist-info/direct_url.json",
+        "pkg-1.0.dist-info/METADATA",
+        "pkg/deep/tests/kept.py",
+        "exec_assistant/tests/kept.py",
+    ]
+    for name in extra:
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text("")
+    bundle.prune(site)
+    left = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+    assert left == {
+        "exec_assistant/__init__.py",
+        "exec_assistant/models.py",
+        "exec_assistant/tests/kept.py",
+        "pkg/__init__.py",
+        "pkg/data.bin",
+        "pkg/deep/tests/kept.py",
+        "pkg-1.0.dist-info/METADATA",
+        "a.py",
+    }
+
+
+@pytest.mark.parametrize("forbidden", ["typer", "rich", "pulumi", "moto"])
+def test_check_contents_refuses_cli_and_dev_packages(tmp_path: Path, forbidden: str) -> None:
+    site = _site(tmp_path / "site")
+    (site / forbidden).mkdir()
+    with pytest.raises(bundle.BundleError, match=forbidden):
+        bundle.check_contents(site)
+
+
+def test_check_contents_requires_the_package(tmp_path: Path) -> None:
+    with pytest.raises(bundle.BundleError, match="exec_assistant"):
+        bundle.check_contents(tmp_path)
+
+
+def _fake_repo(root: Path) -> Path:
+    (root / "exec_assistant").mkdir(parents=True)
+    (root / "exec_assistant" / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (root / "README.md").write_text("readme\n")
+    return root
+
+
+def test_source_digest_tracks_package_and_pyproject_only(tmp_path: Path) -> None:
+    root = _fake_repo(tmp_path)
+    digest = bundle.source_digest(root)
+    assert bundle.source_digest(root) == digest
+    (root / "README.md").write_text("other readme\n")
+    (root / "exec_assistant" / "__pycache__").mkdir()
+    (root / "exec_assistant" / "__pycache__" / "x.pyc").write_bytes(b"\x00")
+    assert bundle.source_digest(root) == digest
+    assert bundle.source_digest(root, python_version="3.12") != digest
+    (root / "exec_assistant" / "new.py").write_text("")
+    changed = bundle.source_digest(root)
+    assert changed != digest
+    (root / "pyproject.toml").write_text("[project]\nname = 'y'\n")
+    assert bundle.source_digest(root) != changed
+
+
+def test_cached_bundle_builds_once_per_source_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _fake_repo(tmp_path / "repo")
+    builds: list[Path] = []
+
+    def fake_build(out: Path, *, root: Path) -> bundle.Bundle:
+        builds.append(out)
+        out.write_bytes(b"zip")
+        return bundle.Bundle(out, 3, "x", 1)
+
+    monkeypatch.setattr(bundle, "build_bundle", fake_build)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    first = bundle.cached_bundle(cache, root=root)
+    assert bundle.cached_bundle(cache, root=root) == first
+    assert len(builds) == 1 and first.read_bytes() == b"zip"
+    (root / "exec_assistant" / "__init__.py").write_text("changed = True\n")
+    assert bundle.cached_bundle(cache, root=root) != first
+    assert len(builds) == 2
+    assert not list(cache.glob("*.partial"))
+
+
+def test_lambda_archive_uses_a_prebuilt_zip_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pulumi
+
+    prebuilt = tmp_path / "lambda.zip"
+    prebuilt.write_bytes(b"zip")
+    monkeypatch.setenv(bundle.ZIP_OVERRIDE_ENV, str(prebuilt))
+    archive = bundle.lambda_archive()
+    assert isinstance(archive, pulumi.FileArchive)
+    assert archive.path == str(prebuilt)
+    monkeypatch.setenv(bundle.ZIP_OVERRIDE_ENV, str(tmp_path / "missing.zip"))
+    with pytest.raises(bundle.BundleError, match=r"missing\.zip"):
+        bundle.lambda_archive()
+
+
+# -- the real bundle ---------------------------------------------------------------------------
+
+HANDLER_MODULES = (
+    "exec_assistant.workflows.prep_trigger_handler",
+    "exec_assistant.interfaces.slack_bot",
+    "exec_assistant.workflows.calendar_monitor",
+)
+ABSENT = ("typer", "rich", "pulumi", "pulumi_aws", "moto")
+
+
+def _interpreter_for_the_bundle() -> tuple[str, str]:
+    """The Lambda's Python 3.13 if this machine has one, else the interpreter running the tests.
+
+    The bundle is built for that interpreter's version (same manylinux x86_64 platform), so the
+    import check exercises real binary wheels either way.
+    """
+    candidates = [shutil.which("python3.13")]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")))
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info >= (3, 13))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return candidate, "3.13"
+    return sys.executable, f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.mark.bundle
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and os.uname().machine == "x86_64"),
+    reason="the bundle holds manylinux x86_64 wheels",
+)
+def test_real_bundle_imports_both_handlers_in_a_clean_virtualenv(tmp_path: Path) -> None:
+    python, version = _interpreter_for_the_bundle()
+    built = bundle.build_bundle(tmp_path / "lambda.zip", python_version=version)
+    print(f"\nLambda bundle for Python {version}: {built.describe()}")
+    assert built.size_bytes < 50 * 1024 * 1024  # Lambda's limit for a directly uploaded zip
+
+    with zipfile.ZipFile(built.path) as archive:
+        names = archive.namelist()
+        top_level = {name.split("/", 1)[0] for name in names}
+        unzipped = sum(info.file_size for info in archive.infolist())
+        archive.extractall(tmp_path / "site")
+    assert unzipped < 250 * 1024 * 1024  # Lambda's unzipped limit
+    assert not top_level & set(ABSENT)
+    assert "exec_assistant" in top_level
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", "/RECORD"))]
+
+    venv = tmp_path / "venv"
+    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
+    check = (
+        "import importlib, importlib.util, sys\n"
+        f"for name in {HANDLER_MODULES!r}:\n"
+        "    assert callable(importlib.import_module(name).lambda_handler), name\n"
+        f"missing = [n for n in {ABSENT!r} if importlib.util.find_spec(n) is not None]\n"
+        "assert not missing, missing\n"
+        "print(sys.version_info[:2])\n"
+    )
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", check],
+        env={"PYTHONPATH": str(tmp_path / "site"), "PATH": os.environ.get("PATH", "")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tuple(int(p) for p in version.split(".")))
