@@ -40,7 +40,9 @@ def sample(tmp_path: Path) -> Path:
 
 
 def test_packaged_manifest_is_the_repository_manifest() -> None:
-    assert packaged_manifest() == (ROOT / "manifest.yml").read_text("utf-8")
+    assert packaged_manifest() == (ROOT / "manifest.yml").read_text("utf-8"), (
+        "copy it: cp manifest.yml exec_assistant/cli/manifest.yml"
+    )
     assert PLACEHOLDER_URL in packaged_manifest()
 
 
