@@ -59,7 +59,7 @@ class FakeLambdaInvoke(LoopbackFake):
                 pending, self.pending = self.pending, []
                 return Reply(200, pending)
             self.pending.append(json.loads(request.body or b"null"))
-        return Reply(202, {})
+        return Reply(202, "")  # as Lambda answers an Event invocation: no body
 
 
 def _get(url: str) -> Any:
