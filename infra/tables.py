@@ -23,6 +23,13 @@ class Index:
     hash_key: str
     range_key: str | None = None
 
+    def key_schema(self) -> list[tuple[str, str]]:
+        """``(attribute, HASH|RANGE)`` pairs (``key_schemas``; ``hash_key`` is deprecated)."""
+        keys = [(self.hash_key, "HASH")]
+        if self.range_key is not None:
+            keys.append((self.range_key, "RANGE"))
+        return keys
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -80,8 +87,12 @@ def create_table(spec: TableSpec, cfg: StackConfig) -> aws.dynamodb.Table:
         global_secondary_indexes=[
             aws.dynamodb.TableGlobalSecondaryIndexArgs(
                 name=index.name,
-                hash_key=index.hash_key,
-                range_key=index.range_key,
+                key_schemas=[
+                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                        attribute_name=attribute, key_type=key_type
+                    )
+                    for attribute, key_type in index.key_schema()
+                ],
                 projection_type="ALL",
             )
             for index in spec.indexes

@@ -212,8 +212,11 @@ class Deployment:
         return str(self.one(typ, name=name).state["arn"])
 
 
-def run_program(stack: str, config: Mapping[str, str]) -> Deployment:
-    """Set the mocks and config, then build the stack (never the real bundle)."""
+def run_program(
+    stack: str, config: Mapping[str, str], program: Callable[[], object] | None = None
+) -> Deployment:
+    """Set the mocks and config, then build the stack (never the real bundle) or run
+    ``program`` instead."""
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(
@@ -226,14 +229,17 @@ def run_program(stack: str, config: Mapping[str, str]) -> Deployment:
     outputs: dict[str, Any] = {}
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
-    def program() -> pulumi.Output[Any]:
+    def run() -> pulumi.Output[Any] | None:
+        if program is not None:
+            program()
+            return None
         exports = build(load_config(), pulumi.AssetArchive({"index.py": pulumi.StringAsset("")}))
         names = list(exports)
         return pulumi.Output.all(*exports.values()).apply(
             lambda values: outputs.update(zip(names, values, strict=True))
         )
 
-    program()
+    run()
     return Deployment(env=stack, resources=mocks.resources, outputs=outputs, config=dict(config))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +126,26 @@ def test_config_keys_are_exactly_the_documented_ones() -> None:
     assert REQUIRED_SECRETS == ("slack_bot_token", "slack_signing_secret")
     assert OPTIONAL_SECRETS == ("twilio_account_sid", "twilio_auth_token", "twilio_from_number")
     assert set(FULL_CONFIG) == {*REQUIRED_SECRETS, *OPTIONAL_SECRETS, "ses_from_email"}
+
+
+def test_main_program_reads_config_and_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``infra/__main__.py`` as Pulumi runs it: prebuilt zip from the environment, all exports."""
+    import runpy
+
+    import pulumi
+
+    from tests.infra.conftest import run_program
+
+    prebuilt = tmp_path / "lambda.zip"
+    prebuilt.write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip
+    monkeypatch.setenv("EXEC_ASSISTANT_LAMBDA_ZIP", str(prebuilt))
+    exported: dict[str, object] = {}
+    monkeypatch.setattr(pulumi, "export", exported.setdefault)
+    main = Path(__file__).resolve().parents[2] / "infra" / "__main__.py"
+    deployed = run_program("dev", FULL_CONFIG, program=lambda: runpy.run_path(str(main)))
+    assert set(exported) == ALWAYS_EXPORTED | PREP_EXPORTS
+    functions = deployed.of_type("aws:lambda/function:Function")
+    assert len(functions) == 3
+    assert {f["code"].path for f in functions} == {str(prebuilt)}

@@ -32,10 +32,14 @@ EXPECTED: dict[str, tuple[str, dict[str, tuple[str, str | None]], str | None]] =
 
 
 def _indexes(table: Any) -> dict[str, tuple[str, str | None]]:
-    return {
-        gsi["name"]: (gsi["hashKey"], gsi.get("rangeKey"))
-        for gsi in table.get("globalSecondaryIndexes") or []
-    }
+    """GSI name → (hash, range) from the ``keySchemas`` the program declares."""
+    indexes: dict[str, tuple[str, str | None]] = {}
+    for gsi in table.get("globalSecondaryIndexes") or []:
+        assert "hashKey" not in gsi and "rangeKey" not in gsi  # deprecated in pulumi-aws 7
+        keys = {k["keyType"]: k["attributeName"] for k in gsi["keySchemas"]}
+        assert len(keys) == len(gsi["keySchemas"]) and set(keys) <= {"HASH", "RANGE"}
+        indexes[gsi["name"]] = (keys["HASH"], keys.get("RANGE"))
+    return indexes
 
 
 def test_exactly_the_four_tables_named_by_convention(any_deployment: Deployment) -> None:
