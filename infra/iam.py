@@ -142,9 +142,12 @@ def secrets_statement(secret_arns: Sequence[pulumi.Input[str]]) -> Statement:
 
 
 def self_invoke_statement(function_arn: pulumi.Input[str]) -> Statement:
-    """Bolt lazy listeners re-invoke the running function asynchronously."""
+    """Bolt lazy listeners re-invoke the running function asynchronously, by the ARN it was
+    invoked with: unqualified, or with a version/alias qualifier (``…:function:name:live``)."""
     return statement(
-        "LazyListenerSelfInvoke", ("lambda:GetFunction", "lambda:InvokeFunction"), [function_arn]
+        "LazyListenerSelfInvoke",
+        ("lambda:GetFunction", "lambda:InvokeFunction"),
+        [function_arn, pulumi.Output.concat(function_arn, ":*")],
     )
 
 

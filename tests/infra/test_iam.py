@@ -76,7 +76,10 @@ def expected(scenario: str) -> dict[str, dict[str, dict[str, Any]]]:
         },
         "LazyListenerSelfInvoke": {
             "Action": ["lambda:GetFunction", "lambda:InvokeFunction"],
-            "Resource": [f"arn:aws:lambda:{P}:function:exec-assistant-slack-bot-{env}"],
+            "Resource": [
+                f"arn:aws:lambda:{P}:function:exec-assistant-slack-bot-{env}",
+                f"arn:aws:lambda:{P}:function:exec-assistant-slack-bot-{env}:*",
+            ],
         },
         **schedules,
     }
