@@ -126,7 +126,25 @@ def slack_request_handler() -> SlackRequestHandler:
             from exec_assistant.runtime import get_runtime
 
             _handler = SlackRequestHandler(create_app(get_runtime(), process_before_response=True))
+            _handler.app.listener_runner.lazy_listener_runner.lambda_client = _SelfInvoker()  # type: ignore[attr-defined]
         return _handler
+
+
+class _SelfInvoker:
+    """The Lambda client of Bolt's lazy-listener runner, reusing its connection.
+
+    Bolt's runner never reads the ``Invoke`` response, so botocore cannot return the connection
+    to its pool and every click would open a new TLS connection to the Lambda API on the ack
+    path. Reading the (empty) payload releases it. The client is the process-wide one from
+    :func:`exec_assistant.aws.client`, created on the first lazy invocation.
+    """
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        from exec_assistant.aws import client
+
+        response: dict[str, Any] = client("lambda").invoke(**kwargs)
+        response["Payload"].read()
+        return response
 
 
 def reset_app() -> None:
