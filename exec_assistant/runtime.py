@@ -179,11 +179,9 @@ def _build_scheduler(
             settings.scheduler_target_arn or _bus_arn(settings.event_bus_name),
         )
     if on_aws:
-        raise ConfigurationError(
-            "SCHEDULER_GROUP_NAME is required on AWS (reminders and escalations need "
-            "EventBridge Scheduler)",
-            code="missing_setting",
-        )
+        from exec_assistant.events.scheduler import UnavailableScheduler
+
+        return UnavailableScheduler()
     from exec_assistant.events.scheduler import LocalScheduler
     from exec_assistant.store import default_sqlite_path
 

@@ -45,6 +45,25 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
+class UnavailableScheduler:
+    """The scheduler of an AWS deployment without EventBridge Scheduler.
+
+    A stack deployed with ``enable_prep_notification=false`` has no schedule group, yet its
+    Slack bot must still start and answer ``/meetings``: nothing can be pending, so ``cancel``
+    finds nothing, and ``schedule`` is a configuration error that says what is missing.
+    """
+
+    def schedule(self, item: ScheduledEvent) -> None:
+        raise ConfigurationError(
+            f"cannot schedule {item.name}: reminders and escalations need EventBridge "
+            "Scheduler, and SCHEDULER_GROUP_NAME is not set",
+            code="scheduler_disabled",
+        )
+
+    def cancel(self, name: str) -> bool:
+        return False
+
+
 class EventBridgeScheduler:
     """One-time schedules in an EventBridge Scheduler group, targeting the event bus."""
 

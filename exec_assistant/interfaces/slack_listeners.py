@@ -30,7 +30,7 @@ from slack_bolt import Ack, BoltRequest, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from exec_assistant.errors import ExecAssistantError, PermanentError
+from exec_assistant.errors import ConfigurationError, ExecAssistantError, PermanentError
 from exec_assistant.interfaces import slack_views as views
 from exec_assistant.logs import log_event
 from exec_assistant.models import ChatSession, ErrorClass, Meeting, MeetingStatus, User
@@ -250,7 +250,7 @@ class SlackListeners:
                 fire_at,
                 reminder_id=f"later-{int(fire_at.timestamp())}",
             )
-        except PermanentError as exc:  # the time has passed, or is after the start
+        except PermanentError as exc:  # the time has passed, is after the start, or no scheduler
             log_event(
                 logger,
                 logging.INFO,
@@ -258,7 +258,13 @@ class SlackListeners:
                 meeting_id=meeting.meeting_id,
                 code=exc.code,
             )
-            self._refuse(body, client, "That time no longer works: press Remind Later again.")
+            self._refuse(
+                body,
+                client,
+                "Reminders are not enabled in this deployment."
+                if isinstance(exc, ConfigurationError)
+                else "That time no longer works: press Remind Later again.",
+            )
             return
         text = views.reminder_set_text(item.fire_at, user)
         self._show(

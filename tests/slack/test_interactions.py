@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from exec_assistant.events.base import BusEvent
+from exec_assistant.events.scheduler import UnavailableScheduler
 from exec_assistant.interfaces.slack_views import REMIND_CHOICE_ACTION
 from exec_assistant.models import (
     PREP_EVENT_DETAIL_TYPE,
@@ -330,6 +331,25 @@ def test_remind_later_stale_choice_is_refused(
     )
     assert "no longer works" in fake_slack.calls_to("chat.postEphemeral")[0].params["text"]
     assert runtime.scheduler.pending() == []  # type: ignore[attr-defined]
+
+
+def test_remind_later_without_a_scheduler_says_reminders_are_off(
+    runtime: Runtime,
+    meeting: Meeting,
+    via_lambda: LambdaTransport,
+    payloads: Payloads,
+    fake_slack: FakeSlackAPI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stack deployed with enable_prep_notification=false has no EventBridge Scheduler."""
+    monkeypatch.setattr(runtime, "scheduler", UnavailableScheduler())
+    soon = int((T0 + timedelta(hours=1)).timestamp())
+    via_lambda.send(
+        payloads.block_action(REMIND_CHOICE_ACTION, selected=f"{soon}|{meeting.meeting_id}")
+    )
+    refusal = fake_slack.calls_to("chat.postEphemeral")[0].params["text"]
+    assert "Reminders are not enabled" in refusal
+    assert fake_slack.calls_to("chat.update") == []
 
 
 def test_remind_later_too_close_to_start(

@@ -16,10 +16,10 @@ import pytest
 
 from exec_assistant.config import Settings
 from exec_assistant.errors import ConfigurationError
-from exec_assistant.events.base import BusEvent
+from exec_assistant.events.base import BusEvent, ScheduledEvent
 from exec_assistant.events.eventbridge import EventBridgeBus
 from exec_assistant.events.local import LocalEventBus
-from exec_assistant.events.scheduler import EventBridgeScheduler, LocalScheduler
+from exec_assistant.events.scheduler import EventBridgeScheduler, LocalScheduler, UnavailableScheduler
 from exec_assistant.models import (
     PREP_EVENT_DETAIL_TYPE,
     PREP_EVENT_SOURCE,
@@ -231,8 +231,14 @@ def test_runtime_selection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert uses_aws(Settings(exec_assistant_store="dynamodb"))
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "exec-assistant-prep-trigger-test")
     assert uses_aws(Settings())
+    without_scheduler = build_runtime(Settings(), store=store, channels=channels)
+    assert isinstance(without_scheduler.scheduler, UnavailableScheduler)
+    assert without_scheduler.scheduler.cancel("esc-anything") is False
+    item = ScheduledEvent(
+        name="rem-x", fire_at=NOW, event=BusEvent(source="s", detail_type="d", detail={})
+    )
     with pytest.raises(ConfigurationError, match="SCHEDULER_GROUP_NAME"):
-        build_runtime(Settings(), store=store, channels=channels)
+        without_scheduler.scheduler.schedule(item)
     with pytest.raises(ConfigurationError, match="SCHEDULER_ROLE_ARN"):
         build_runtime(Settings(scheduler_group_name="g"), store=store, channels=channels)
     aws = build_runtime(
