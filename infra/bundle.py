@@ -43,7 +43,7 @@ PACKAGE = "exec_assistant"
 LAMBDA_PYTHON_VERSION = "3.13"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
 #: Bump when the bundle layout changes, so cached bundles are rebuilt.
-BUNDLE_FORMAT = "1"
+BUNDLE_FORMAT = "2"
 #: Packages that must never reach the Lambda (CLI, development and deployment tooling).
 FORBIDDEN_TOP_LEVEL = ("typer", "rich", "pulumi", "pulumi_aws", "moto", "pytest", "mypy")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -52,6 +52,13 @@ PRUNED_DIRS = frozenset({"__pycache__"})
 PRUNED_TEST_DIRS = ("test", "tests")
 PRUNED_DIST_INFO_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 ZIP_OVERRIDE_ENV = "EXEC_ASSISTANT_LAMBDA_ZIP"
+#: The AWS services the functions call (``exec_assistant.aws.client(...)``, and ``lambda`` for
+#: Bolt's lazy listeners). botocore ships a model for every AWS service (about 16 MiB zipped,
+#: 60% of the bundle); only these are kept. A client for any other service would fail with
+#: ``UnknownServiceError``: add it here when the package starts calling one.
+BOTOCORE_SERVICES = frozenset(
+    {"dynamodb", "events", "lambda", "scheduler", "secretsmanager", "sesv2", "sts"}
+)
 
 
 class BundleError(RuntimeError):
@@ -138,12 +145,18 @@ def install_runtime(root: Path, site: Path, *, python_version: str, platform: st
 
 
 def prune(site: Path) -> None:
-    """Remove bytecode, console scripts, install bookkeeping and dependencies' own test suites.
+    """Remove bytecode, console scripts, install bookkeeping, dependencies' own test suites and
+    the botocore models of services the functions never call (:data:`BOTOCORE_SERVICES`).
 
     A ``tests``/``test`` directory directly inside a third-party package (``icalendar/tests``) is
     its test suite, which the package never imports at run time.
     """
     shutil.rmtree(site / "bin", ignore_errors=True)
+    models = site / "botocore" / "data"
+    if models.is_dir():
+        for service in sorted(models.iterdir()):
+            if service.is_dir() and service.name not in BOTOCORE_SERVICES:
+                shutil.rmtree(service)
     for top in sorted(site.iterdir()):
         if top.is_dir() and top.name != PACKAGE:
             for name in PRUNED_TEST_DIRS:

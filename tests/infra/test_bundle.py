@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -86,6 +87,29 @@ def test_prune_drops_caches_scripts_test_suites_and_install_records(tmp_path: Pa
         "pkg-1.0.dist-info/METADATA",
         "a.py",
     }
+
+
+def test_prune_keeps_only_the_botocore_models_of_services_the_package_calls(
+    tmp_path: Path,
+) -> None:
+    site = _site(tmp_path / "site")
+    data = site / "botocore" / "data"
+    for name in ["endpoints.json", "dynamodb/2012-08-10/service-2.json.gz", "s3/x.json"]:
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_text("{}")
+    for service in bundle.BOTOCORE_SERVICES:
+        (data / service).mkdir(exist_ok=True)
+    bundle.prune(site)
+    assert (data / "endpoints.json").exists()
+    assert (data / "dynamodb/2012-08-10/service-2.json.gz").exists()
+    assert {p.name for p in data.iterdir() if p.is_dir()} == bundle.BOTOCORE_SERVICES
+    called = set(re.findall(r'client\("([a-z0-9-]+)"', _package_sources()))
+    assert called <= bundle.BOTOCORE_SERVICES, "a called service's model would be pruned"
+
+
+def _package_sources() -> str:
+    root = Path(__file__).resolve().parents[2] / "exec_assistant"
+    return "\n".join(p.read_text() for p in sorted(root.rglob("*.py")))
 
 
 @pytest.mark.parametrize("forbidden", ["typer", "rich", "pulumi", "moto"])
