@@ -3,6 +3,7 @@
 
     python3 dev.py demo   # set up .venv, then run the whole flow locally on the embedded default
     python3 dev.py test   # set up .venv, then ruff, mypy --strict and the full pytest suite
+    python3 dev.py bench  # set up .venv, then run the benchmarks (bench/results/latest.md)
 
 Setup is idempotent: dependencies are reinstalled only when pyproject.toml changes.
 """
@@ -55,8 +56,12 @@ def test() -> None:
     run(BIN / "pytest", "-q", "-p", "no:cacheprovider")
 
 
+def bench() -> None:
+    run(BIN / "python", "-m", "bench")
+
+
 def main() -> None:
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "bench": bench}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -55,8 +55,9 @@ def lambda_env(function: str, *, secret_arns: bool = False) -> dict[str, str]:
         "EVENT_BUS_NAME": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/exec-assistant-bench",
         "SCHEDULER_GROUP_NAME": "exec-assistant-bench",
         "SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/exec-assistant-scheduler-bench",
-        "SES_FROM_EMAIL": "prep@example.com",
     }
+    if function == "prep-trigger":  # the only function that sends email (infra/lambdas.py)
+        env["SES_FROM_EMAIL"] = "prep@example.com"
     secrets = {
         "slack-bot": {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET},
         "prep-trigger": {

@@ -1,0 +1,81 @@
+"""The benchmark harness in quick mode: every figure is produced and the runs behind them did
+the right thing. Correctness only — no timing is asserted (benchmarks are not tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import run
+from bench.report import Row
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Row], Path]:
+    out = tmp_path_factory.mktemp("bench")
+    rows = run(quick=True, out=out)
+    return {row.figure: row for row in rows}, out
+
+
+def _one(rows: dict[str, Row], prefix: str) -> list[Row]:
+    found = [row for name, row in rows.items() if name.startswith(prefix)]
+    assert found, f"no row {prefix!r} in {sorted(rows)}"
+    return found
+
+
+def test_every_figure_has_its_rows_and_files(quick: tuple[dict[str, Row], Path]) -> None:
+    rows, out = quick
+    assert len(_one(rows, "1. cold init")) == 2
+    assert len(_one(rows, "2. Slack ack")) == 4
+    assert len(_one(rows, "3. prep trigger throughput")) == 2
+    assert len(_one(rows, "4. peak RSS")) == 2
+    assert len(_one(rows, "4. RSS growth")) == 2
+    assert len(_one(rows, "4. Lambda bundle")) == 1
+    for row in rows.values():
+        if not row.figure.startswith("4. Lambda bundle"):  # built only in full runs
+            assert row.measured is not None and row.measured > 0, row.figure
+            assert row.baseline is not None and row.baseline > 0, row.figure
+    table = (out / "latest.md").read_text()
+    assert "| figure | measured | baseline | ratio | target | result |" in table
+    assert all(name in table for name in rows)
+    data = json.loads((out / "latest.json").read_text())
+    assert {r["figure"] for r in data["rows"]} == set(rows)
+
+
+def test_duplicate_deliveries_post_nothing_extra(quick: tuple[dict[str, Row], Path]) -> None:
+    rows, _ = quick
+    distinct, duplicates = _one(rows, "3. prep trigger throughput")
+    n = distinct.details["events"]
+    assert distinct.details["extra_posts"] == 0
+    assert distinct.details["actions"] == {"notified": n}
+    assert duplicates.details["events"] == 5 * n
+    assert duplicates.details["extra_posts"] == 0
+    assert duplicates.details["actions"] == {"notified": n, "duplicate": 4 * n}
+
+
+def test_slack_requests_were_answered_and_clicks_started_prep(
+    quick: tuple[dict[str, Row], Path],
+) -> None:
+    rows, _ = quick
+    details = _one(rows, "2. Slack ack p50, /meetings")[0].details
+    assert set(details["statuses"]) == {
+        "meetings:200",
+        "meetings_bare:200",
+        "start_prep:200",
+        "start_prep_bare:200",
+    }
+    assert details["listed_blocks"] > 10  # the 50-meeting listing, not the setup help
+    assert details["prep_started"] == details["clicks"]
+    assert details["lazy_runs"] == details["clicks"]
+
+
+def test_handlers_initialise_without_network_or_twilio(
+    quick: tuple[dict[str, Row], Path],
+) -> None:
+    rows, _ = quick
+    for row in _one(rows, "1. cold init"):
+        assert row.details["network"] == [], row.figure
+    trigger = _one(rows, "1. cold init, prep-trigger")[0]
+    assert "twilio" not in trigger.details["packages_beyond_floor"]
