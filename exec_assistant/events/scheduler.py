@@ -13,8 +13,8 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from exec_assistant.errors import (
 from exec_assistant.events.base import BusEvent, EventBus, ScheduledEvent
 from exec_assistant.logs import log_event
 from exec_assistant.models import iso_utc, utcnow
+from exec_assistant.sqlite_file import SQLiteFile
 
 logger = logging.getLogger(__name__)
 
@@ -186,15 +187,12 @@ class LocalScheduler:
         clock: Callable[[], datetime] = utcnow,
         lease_seconds: float = 60.0,
     ) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = SQLiteFile(path, label="local scheduler file")
+        self.path = self._file.path
         self.bus = bus
         self._clock = clock
         self._lease = timedelta(seconds=lease_seconds)
         self._worker = f"sched-{uuid.uuid4().hex[:12]}"
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
         try:
             self._conn().executescript(_LOCAL_SCHEMA)  # idempotent DDL, outside a transaction
         except sqlite3.Error as exc:
@@ -206,42 +204,10 @@ class LocalScheduler:
     # connections -----------------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                # One connection per thread; check_same_thread=False only lets close() release
-                # every thread's connection.
-                conn = sqlite3.connect(
-                    self.path, timeout=30, isolation_level=None, check_same_thread=False
-                )
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA busy_timeout=30000")
-            except sqlite3.Error as exc:
-                raise StoreUnavailableError(
-                    f"cannot open scheduler file {self.path}: {exc}"
-                ) from exc
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        return self._file.connection()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreUnavailableError(f"scheduler file busy: {exc}") from exc
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreUnavailableError(f"scheduler commit failed: {exc}") from exc
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.transaction()
 
     def _check_version(self) -> None:
         with self._tx() as conn:
@@ -260,11 +226,7 @@ class LocalScheduler:
                 )
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._file.close()
 
     # Scheduler protocol ----------------------------------------------------------------------
 

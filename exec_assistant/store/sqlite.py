@@ -8,9 +8,8 @@ conditional writes (status transitions, ledger claims) atomic across threads *an
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from exec_assistant.errors import (
     ConfigurationError,
     LeaseLostError,
     NotFoundError,
-    StoreUnavailableError,
 )
 from exec_assistant.models import (
     ALLOWED_TRANSITIONS,
@@ -40,6 +38,7 @@ from exec_assistant.models import (
     chat_session_id_for,
     iso_utc,
 )
+from exec_assistant.sqlite_file import SQLiteFile
 from exec_assistant.store.base import LEDGER_RETENTION_DAYS
 
 SCHEMA_VERSION = 1
@@ -83,11 +82,8 @@ class SQLiteStore:
     """The :class:`~exec_assistant.store.base.Store` on one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._file = SQLiteFile(path, label="SQLite store")
+        self.path = self._file.path
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:  # permanent: retrying cannot help, upgrading can
@@ -103,54 +99,16 @@ class SQLiteStore:
     # connection handling ---------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                # Each connection is used by its own thread only; check_same_thread=False just
-                # lets close() release every thread's connection.
-                conn = sqlite3.connect(
-                    self.path, timeout=30, isolation_level=None, check_same_thread=False
-                )
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=30000")
-            except sqlite3.Error as exc:
-                raise StoreUnavailableError(f"cannot open SQLite store {self.path}: {exc}") from exc
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        return self._file.connection()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreUnavailableError(f"SQLite store busy: {exc}") from exc
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreUnavailableError(f"SQLite commit failed: {exc}") from exc
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.transaction()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        try:
-            return list(self._conn().execute(sql, params).fetchall())
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailableError(f"SQLite query failed: {exc}") from exc
+        return self._file.query(sql, params)
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._file.close()
 
     # users -----------------------------------------------------------------------------------
 
