@@ -191,20 +191,27 @@ class SlackListeners:
 
     # --- Remind Later -------------------------------------------------------------------------
 
-    @logged
-    def remind_later(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        """The button: offer the reminder times that still come before the meeting."""
-        found = self._owned_meeting(body, client, str(_action(body).get("value", "")))
-        if found is None:
-            return
-        meeting, user = found
-        if meeting.status not in views.ACTIONABLE:
+    def _remindable_meeting(
+        self, body: dict[str, Any], client: WebClient, meeting_id: str
+    ) -> tuple[Meeting, User] | None:
+        """The caller's own meeting if a reminder still makes sense for it (else refuse)."""
+        found = self._owned_meeting(body, client, meeting_id)
+        if found is not None and found[0].status not in views.ACTIONABLE:
             self._refuse(
                 body,
                 client,
-                f"No reminder needed for this meeting ({views.status_label(meeting)}).",
+                f"No reminder needed for this meeting ({views.status_label(found[0])}).",
             )
+            return None
+        return found
+
+    @logged
+    def remind_later(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        """The button: offer the reminder times that still come before the meeting."""
+        found = self._remindable_meeting(body, client, str(_action(body).get("value", "")))
+        if found is None:
             return
+        meeting, user = found
         choices = reminder_choices(self.runtime.clock(), meeting, user)
         if not choices:
             self._refuse(
@@ -230,17 +237,10 @@ class SlackListeners:
         except ValueError:
             log_event(logger, logging.WARNING, "slack.remind_choice_malformed", value=value)
             return
-        found = self._owned_meeting(body, client, meeting_id)
+        found = self._remindable_meeting(body, client, meeting_id)
         if found is None:
             return
         meeting, user = found
-        if meeting.status not in views.ACTIONABLE:
-            self._refuse(
-                body,
-                client,
-                f"No reminder needed for this meeting ({views.status_label(meeting)}).",
-            )
-            return
         cancel_escalation(self.runtime, meeting)
         try:
             item = schedule_reminder(
