@@ -2,9 +2,9 @@
 
 The manifest's request URLs are the placeholder :data:`PLACEHOLDER_URL`; this command replaces
 every one of them line by line, so layout survives and comments are left as written. The
-manifest ships inside the package (``exec_assistant/cli/manifest.yml``, kept identical to the
-repository's ``manifest.yml`` by a test) so a pip-installed CLI has it too; ``--file`` reads
-another one.
+manifest ships inside the package (``exec_assistant/cli/manifest.yml``, a symlink to the
+repository's ``manifest.yml`` that the wheel build resolves) so a pip-installed CLI has it too;
+``--file`` reads another one.
 """
 
 from __future__ import annotations
