@@ -84,6 +84,16 @@ def test_valid_user_normalizes_phone_and_defaults() -> None:
     assert user.preferences.channel_order == [Channel.SLACK, Channel.SMS, Channel.EMAIL]
 
 
+@pytest.mark.parametrize(
+    "address", ["Ada@EXAMPLE.com", "  ada@example.com ", "Ada <ada@Example.COM>"]
+)
+def test_email_is_normalised_as_pydantic_emailstr_does(address: str) -> None:
+    from pydantic import EmailStr, TypeAdapter
+
+    expected = TypeAdapter(EmailStr).validate_python(address)
+    assert User(user_id="usr-1", name="Ada", email=address).email == expected
+
+
 def test_assignment_is_validated_too() -> None:
     user = User(user_id="usr-1", name="Ada")
     with pytest.raises(ValidationError) as info:

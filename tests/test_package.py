@@ -47,6 +47,13 @@ def test_models_store_and_config_names_stay_sdk_free() -> None:
     assert _heavy(_modules_after(code)) == set()
 
 
+def test_models_import_email_validator_only_when_an_address_is_validated() -> None:
+    code = "from exec_assistant.models import User"
+    assert "email_validator" not in _modules_after(code)
+    code += "\nUser(user_id='u', name='Ada', email='ada@example.com')"
+    assert "email_validator" in _modules_after(code)
+
+
 def test_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = exec_assistant.no_such_name
