@@ -51,6 +51,18 @@ def user_reachable(user: User, channel: Channel) -> bool:
     }[channel]
 
 
+def escalation_targets(user: User, configured: Collection[Channel]) -> list[Channel]:
+    """Every channel an escalation could ever go to: configured, reachable, and not the user's
+    first choice (an escalation only goes to channels *after* the one that delivered).
+
+    Empty means :func:`plan_escalation` never escalates, whatever the ledger says, so callers
+    may skip reading it.
+    """
+    return [
+        c for c in user.preferences.channel_order[1:] if c in configured and user_reachable(user, c)
+    ]
+
+
 def escalation_due_at(meeting: Meeting, user: User, delivered_at: datetime) -> datetime | None:
     """``delivered_at`` + the user's escalation delay, or None if that is not before the start."""
     due = delivered_at + timedelta(minutes=user.preferences.escalation_delay_minutes)

@@ -144,8 +144,18 @@ def schedule_escalation(
     now: nothing is scheduled when the user already acted, no channel is left to escalate to,
     or the check would come at or after the meeting's start.
     """
-    from exec_assistant.notifications.escalation import plan_escalation
+    from exec_assistant.notifications.escalation import escalation_targets, plan_escalation
 
+    if not escalation_targets(user, runtime.configured_channels):
+        # Decided by the user and the deployment alone: no store reads on the hot path.
+        log_event(
+            logger,
+            logging.INFO,
+            "escalation.none",
+            meeting_id=meeting_id,
+            reason="no configured channel after the first that the user can be reached on",
+        )
+        return None
     meeting = runtime.store.get_meeting(meeting_id)
     if meeting is None:
         return None

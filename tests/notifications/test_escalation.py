@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from exec_assistant.models import (
 from exec_assistant.notifications.escalation import (
     EscalationPlan,
     escalation_due_at,
+    escalation_targets,
     plan_escalation,
 )
 from tests.notifications.conftest import NOW, make_meeting, make_user
@@ -149,3 +151,23 @@ def test_never_at_or_after_the_meeting_start() -> None:
 def test_an_overdue_escalation_is_due_now() -> None:
     later = NOW + timedelta(hours=2)
     assert plan([delivered_record(S, NOW)], now=later).due_at == later
+
+
+@pytest.mark.parametrize(
+    "configured", [set(c) for n in range(4) for c in itertools.combinations([S, M, E], n)]
+)
+@pytest.mark.parametrize("phone", [None, "+14155550123"])
+def test_no_escalation_target_means_the_plan_never_escalates(
+    configured: set[Channel], phone: str | None
+) -> None:
+    # The shortcut schedule_escalation takes (no ledger read) agrees with the full plan for a
+    # delivery on any channel, reachable now or not.
+    user = make_user(phone=phone)
+    targets = escalation_targets(user, configured)
+    assert targets == [c for c in (M, E) if c in configured and (c != M or phone)]
+    for delivered in (S, M, E, Channel.CONSOLE):
+        full = plan([delivered_record(delivered, NOW)], user=user, configured=configured)
+        if not targets:
+            assert not full.escalate
+    if targets:  # the shortcut is not vacuous: a Slack delivery then escalates
+        assert plan([delivered_record(S, NOW)], user=user, configured=configured).escalate
