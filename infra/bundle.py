@@ -144,6 +144,56 @@ def install_runtime(root: Path, site: Path, *, python_version: str, platform: st
         )
 
 
+def runtime_distributions(root: Path = REPO_ROOT) -> list[str]:
+    """Names of the installed distributions the package needs at run time (no extras)."""
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pending = list(tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"])
+    seen: dict[str, str] = {}
+    while pending:
+        requirement = Requirement(pending.pop())
+        name = canonicalize_name(requirement.name)
+        if name in seen or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError as exc:
+            raise BundleError(f"{name} is not installed: install the package first") from exc
+        seen[name] = dist.metadata["Name"]
+        pending.extend(dist.requires or [])
+    return sorted(seen.values())
+
+
+def install_from_environment(root: Path, site: Path) -> None:
+    """Offline variant of :func:`install_runtime` for tests: the package's sources plus its
+    runtime dependencies *as installed in this interpreter* (so for its Python version and
+    platform, not Lambda's). It exercises everything after the download — pruning, the
+    content checks, the deterministic zip, the handlers importing — without any network."""
+    from importlib.metadata import distribution
+
+    site.mkdir(parents=True)
+    for name in runtime_distributions(root):
+        dist = distribution(name)
+        if dist.files is None:
+            raise BundleError(f"{name} has no file list (RECORD); reinstall it")
+        for file in dist.files:
+            if file.parts[0] == "..":  # console scripts and data outside site-packages
+                continue
+            source = Path(str(dist.locate_file(file)))
+            if source.is_file():
+                target = site / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+    for path in _package_files(root):
+        target = site / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+
 def prune(site: Path) -> None:
     """Remove bytecode, console scripts, install bookkeeping, dependencies' own test suites and
     the botocore models of services the functions never call (:data:`BOTOCORE_SERVICES`).
@@ -209,11 +259,16 @@ def build_bundle(
     root: Path = REPO_ROOT,
     python_version: str = LAMBDA_PYTHON_VERSION,
     platform: str = LAMBDA_PLATFORM,
+    from_environment: bool = False,
 ) -> Bundle:
-    """Build the bundle at ``out`` (downloads the dependency wheels through pip)."""
+    """Build the bundle at ``out``: Lambda wheels downloaded through pip, or, with
+    ``from_environment``, offline from this interpreter's installed dependencies."""
     with tempfile.TemporaryDirectory(prefix="exec-assistant-bundle-") as tmp:
         site = Path(tmp) / "site"
-        install_runtime(root, site, python_version=python_version, platform=platform)
+        if from_environment:
+            install_from_environment(root, site)
+        else:
+            install_runtime(root, site, python_version=python_version, platform=platform)
         prune(site)
         check_contents(site)
         return write_zip(site, out)

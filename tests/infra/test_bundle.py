@@ -220,14 +220,10 @@ def _interpreter_for_the_bundle() -> tuple[str, str]:
     return sys.executable, f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-@pytest.mark.bundle
-@pytest.mark.skipif(
-    not (sys.platform.startswith("linux") and os.uname().machine == "x86_64"),
-    reason="the bundle holds manylinux x86_64 wheels",
-)
-def test_real_bundle_imports_both_handlers_in_a_clean_virtualenv(tmp_path: Path) -> None:
-    python, version = _interpreter_for_the_bundle()
-    built = bundle.build_bundle(tmp_path / "lambda.zip", python_version=version)
+def _assert_bundle_runs_the_handlers(
+    built: bundle.Bundle, python: str, version: str, tmp_path: Path
+) -> None:
+    """Unzip ``built`` and import every handler from it in a clean virtualenv of ``python``."""
     print(f"\nLambda bundle for Python {version}: {built.describe()}")
     assert built.size_bytes < 50 * 1024 * 1024  # Lambda's limit for a directly uploaded zip
 
@@ -261,3 +257,32 @@ def test_real_bundle_imports_both_handlers_in_a_clean_virtualenv(tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(tuple(int(p) for p in version.split(".")))
+
+
+def test_offline_bundle_imports_every_handler_in_a_clean_virtualenv(tmp_path: Path) -> None:
+    """The default suite stays off the network: the bundle is assembled from this interpreter's
+    installed runtime dependencies, then pruned, checked, zipped and imported like the real one."""
+    built = bundle.build_bundle(tmp_path / "lambda.zip", from_environment=True)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    _assert_bundle_runs_the_handlers(built, sys.executable, version, tmp_path)
+
+
+def test_runtime_distributions_leave_out_the_cli_and_dev_extras() -> None:
+    names = {name.lower() for name in bundle.runtime_distributions()}
+    assert {"slack-bolt", "boto3", "pydantic", "twilio"} <= {n.replace("_", "-") for n in names}
+    assert not names & {"typer", "rich", "pulumi", "moto", "pytest", "mypy"}
+
+
+@pytest.mark.bundle
+@pytest.mark.skipif(
+    os.environ.get("EXEC_ASSISTANT_NETWORK_TESTS") != "1",
+    reason="downloads Lambda wheels from PyPI: set EXEC_ASSISTANT_NETWORK_TESTS=1",
+)
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and os.uname().machine == "x86_64"),
+    reason="the bundle holds manylinux x86_64 wheels",
+)
+def test_real_bundle_imports_both_handlers_in_a_clean_virtualenv(tmp_path: Path) -> None:
+    python, version = _interpreter_for_the_bundle()
+    built = bundle.build_bundle(tmp_path / "lambda.zip", python_version=version)
+    _assert_bundle_runs_the_handlers(built, python, version, tmp_path)
