@@ -4,6 +4,11 @@
 cleanly (the CLI's ``serve`` calls it on Ctrl-C). Both modes run the very app Lambda runs
 (:func:`~exec_assistant.interfaces.slack_bot.create_app`); lazy listeners run in threads.
 
+Socket Mode uses slack_sdk's built-in client: ``apps.connections.open`` (with the app-level token)
+gives a WebSocket URL, the client connects and keeps reconnecting on its own. If Slack refuses the
+token there, starting fails with a :class:`~exec_assistant.errors.ConfigurationError` naming
+Slack's error code (and the client's threads are stopped, not left looping).
+
 HTTP mode serves ``POST /slack/webhook`` (the path API Gateway uses, so one manifest fits both)
 through Bolt's WSGI adapter on the standard library's threading WSGI server. Bolt's own
 ``app.start()`` development server is not used: it always binds 0.0.0.0, handles one request at
@@ -19,13 +24,16 @@ from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Literal
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from exec_assistant.errors import ConfigurationError, ExecAssistantError, TransientError
 from exec_assistant.interfaces.slack_bot import create_app
 from exec_assistant.logs import log_event, register_secret
+from exec_assistant.models import ErrorClass
 from exec_assistant.runtime import Runtime
 
 if TYPE_CHECKING:
     from slack_bolt import App
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +88,17 @@ class LocalSlackServer:
         """Start serving in background threads and return at once."""
         if self.mode == "socket_mode":
             from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from slack_sdk.errors import SlackApiError
 
-            self._socket = SocketModeHandler(self.app, app_token=self._app_token)
-            self._socket.connect()  # type: ignore[no-untyped-call]
+            handler = SocketModeHandler(self.app, app_token=self._app_token)
+            try:
+                handler.connect()  # type: ignore[no-untyped-call]
+            except Exception as exc:
+                handler.close()  # type: ignore[no-untyped-call]  # its threads already run
+                if isinstance(exc, SlackApiError):
+                    raise _socket_mode_refused(exc) from exc
+                raise
+            self._socket = handler
             log_event(logger, logging.INFO, "slack.serving", mode="socket_mode")
             return
         from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -116,6 +132,21 @@ class LocalSlackServer:
         log_event(logger, logging.INFO, "slack.stopped", mode=self.mode)
 
 
+def _socket_mode_refused(exc: SlackApiError) -> ExecAssistantError:
+    """``apps.connections.open`` said no: a wrong or revoked app token, or Socket Mode off."""
+    from exec_assistant.interfaces.slack_listeners import error_class
+
+    error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
+    message = f"Slack refused to open a Socket Mode connection ({error})"
+    if error_class(exc) == ErrorClass.TRANSIENT:
+        return TransientError(f"{message}; try again", code=error)
+    return ConfigurationError(
+        f"{message}: check SLACK_APP_TOKEN (an app-level xapp- token with connections:write) "
+        "and that Socket Mode is on in the app settings",
+        code=error,
+    )
+
+
 def start_slack_server(
     runtime: Runtime,
     *,
@@ -132,8 +163,6 @@ def start_slack_server(
     app_token = app_token_secret.get_secret_value() if app_token_secret is not None else ""
     use_socket = bool(app_token) if socket_mode is None else socket_mode
     if use_socket and not app_token:
-        from exec_assistant.errors import ConfigurationError
-
         raise ConfigurationError(
             "Socket Mode needs SLACK_APP_TOKEN (xapp-…)", code="missing_setting"
         )

@@ -12,9 +12,10 @@ Every call is recorded (:attr:`FakeSlackAPI.calls`) with its method name, its pa
 string, form body and JSON body merged) and its headers. Answers follow Slack's documented
 shapes for ``auth.test``, ``chat.postMessage`` (increasing ``ts``; a user id as ``channel`` is
 answered with that user's DM channel id, as Slack does), ``chat.update``, ``chat.postEphemeral``,
-``views.publish``, ``conversations.open`` and ``users.info``; any other method answers
-``{"ok": true}``. Failures are scripted per method with :meth:`FakeSlackAPI.fail_next` and
-:meth:`FakeSlackAPI.hang_next`.
+``views.publish``, ``conversations.open``, ``users.info`` and ``apps.connections.open`` (the
+Socket Mode URL set as :attr:`FakeSlackAPI.socket_mode_url`; only for an app-level ``xapp-``
+token, as Slack); any other method answers ``{"ok": true}``. Failures are scripted per method
+with :meth:`FakeSlackAPI.fail_next` and :meth:`FakeSlackAPI.hang_next`.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class FakeSlackAPI(LoopbackFake):
         self._calls: list[SlackCall] = []
         self._ts = itertools.count(1)
         self._users: dict[str, dict[str, Any]] = {}
+        #: What ``apps.connections.open`` hands out (e.g. ``FakeSocketMode.url``); unset, the
+        #: method is refused with ``access_denied``.
+        self.socket_mode_url: str | None = None
 
     @property
     def url(self) -> str:
@@ -151,7 +155,10 @@ class FakeSlackAPI(LoopbackFake):
         delay = scripted.delay if scripted is not None else 0.0
         if not call.token:
             return Reply(200, {"ok": False, "error": "not_authed"}, delay=delay)
-        if self.token is not None and call.token != self.token:
+        if method == "apps.connections.open":  # the app-level token, not the bot's
+            if not call.token.startswith("xapp-"):
+                return Reply(200, {"ok": False, "error": "not_allowed_token_type"}, delay=delay)
+        elif self.token is not None and call.token != self.token:
             return Reply(200, {"ok": False, "error": "invalid_auth"}, delay=delay)
         return Reply(200, self._answer(method, call.params), delay=delay)
 
@@ -215,6 +222,10 @@ class FakeSlackAPI(LoopbackFake):
             if not users:
                 return {"ok": False, "error": "users_list_not_supplied"}
             return {"ok": True, "channel": {"id": dm_channel_for(users)}}
+        if method == "apps.connections.open":
+            if self.socket_mode_url is None:
+                return {"ok": False, "error": "access_denied"}
+            return {"ok": True, "url": self.socket_mode_url}
         if method == "users.info":
             with self._lock:
                 user = self._users.get(str(params.get("user", "")))
