@@ -4,7 +4,8 @@ Exactly once per key (DESIGN.md "Delivery semantics"):
 
 1. ``claim_notification`` is a conditional write. DONE → the stored result comes back
    (``duplicate=True``) and no provider is contacted; BUSY → ``IN_PROGRESS``, nothing is sent.
-2. Each attempt is written (STARTED) *before* the provider call and completed after it.
+2. Each attempt is written (STARTED) *before* the provider call and completed after it (the
+   delivering attempt in the same conditional write as the finish).
 3. On a RECOVERED claim (the previous owner's lease expired, or it released the claim after a
    transient failure), an attempt still STARTED is an outcome nobody knows: it is completed as
    UNKNOWN (``interrupted``) and that channel is never used again for this key — nor is any
@@ -180,6 +181,8 @@ class _Run:
         self.notification = notification
         self.attempts: list[DeliveryAttempt] = list(record.attempts)
         self.transient_this_run = False
+        #: The delivering attempt's completion, written by ``_finish`` with the final state.
+        self.unwritten: DeliveryAttempt | None = None
         self.ids = {"meeting_id": record.meeting_id, "key": record.key}
 
     # ledger helpers --------------------------------------------------------------------------
@@ -192,11 +195,19 @@ class _Run:
         self.attempts.append(attempt)
         return attempt
 
-    def _complete(self, attempt: DeliveryAttempt, **changes: object) -> DeliveryAttempt:
+    def _complete(
+        self, attempt: DeliveryAttempt, *, with_finish: bool = False, **changes: object
+    ) -> DeliveryAttempt:
+        """``with_finish``: the next ledger write is ``_finish`` (nothing else is sent after a
+        delivery), so the completion rides on it: one conditional write fewer. A crash before
+        it leaves the attempt STARTED, exactly as a crash before a separate write would."""
         done = attempt.model_copy(update={"completed_at": self.service.clock(), **changes})
         # Known here first: if the ledger write fails (lease lost), the caller still reports it.
         self.attempts[done.seq] = done
-        self.store.complete_attempt(self.key, owner=self.owner, attempt=done)
+        if with_finish:
+            self.unwritten = done
+        else:
+            self.store.complete_attempt(self.key, owner=self.owner, attempt=done)
         return done
 
     def _skip(self, channel: Channel, reason: str) -> None:
@@ -288,7 +299,9 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - a channel bug: recorded as unknown, never resent
             error_class, code, reason = ErrorClass.UNKNOWN, "unexpected_error", type(exc).__name__
         else:
-            self._complete(attempt, status=AttemptStatus.DELIVERED, provider_id=provider_id)
+            self._complete(
+                attempt, with_finish=True, status=AttemptStatus.DELIVERED, provider_id=provider_id
+            )
             log_event(logger, logging.INFO, "notification.attempt_delivered", **fields)
             return True
         self._complete(
@@ -323,6 +336,7 @@ class _Run:
             state=state,
             delivered_channel=delivered.channel if delivered is not None else None,
             now=now,
+            completed=self.unwritten,
         )
         log_event(
             logger,

@@ -151,8 +151,14 @@ class Store(Protocol):
         state: LedgerState,
         delivered_channel: Channel | None,
         now: datetime,
+        completed: DeliveryAttempt | None = None,
     ) -> LedgerRecord:
-        """Mark the claim DELIVERED, EXHAUSTED or RELEASED (lease given back)."""
+        """Mark the claim DELIVERED, EXHAUSTED or RELEASED (lease given back).
+
+        ``completed``: an attempt already recorded (``record_attempt``) to complete in the same
+        conditional write, as ``complete_attempt`` would (``ValueError`` if its seq was never
+        recorded): the last attempt's outcome and the final state land together.
+        """
         ...
 
     def get_notification(self, key: str) -> LedgerRecord | None: ...

@@ -739,11 +739,18 @@ class DynamoDBStore:
         state: LedgerState,
         delivered_channel: Channel | None,
         now: datetime,
+        completed: DeliveryAttempt | None = None,
     ) -> LedgerRecord:
         if state == LedgerState.IN_PROGRESS:
             raise ValueError("finish_notification needs a final or released state")
+        if completed is not None and completed.seq < 0:
+            raise ValueError(f"attempt seq {completed.seq} was never recorded")
         expr = _Expr()
         condition = self._owned(expr, owner)
+        if completed is not None:
+            attempts = expr.n("attempts")
+            condition += f" AND size({attempts}) > {expr.v(completed.seq)}"
+            expr.sets.append(f"{attempts}[{int(completed.seq)}] = {expr.v(completed.model_dump())}")
         expr.set("state", state.value)
         expr.set("delivered_channel", delivered_channel.value if delivered_channel else None)
         expr.set("lease_expires_at", now)
@@ -751,6 +758,8 @@ class DynamoDBStore:
         try:
             item = self._update("notifications", key, expr, condition, return_values="ALL_NEW")
         except _ConditionFailed as exc:
+            if completed is not None and self._still_owned(exc.item, owner):
+                raise ValueError(f"attempt seq {completed.seq} was never recorded") from exc
             raise self._lost(key, owner) from exc
         return self._record(item)
 

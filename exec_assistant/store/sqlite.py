@@ -422,12 +422,20 @@ class SQLiteStore:
         state: LedgerState,
         delivered_channel: Channel | None,
         now: datetime,
+        completed: DeliveryAttempt | None = None,
     ) -> LedgerRecord:
         if state == LedgerState.IN_PROGRESS:
             raise ValueError("finish_notification needs a final or released state")
         with self._tx() as conn:
-            record = self._owned_record(conn, key, owner).model_copy(
+            record = self._owned_record(conn, key, owner)
+            attempts = list(record.attempts)
+            if completed is not None:
+                if not 0 <= completed.seq < len(attempts):
+                    raise ValueError(f"attempt seq {completed.seq} was never recorded")
+                attempts[completed.seq] = completed
+            record = record.model_copy(
                 update={
+                    "attempts": attempts,
                     "state": state,
                     "delivered_channel": delivered_channel,
                     "lease_expires_at": now,

@@ -76,6 +76,54 @@ def test_first_channel_delivers_and_the_ledger_says_so(
     assert fake_twilio.messages == []
 
 
+class _Recording:
+    """Records the ledger writes and the send, in order, around the real store and channel."""
+
+    def __init__(self, store: SQLiteStore, channel: NotificationChannel) -> None:
+        self.calls: list[str] = []
+        self.store, self.channel, self.name = store, channel, channel.name
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.store, name)
+        if not callable(target) or name.startswith("get"):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            done = kwargs.get("completed") or kwargs.get("attempt")
+            status = f":{done.status}" if done is not None else ""
+            self.calls.append(name + status)
+            return target(*args, **kwargs)
+
+        return call
+
+    def skip_reason(self, user: Any) -> str | None:
+        return self.channel.skip_reason(user)
+
+    def send(self, notification: PrepNotification) -> str:
+        stored = self.store.get_notification(KEY)
+        assert stored is not None and stored.attempts[-1].status == AttemptStatus.STARTED
+        self.calls.append("send")
+        return self.channel.send(notification)
+
+
+def test_the_attempt_is_recorded_before_the_send_and_completed_with_the_finish(
+    fake_slack: FakeSlackAPI, store: SQLiteStore, clock: Clock
+) -> None:
+    recording = _Recording(store, slack_channel(fake_slack, timeout=1))
+    service = NotificationService(recording, {S: recording}, clock=clock)
+    result = service.notify(make_meeting(), make_user(), key=KEY)
+    assert result.delivered
+    assert recording.calls == [
+        "claim_notification",
+        "record_attempt:started",
+        "send",
+        "finish_notification:delivered",
+    ]
+    record = store.get_notification(KEY)
+    assert record is not None and record.attempts == result.attempts
+    assert record.attempts[0].status == AttemptStatus.DELIVERED
+
+
 def test_a_duplicate_key_returns_the_first_result_without_contacting_providers(
     slack_sms: dict[Channel, NotificationChannel],
     make_service: ServiceFactory,

@@ -491,6 +491,46 @@ def test_attempts_recorded_in_order_and_completed(store: Store) -> None:
     assert store.get_notification("k") == final
 
 
+def test_finish_completes_the_last_attempt_in_the_same_write(store: Store) -> None:
+    store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    store.record_attempt("k", owner="a", attempt=_attempt(0, Channel.SLACK))
+    delivered = _attempt(0, Channel.SLACK).model_copy(
+        update={"status": AttemptStatus.DELIVERED, "provider_id": "D1:1.2", "completed_at": NOW}
+    )
+    never_recorded = delivered.model_copy(update={"seq": 1})
+    with pytest.raises(ValueError):
+        store.finish_notification(
+            "k",
+            owner="a",
+            state=LedgerState.DELIVERED,
+            delivered_channel=Channel.SLACK,
+            now=NOW,
+            completed=never_recorded,
+        )
+    unchanged = store.get_notification("k")
+    assert unchanged is not None
+    assert (unchanged.state, unchanged.attempts) == (LedgerState.IN_PROGRESS, [_attempt(0)])
+    with pytest.raises(LeaseLostError):
+        store.finish_notification(
+            "k",
+            owner="intruder",
+            state=LedgerState.DELIVERED,
+            delivered_channel=Channel.SLACK,
+            now=NOW,
+            completed=delivered,
+        )
+    final = store.finish_notification(
+        "k",
+        owner="a",
+        state=LedgerState.DELIVERED,
+        delivered_channel=Channel.SLACK,
+        now=NOW,
+        completed=delivered,
+    )
+    assert (final.state, final.attempts) == (LedgerState.DELIVERED, [delivered])
+    assert store.get_notification("k") == final
+
+
 @pytest.mark.parametrize("final_state", [LedgerState.DELIVERED, LedgerState.EXHAUSTED])
 def test_finished_claim_is_done(store: Store, final_state: LedgerState) -> None:
     store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
