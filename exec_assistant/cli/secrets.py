@@ -3,8 +3,9 @@
 ``rotate`` writes the new value with ``PutSecretValue``: Secrets Manager moves ``AWSCURRENT`` to
 the new version and ``AWSPREVIOUS`` to the old one, which is what lets the Slack request check
 accept the previous signing secret for a grace window. The value is read from a no-echo prompt
-or from stdin, validated where the provider allows it (``auth.test`` for a bot token), and never
-printed, logged or put in an error message.
+or from stdin, validated where the provider allows it (``auth.test`` for a bot token; for a Twilio
+auth token, fetching the account ``TWILIO_ACCOUNT_SID`` with it), and never printed, logged or
+put in an error message.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from exec_assistant.cli.output import out, print_json, when
 from exec_assistant.cli.params import JsonFlag
 from exec_assistant.cli.slack_check import auth_test
 from exec_assistant.config import SecretName, Settings, get_settings
-from exec_assistant.errors import ConfigurationError
+from exec_assistant.errors import ConfigurationError, PermanentError, TransientError
 from exec_assistant.logs import register_secret
 
 app = typer.Typer(help="Rotate and inspect the secrets kept in AWS Secrets Manager.")
@@ -119,14 +120,61 @@ def _read_value(kind: SecretKind) -> str:
     return value
 
 
-def _validate(kind: SecretKind, value: str, settings: Settings) -> str:
+def _validate(kind: SecretKind, value: str, settings: Settings, *, skip: bool = False) -> str:
     """Check the value with the provider where possible; returns what was checked."""
     if kind is SecretKind.SLACK_BOT_TOKEN:
         if not value.startswith("xoxb-"):
             raise typer.BadParameter("a Slack bot token starts with xoxb- (nothing was written)")
+        if skip:
+            return "format only (--skip-validation)"
         identity = auth_test(value, api_url=settings.slack_api_url)
         return f"auth.test ok: {identity.describe()}"
+    if kind is SecretKind.TWILIO_AUTH_TOKEN:
+        if skip:
+            return "format only (--skip-validation)"
+        account_sid = settings.secret("twilio_account_sid")
+        if not account_sid:
+            raise ConfigurationError(
+                "TWILIO_ACCOUNT_SID is not set (nor TWILIO_ACCOUNT_SID_SECRET_ARN): Twilio checks "
+                "an auth token with its account SID; set it, or pass --skip-validation "
+                "(nothing was written)",
+                code="missing_setting",
+            )
+        return _twilio_account_check(account_sid, value, api_url=settings.twilio_api_url)
     return "format only (the provider offers no check for this secret)"
+
+
+def _twilio_account_check(account_sid: str, auth_token: str, *, api_url: str | None) -> str:
+    """Fetch the account with the new token (200 for a valid pair, 401 / 20003 otherwise).
+
+    The answer carries the account's auth token, so only its name and status are kept.
+    """
+    from twilio.base.exceptions import TwilioRestException
+
+    from exec_assistant.notifications.channels.sms import twilio_client
+
+    register_secret(account_sid)
+    client = twilio_client(account_sid, auth_token, api_url=api_url)
+    try:
+        account = client.api.v2010.accounts(account_sid).fetch()
+    except TwilioRestException as exc:
+        status = int(exc.status)
+        code = str(exc.code) if exc.code is not None else f"http_{status}"
+        if status == 429 or status >= 500:
+            raise TransientError(
+                f"Twilio could not check the auth token now (HTTP {status}); nothing was written",
+                code=code,
+            ) from None
+        raise PermanentError(
+            f"Twilio refused the auth token for TWILIO_ACCOUNT_SID (HTTP {status}, error {code}); "
+            "nothing was written",
+            code=code,
+        ) from None
+    except OSError as exc:
+        raise TransientError(
+            f"Twilio API unreachable: {type(exc).__name__}; nothing was written"
+        ) from None
+    return f"Twilio account fetch ok: {account.friendly_name} ({account.status})"
 
 
 @app.command(
@@ -140,12 +188,21 @@ def rotate(
         str | None,
         typer.Option(help="Secret ARN or name (default: from <NAME>_SECRET_ARN)."),
     ] = None,
+    skip_validation: Annotated[
+        bool,
+        typer.Option(
+            "--skip-validation",
+            help="Write without asking the provider first (the format is still checked); "
+            "e.g. a Twilio token when TWILIO_ACCOUNT_SID is not available here.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Write a new version of a secret; the old one stays as AWSPREVIOUS.
 
     Reads the value from a no-echo prompt, or from stdin when piped. A Slack bot token is checked
-    with auth.test first; nothing is written if the check fails. The value is never printed.
+    with auth.test first, a Twilio auth token by fetching the account TWILIO_ACCOUNT_SID with it
+    (which needs that SID); nothing is written if the check fails. The value is never printed.
     """
     settings = get_settings()
     target = secret_id or name.configured_id(settings)
@@ -153,7 +210,7 @@ def rotate(
         raise ConfigurationError(f"{name.arn_variable} is not set; pass --secret-id")
     value = _read_value(name)
     register_secret(value)
-    validation = _validate(name, value, settings)
+    validation = _validate(name, value, settings, skip=skip_validation)
     previous_id, previous_value = _current(target)
     report = SecretReport(name=name.value, secret_id=target, validation=validation)
     if previous_value == value:

@@ -17,9 +17,9 @@ from exec_assistant.cli import app
 from exec_assistant.config import get_settings
 from exec_assistant.models import PREP_EVENT_DETAIL_TYPE, PREP_EVENT_SOURCE
 from exec_assistant.store.sqlite import SQLiteStore
-from tests.fakes.fixtures import fake_slack
+from tests.fakes.fixtures import fake_slack, fake_twilio
 
-__all__ = ["fake_slack"]
+__all__ = ["fake_slack", "fake_twilio"]
 
 
 @dataclass

@@ -14,11 +14,15 @@ from moto import mock_aws
 from exec_assistant.interfaces.signing_secrets import SecretsManagerSigningSecrets
 from tests.cli.conftest import Cli, assert_one_line_error
 from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.twilio_api import FakeTwilioAPI
 
 OLD_TOKEN = "xoxb-old-0000000000-aaaaaaaaaaaa"
 NEW_TOKEN = "xoxb-new-1111111111-bbbbbbbbbbbb"
 OLD_SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
 NEW_SIGNING = "e3b0c44298fc1c149afbf4c8996fb924"
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+OLD_TWILIO = "00000000000000000000000000000000"
+NEW_TWILIO = "9f86d081884c7d659a2feaa0c55ad015"
 
 
 @pytest.fixture
@@ -139,13 +143,96 @@ def test_rotate_twilio_token_into_a_secret_without_value(cli: Cli, sm: Any) -> N
     arn = sm.create_secret(Name="twilio-auth-token")["ARN"]
     result = cli(
         "secrets", "rotate", "twilio-auth-token", "--secret-id", arn, "--json",
-        input="0123456789abcdef0123456789abcdef",
+        "--skip-validation", input="0123456789abcdef0123456789abcdef",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["previous_version_id"] is None
-    assert "format only" in report["validation"]
+    assert report["validation"] == "format only (--skip-validation)"
     assert _stages(sm, arn) == {"AWSCURRENT": "0123456789abcdef0123456789abcdef"}
+
+
+@pytest.fixture
+def twilio_token_arn(sm: Any, monkeypatch: pytest.MonkeyPatch, fake_twilio: FakeTwilioAPI) -> str:
+    arn: str = sm.create_secret(Name="twilio-auth-token", SecretString=OLD_TWILIO)["ARN"]
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN_SECRET_ARN", arn)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_API_URL", fake_twilio.url)
+    return arn
+
+
+def test_rotate_twilio_token_checks_it_with_twilio_first(
+    cli: Cli, sm: Any, twilio_token_arn: str, fake_twilio: FakeTwilioAPI
+) -> None:
+    fake_twilio.auth_token = NEW_TWILIO
+    result = cli("secrets", "rotate", "twilio-auth-token", input=NEW_TWILIO)
+    assert result.exit_code == 0, result.output
+    assert _stages(sm, twilio_token_arn) == {"AWSCURRENT": NEW_TWILIO, "AWSPREVIOUS": OLD_TWILIO}
+    [fetch] = fake_twilio.requests
+    assert (fetch.method, fetch.path) == ("GET", f"/2010-04-01/Accounts/{ACCOUNT_SID}.json")
+    assert fetch.auth_user == ACCOUNT_SID
+    assert "Twilio account fetch ok: Exec Assistant Test (active)" in result.stdout
+    # the account resource Twilio returns carries the token: none of it is shown
+    _no_value_in(result.output, NEW_TWILIO, OLD_TWILIO, ACCOUNT_SID)
+
+
+def test_rotate_twilio_token_twilio_refuses_writes_nothing(
+    cli: Cli, sm: Any, twilio_token_arn: str, fake_twilio: FakeTwilioAPI
+) -> None:
+    fake_twilio.auth_token = "another-token-entirely-0000000000"
+    result = cli("secrets", "rotate", "twilio-auth-token", input=NEW_TWILIO)
+    assert_one_line_error(result, contains="Twilio refused the auth token")
+    assert "20003" in result.stderr and "nothing was written" in result.stderr
+    assert _stages(sm, twilio_token_arn) == {"AWSCURRENT": OLD_TWILIO}
+    assert len(fake_twilio.requests) == 1
+    _no_value_in(result.output, NEW_TWILIO, OLD_TWILIO, ACCOUNT_SID)
+
+
+def test_rotate_twilio_token_without_account_sid_refuses_unless_told(
+    cli: Cli,
+    sm: Any,
+    twilio_token_arn: str,
+    fake_twilio: FakeTwilioAPI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID")
+    result = cli("secrets", "rotate", "twilio-auth-token", input=NEW_TWILIO)
+    assert_one_line_error(result, contains="TWILIO_ACCOUNT_SID is not set")
+    assert "--skip-validation" in result.stderr
+    assert result.exit_code == 3
+    assert _stages(sm, twilio_token_arn) == {"AWSCURRENT": OLD_TWILIO}
+    assert fake_twilio.requests == []
+
+    skipped = cli("secrets", "rotate", "twilio-auth-token", "--skip-validation", input=NEW_TWILIO)
+    assert skipped.exit_code == 0, skipped.output
+    assert "format only (--skip-validation)" in skipped.stdout
+    assert _stages(sm, twilio_token_arn)["AWSCURRENT"] == NEW_TWILIO
+    assert fake_twilio.requests == []
+    _no_value_in(result.output + skipped.output, NEW_TWILIO, OLD_TWILIO)
+
+
+def test_rotate_twilio_token_twilio_down_writes_nothing(
+    cli: Cli, sm: Any, twilio_token_arn: str, fake_twilio: FakeTwilioAPI
+) -> None:
+    fake_twilio.stop()
+    result = cli("secrets", "rotate", "twilio-auth-token", input=NEW_TWILIO)
+    assert_one_line_error(result, contains="Twilio API unreachable")
+    assert _stages(sm, twilio_token_arn) == {"AWSCURRENT": OLD_TWILIO}
+
+
+def test_skip_validation_skips_auth_test_too(
+    cli: Cli, sm: Any, bot_token_arn: str, fake_slack: FakeSlackAPI
+) -> None:
+    result = cli("secrets", "rotate", "slack-bot-token", "--skip-validation", input=NEW_TOKEN)
+    assert result.exit_code == 0, result.output
+    assert fake_slack.calls == []
+    assert _stages(sm, bot_token_arn)["AWSCURRENT"] == NEW_TOKEN
+
+
+def test_rotate_help_documents_skip_validation(cli: Cli) -> None:
+    result = cli("secrets", "rotate", "--help")
+    assert "--skip-validation" in result.stdout
+    assert "TWILIO_ACCOUNT_SID" in result.stdout
 
 
 def test_rotate_without_a_secret_id_is_a_config_error(cli: Cli, sm: Any) -> None:

@@ -11,6 +11,10 @@ Usage::
 Twilio documents it (``sid`` ``SM`` + 32 hex digits, ``status`` ``queued``…). Every request is
 recorded with its form parameters and the HTTP basic-auth user. Failures: :meth:`fail_next`
 (Twilio's error JSON with a code, or a bare HTTP status such as 429/503), :meth:`hang_next`.
+
+``GET /2010-04-01/Accounts/{AccountSid}.json`` (how a credential pair is checked) answers 200 with
+the account resource when the basic-auth pair is that SID and :attr:`FakeTwilioAPI.auth_token`,
+else 401 with Twilio's error 20003.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from exec_assistant.models import utcnow
 from tests.fakes._server import LoopbackFake, Reply, Request
 
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
+_ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)\.json$")
 
 #: HTTP status Twilio answers with for the error codes tests use.
 ERROR_STATUS: dict[int, int] = {
@@ -57,6 +62,8 @@ class FakeTwilioAPI(LoopbackFake):
         super().__init__()
         self._requests: list[TwilioRequest] = []
         self._counter = itertools.count(1)
+        #: The auth token the Accounts fetch accepts (with the SID in its URL as the user).
+        self.auth_token: str | None = None
 
     @property
     def url(self) -> str:
@@ -120,16 +127,20 @@ class FakeTwilioAPI(LoopbackFake):
 
     def handle(self, request: Request) -> Reply:
         match = _MESSAGES.match(request.path)
+        account = _ACCOUNT.match(request.path)
+        found = match or account
         recorded = TwilioRequest(
             method=request.method,
             path=request.path,
-            account_sid=match.group("sid") if match else None,
+            account_sid=found.group("sid") if found else None,
             params=request.params,
             auth_user=_basic_auth_user(request.headers.get("authorization", "")),
             headers=request.headers,
         )
         with self._lock:
             self._requests.append(recorded)
+        if account is not None and request.method == "GET":
+            return self._account(account.group("sid"), request.headers.get("authorization", ""))
         if match is None or request.method != "POST":
             return Reply(404, _error(20404, "The requested resource was not found", 404))
         scripted = self._scripted("messages")
@@ -139,6 +150,26 @@ class FakeTwilioAPI(LoopbackFake):
         if recorded.auth_user is None:
             return Reply(401, _error(20003, "Authenticate", 401), delay=delay)
         return Reply(201, self._message(recorded), delay=delay)
+
+    def _account(self, sid: str, authorization: str) -> Reply:
+        if self.auth_token is None or _basic_auth(authorization) != (sid, self.auth_token):
+            return Reply(401, _error(20003, "Authenticate", 401))
+        now = format_datetime(utcnow())
+        return Reply(
+            200,
+            {
+                "auth_token": self.auth_token,  # Twilio does return it: never print a fetch
+                "date_created": now,
+                "date_updated": now,
+                "friendly_name": "Exec Assistant Test",
+                "owner_account_sid": sid,
+                "sid": sid,
+                "status": "active",
+                "subresource_uris": {"messages": f"/2010-04-01/Accounts/{sid}/Messages.json"},
+                "type": "Full",
+                "uri": f"/2010-04-01/Accounts/{sid}.json",
+            },
+        )
 
     def _message(self, request: TwilioRequest) -> dict[str, Any]:
         with self._lock:
@@ -182,11 +213,17 @@ def _error(code: int, message: str, status: int) -> dict[str, Any]:
     }
 
 
-def _basic_auth_user(header: str) -> str | None:
+def _basic_auth(header: str) -> tuple[str, str] | None:
     if not header.lower().startswith("basic "):
         return None
     try:
         decoded = base64.b64decode(header[6:]).decode()
     except ValueError:
         return None
-    return decoded.split(":", 1)[0] or None
+    user, _, password = decoded.partition(":")
+    return user, password
+
+
+def _basic_auth_user(header: str) -> str | None:
+    pair = _basic_auth(header)
+    return pair[0] or None if pair else None

@@ -43,6 +43,27 @@ def classify_twilio_error(code: int | None, status: int) -> ErrorClass:
     return ErrorClass.PERMANENT
 
 
+def twilio_client(
+    account_sid: str,
+    auth_token: str,
+    *,
+    api_url: str | None = None,
+    http_client: Any = None,
+    timeout: float = 10.0,
+) -> Any:
+    """twilio's ``Client``, its ``api`` domain pointed at ``api_url`` (``TWILIO_API_URL``) when
+    given. Without ``http_client``: twilio's own, with ``timeout`` and the quiet logger."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    if http_client is None:
+        http_client = TwilioHttpClient(timeout=timeout, logger=_twilio_http_logger)
+    client = Client(account_sid, auth_token, http_client=http_client)
+    if api_url:
+        client.api.base_url = api_url.rstrip("/")
+    return client
+
+
 class SmsChannel:
     """Sends the SMS from ``from_number`` to the user's E.164 phone. Returns the message SID."""
 
@@ -80,7 +101,6 @@ class SmsChannel:
             if self._client is None:
                 from requests.adapters import HTTPAdapter
                 from twilio.http.http_client import TwilioHttpClient
-                from twilio.rest import Client
                 from urllib3.util.retry import Retry
 
                 class CappedRetry(Retry):
@@ -103,10 +123,9 @@ class SmsChannel:
                 adapter = HTTPAdapter(max_retries=retry)
                 http.session.mount("https://", adapter)
                 http.session.mount("http://", adapter)
-                client = Client(self._account_sid, self._auth_token, http_client=http)
-                if self._api_url:
-                    client.api.base_url = self._api_url.rstrip("/")
-                self._client = client
+                self._client = twilio_client(
+                    self._account_sid, self._auth_token, api_url=self._api_url, http_client=http
+                )
             return self._client
 
     def send(self, notification: PrepNotification) -> str:
