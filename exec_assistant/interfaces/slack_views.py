@@ -26,6 +26,8 @@ from exec_assistant.workflows.reminders import ReminderChoice
 REMIND_CHOICE_ACTION = "remind_later_choice"
 #: Meetings listed at most (a message holds 50 blocks, the Home tab 100).
 LIST_LIMIT = 15
+#: Slack refuses a message with more blocks than this (``invalid_blocks``).
+MESSAGE_MAX_BLOCKS = 50
 
 #: Statuses in which prep has not started: the card offers Start Prep / Remind Later.
 ACTIONABLE = frozenset(
@@ -144,7 +146,8 @@ def _list_item(meeting: Meeting, user: User, index: int, now: datetime) -> list[
 def meeting_list_blocks(
     meetings: list[Meeting], user: User, *, heading: str, now: datetime
 ) -> list[Block]:
-    """A heading, then each meeting with its status and the buttons that fit."""
+    """A heading, then each meeting with its status and the buttons that fit, within
+    :data:`MESSAGE_MAX_BLOCKS` (the Home tab adds one more block: it allows 100)."""
     shown = [m for m in meetings if m.status != MeetingStatus.CANCELLED]
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": truncate(heading, 150)}}
@@ -154,11 +157,15 @@ def meeting_list_blocks(
             {"type": "section", "text": {"type": "mrkdwn", "text": "No upcoming meetings."}}
         )
         return blocks
+    listed = 0
     for index, meeting in enumerate(shown[:LIST_LIMIT]):
-        blocks.append({"type": "divider"})
-        blocks += _list_item(meeting, user, index, now)
-    if len(shown) > LIST_LIMIT:
-        more = len(shown) - LIST_LIMIT
+        item = [{"type": "divider"}, *_list_item(meeting, user, index, now)]
+        if len(blocks) + len(item) > MESSAGE_MAX_BLOCKS - 1:  # one left for "…and N more"
+            break
+        blocks += item
+        listed += 1
+    if len(shown) > listed:
+        more = len(shown) - listed
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {more} more."}]}
         )

@@ -105,6 +105,18 @@ def test_meetings_shows_status_and_only_fitting_buttons(
     assert _action_ids(answer["blocks"]) == []
 
 
+def test_a_long_meeting_list_fits_in_one_slack_message(
+    runtime: Runtime, owner: User, via_lambda: LambdaTransport, payloads: Payloads
+) -> None:
+    for i in range(50):
+        make_meeting(runtime, owner, f"mtg-{i:02d}", T0 + timedelta(hours=1 + 3 * i), f"M{i:02d}")
+    blocks = via_lambda.send(payloads.command("week")).json()["blocks"]
+    assert len(blocks) <= 50  # Slack's limit for one message
+    listed = sum(1 for b in blocks if b["type"] == "divider")
+    assert listed >= 10
+    assert blocks[-1]["elements"][0]["text"] == f"…and {50 - listed} more."
+
+
 def test_meetings_unknown_caller_gets_setup_instructions(
     via_lambda: LambdaTransport, payloads: Payloads, fake_slack: FakeSlackAPI
 ) -> None:
