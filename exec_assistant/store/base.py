@@ -95,8 +95,15 @@ class Store(Protocol):
         channel: Channel | None,
         cycle: str,
         at: datetime,
-    ) -> None:
-        """Set the meeting's notification fields (no status change)."""
+        move_to: MeetingStatus | None = None,
+        move_from: Sequence[MeetingStatus] | None = None,
+    ) -> bool:
+        """Set the meeting's notification fields (``updated_at`` = ``at``).
+
+        With ``move_to``, the same write also moves the status as
+        ``transition_meeting(move_to, expected=move_from)`` would have just before; the fields
+        are set whether or not the status moves. Returns whether it moved.
+        """
         ...
 
     # chat sessions --------------------------------------------------------------------------

@@ -538,17 +538,42 @@ class DynamoDBStore:
         channel: Channel | None,
         cycle: str,
         at: datetime,
-    ) -> None:
-        expr = _Expr()
-        expr.set("notification_status", status.value)
-        expr.set("notification_channel", channel.value if channel else None)
-        expr.set("notification_cycle", cycle)
-        expr.set("notified_at", at)
-        expr.set("updated_at", at)
+        move_to: MeetingStatus | None = None,
+        move_from: Sequence[MeetingStatus] | None = None,
+    ) -> bool:
+        def fields() -> _Expr:
+            expr = _Expr()
+            expr.set("notification_status", status.value)
+            expr.set("notification_channel", channel.value if channel else None)
+            expr.set("notification_cycle", cycle)
+            expr.set("notified_at", at)
+            expr.set("updated_at", at)
+            return expr
+
+        sources = allowed_sources(move_to) if move_to is not None else frozenset()
+        if move_from is not None:
+            sources &= frozenset(move_from)
+        if move_to is not None and sources:
+            # One conditional write moves the status and sets the fields; if the status does not
+            # allow the move, a second, unconditional one sets the fields alone.
+            expr = fields()
+            allowed = ", ".join(expr.v(s.value) for s in sorted(sources))
+            condition = (
+                f"attribute_exists({expr.n('meeting_id')}) AND {expr.n('status')} IN ({allowed})"
+            )
+            expr.set("status", move_to.value)
+            try:
+                self._update("meetings", meeting_id, expr, condition)
+                return True
+            except _ConditionFailed as exc:
+                if exc.item is None:
+                    raise NotFoundError(f"meeting {meeting_id} not found") from exc
+        expr = fields()
         try:
             self._update("meetings", meeting_id, expr, f"attribute_exists({expr.n('meeting_id')})")
         except _ConditionFailed as exc:
             raise NotFoundError(f"meeting {meeting_id} not found") from exc
+        return False
 
     # chat sessions ---------------------------------------------------------------------------
 

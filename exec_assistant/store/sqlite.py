@@ -229,23 +229,29 @@ class SQLiteStore:
         channel: Channel | None,
         cycle: str,
         at: datetime,
-    ) -> None:
+        move_to: MeetingStatus | None = None,
+        move_from: Sequence[MeetingStatus] | None = None,
+    ) -> bool:
         with self._tx() as conn:
             meeting = self._read_meeting(conn, meeting_id)
             if meeting is None:
                 raise NotFoundError(f"meeting {meeting_id} not found")
-            self._write_meeting(
-                conn,
-                meeting.model_copy(
-                    update={
-                        "notification_status": status,
-                        "notification_channel": channel,
-                        "notification_cycle": cycle,
-                        "notified_at": at,
-                        "updated_at": at,
-                    }
-                ),
+            update: dict[str, Any] = {
+                "notification_status": status,
+                "notification_channel": channel,
+                "notification_cycle": cycle,
+                "notified_at": at,
+                "updated_at": at,
+            }
+            moved = (
+                move_to is not None
+                and move_to in ALLOWED_TRANSITIONS[meeting.status]
+                and (move_from is None or meeting.status in move_from)
             )
+            if moved:
+                update["status"] = move_to
+            self._write_meeting(conn, meeting.model_copy(update=update))
+        return moved
 
     # chat sessions ---------------------------------------------------------------------------
 

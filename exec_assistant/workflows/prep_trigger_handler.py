@@ -190,12 +190,17 @@ def _after_send(
     if result.duplicate and meeting.notified_at is not None and meeting.notified_at >= delivered_at:
         return _finish(event_id, mid, "duplicate", "cycle already delivered", result=result)
     # First delivery, or a retry after a crash between the send and these steps: all idempotent.
-    runtime.store.transition_meeting(
-        mid,
-        MeetingStatus.PREP_SCHEDULED,
-        now=now,
-        expected=(MeetingStatus.DISCOVERED, MeetingStatus.PREP_REQUIRED),
-    )
+    # The notification fields are written last: they mark the steps done. The escalation plan
+    # reads the meeting as stored, so when there may be something to escalate to, the status
+    # moves first; otherwise the move rides on the last write.
+    from exec_assistant.notifications.escalation import escalation_targets
+
+    move_from = (MeetingStatus.DISCOVERED, MeetingStatus.PREP_REQUIRED)
+    plan_reads_status = bool(escalation_targets(user, runtime.configured_channels))
+    if plan_reads_status:
+        runtime.store.transition_meeting(
+            mid, MeetingStatus.PREP_SCHEDULED, now=now, expected=move_from
+        )
     schedule_escalation(runtime, mid, user, key=result.key)
     runtime.store.record_meeting_notification(
         mid,
@@ -203,6 +208,8 @@ def _after_send(
         channel=result.delivered_channel,
         cycle=detail.cycle_key,
         at=delivered_at,
+        move_to=None if plan_reads_status else MeetingStatus.PREP_SCHEDULED,
+        move_from=move_from,
     )
     action: TriggerAction = "duplicate" if result.duplicate else "notified"
     channel = result.delivered_channel.value if result.delivered_channel else "unknown"

@@ -294,6 +294,54 @@ def test_record_meeting_notification(store: Store) -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("status", "moves"),
+    [
+        (S.DISCOVERED, True),
+        (S.PREP_REQUIRED, True),
+        (S.PREP_SCHEDULED, False),  # a reminder cycle: already there, not in move_from
+        (S.PREP_IN_PROGRESS, False),  # the user clicked first: move_from refuses it
+        (S.CANCELLED, False),  # no transition allows it
+    ],
+)
+def test_record_meeting_notification_with_a_status_move(
+    store: Store, status: MeetingStatus, moves: bool
+) -> None:
+    store.upsert_meeting_calendar(make_meeting())
+    if status == S.PREP_IN_PROGRESS:
+        assert store.transition_meeting("mtg-1", S.PREP_SCHEDULED, now=NOW)
+    if status != S.DISCOVERED:
+        assert store.transition_meeting("mtg-1", status, now=NOW)
+    at = NOW + timedelta(minutes=5)
+    moved = store.record_meeting_notification(
+        "mtg-1",
+        status=NotificationStatus.DELIVERED,
+        channel=Channel.SLACK,
+        cycle="prep",
+        at=at,
+        move_to=S.PREP_SCHEDULED,
+        move_from=(S.DISCOVERED, S.PREP_REQUIRED),
+    )
+    assert moved is moves
+    stored = store.get_meeting("mtg-1")
+    assert stored is not None
+    assert stored.status == (S.PREP_SCHEDULED if moves else status)
+    assert (stored.notification_status, stored.notification_channel) == (
+        NotificationStatus.DELIVERED,
+        Channel.SLACK,
+    )
+    assert (stored.notification_cycle, stored.notified_at, stored.updated_at) == ("prep", at, at)
+    with pytest.raises(NotFoundError):
+        store.record_meeting_notification(
+            "mtg-missing",
+            status=NotificationStatus.DELIVERED,
+            channel=Channel.SLACK,
+            cycle="prep",
+            at=at,
+            move_to=S.PREP_SCHEDULED,
+        )
+
+
 # --- chat sessions ------------------------------------------------------------------------
 
 

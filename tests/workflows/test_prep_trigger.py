@@ -301,3 +301,39 @@ def test_a_new_cycle_notifies_again(
         f"{meeting.meeting_id}#prep",
         f"{meeting.meeting_id}#prep:replay-1",
     ]
+
+
+def test_with_nothing_to_escalate_to_the_status_moves_with_the_notification_fields(
+    runtime: Runtime,
+    meeting: Meeting,
+    slack: CountingChannel,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    del runtime.channels[Channel.SMS]  # only Slack configured: no escalation target
+    moves: list[object] = []
+    real = runtime.store.transition_meeting
+
+    def transition(*args: Any, **kwargs: Any) -> bool:
+        moves.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runtime.store, "transition_meeting", transition)
+
+    assert handle_event(envelope(), runtime).action == "notified"
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    assert (stored.status, stored.notification_cycle) == (MeetingStatus.PREP_SCHEDULED, "prep")
+    assert stored.notification_status == NotificationStatus.DELIVERED
+    assert moves == []  # one write did both
+    assert runtime.scheduler.pending() == []  # type: ignore[attr-defined]
+
+    clock.advance(timedelta(minutes=10))  # a reminder cycle: already PREP_SCHEDULED, stays
+    assert handle_event(envelope(reminder_id="r1"), runtime).action == "notified"
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    assert (stored.status, stored.notification_cycle) == (
+        MeetingStatus.PREP_SCHEDULED,
+        "reminder:r1",
+    )
+    assert len(slack.sent) == 2
