@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from exec_assistant.errors import ConfigurationError
+from exec_assistant.errors import ConfigurationError, TransientError
 
 SecretName = Literal[
     "slack_bot_token",
@@ -115,6 +115,10 @@ class Settings(BaseSettings):
         return bool((direct and direct.get_secret_value()) or getattr(self, f"{name}_secret_arn"))
 
 
+#: Secrets Manager errors worth retrying later (the secret exists; the service is busy).
+_TRANSIENT_SECRET_ERRORS = frozenset(
+    {"ThrottlingException", "InternalServiceError", "InternalServiceErrorException"}
+)
 _secret_cache: dict[str, str] = {}
 _secret_lock = threading.Lock()
 
@@ -123,14 +127,27 @@ def _fetch_secret(arn: str, name: str) -> str:
     with _secret_lock:
         if arn in _secret_cache:
             return _secret_cache[arn]
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from exec_assistant.aws import client
 
     try:
         response: dict[str, Any] = dict(client("secretsmanager").get_secret_value(SecretId=arn))
-    except Exception as exc:
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in _TRANSIENT_SECRET_ERRORS or status >= 500:
+            raise TransientError(
+                f"Secrets Manager unavailable reading {name}: {code}", code="secret_unavailable"
+            ) from exc
         raise ConfigurationError(
-            f"cannot read {name} from Secrets Manager: {type(exc).__name__}",
+            f"cannot read {name} from Secrets Manager: {code or type(exc).__name__}",
             code="secret_unreadable",
+        ) from exc
+    except BotoCoreError as exc:  # endpoint unreachable, timeouts: nothing was read
+        raise TransientError(
+            f"Secrets Manager unreachable reading {name}: {type(exc).__name__}",
+            code="secret_unavailable",
         ) from exc
     value = str(response.get("SecretString") or "")
     with _secret_lock:

@@ -158,3 +158,23 @@ def test_unreadable_secret_is_a_configuration_error_without_values(
     assert BOT_TOKEN not in message
     assert arn not in message
     assert info.value.code == "secret_unreadable"
+
+
+def test_secrets_manager_throttling_is_transient(
+    monkeypatch: pytest.MonkeyPatch, secrets: Any
+) -> None:
+    """A busy Secrets Manager is worth retrying; a missing secret is not (test above)."""
+    from botocore.stub import Stubber
+
+    from exec_assistant.aws import client
+    from exec_assistant.errors import TransientError
+
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:busy-AbCdEf"
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN_SECRET_ARN", arn)
+    with Stubber(client("secretsmanager")) as stub:
+        stub.add_client_error(
+            "get_secret_value", service_error_code="ThrottlingException", http_status_code=400
+        )
+        with pytest.raises(TransientError) as info:
+            Settings().require_secret("twilio_auth_token")
+    assert info.value.code == "secret_unavailable"

@@ -8,6 +8,7 @@ reuses it, so call this once per process (the composition root does).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from exec_assistant.models import Channel
@@ -34,10 +35,11 @@ def build_channels(settings: Settings) -> dict[Channel, NotificationChannel]:
     ):
         from exec_assistant.notifications.channels.sms import SmsChannel
 
+        # Resolved on the first SMS, not here: most cold starts never send one.
         channels[Channel.SMS] = SmsChannel(
-            account_sid=settings.require_secret("twilio_account_sid"),
-            auth_token=settings.require_secret("twilio_auth_token"),
-            from_number=settings.require_secret("twilio_from_number"),
+            account_sid=partial(settings.require_secret, "twilio_account_sid"),
+            auth_token=partial(settings.require_secret, "twilio_auth_token"),
+            from_number=partial(settings.require_secret, "twilio_from_number"),
             api_url=settings.twilio_api_url,
         )
     if settings.ses_from_email:

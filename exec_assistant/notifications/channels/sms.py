@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
+from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import register_secret
 from exec_assistant.models import Channel, ErrorClass, User
 from exec_assistant.notifications.rendering import sms_text
@@ -29,6 +31,9 @@ TRANSIENT_CODES = frozenset({20429})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: The longest ``Retry-After`` honoured; a longer one is cut short (a second 429 then moves on).
 MAX_RETRY_AFTER_SECONDS = 10.0
+
+#: A secret's value, or how to get it on first use (e.g. a Secrets Manager read).
+Secret = str | Callable[[], str]
 
 # twilio's HTTP client logs every request URL (which carries the account SID) at INFO.
 _twilio_http_logger = logging.getLogger("exec_assistant.notifications.twilio_http")
@@ -72,19 +77,16 @@ class SmsChannel:
     def __init__(
         self,
         *,
-        account_sid: str,
-        auth_token: str,
-        from_number: str,
+        account_sid: Secret,
+        auth_token: Secret,
+        from_number: Secret,
         api_url: str | None = None,
         timeout: float = 10.0,
         max_retries: int = 2,
         backoff_factor: float = 0.5,
     ) -> None:
-        for secret in (account_sid, auth_token, from_number):
-            register_secret(secret)
-        self._account_sid = account_sid
-        self._auth_token = auth_token
-        self._from = from_number
+        self._secrets = (account_sid, auth_token, from_number)
+        self._from = ""
         self._api_url = api_url
         self._timeout = timeout
         self._max_retries = max_retries
@@ -95,10 +97,26 @@ class SmsChannel:
     def skip_reason(self, user: User) -> str | None:
         return None if user.phone else "user has no phone number"
 
+    def _credentials(self) -> tuple[str, str, str]:
+        """The account SID, auth token and sender, resolved on the first send: on Lambda they
+        are Secrets Manager reads, which most invocations (Slack delivers) never need."""
+        try:
+            values = tuple(s() if callable(s) else s for s in self._secrets)
+        except ExecAssistantError as exc:  # nothing was sent: transient or permanent, not unknown
+            error_class = exc.error_class
+            if error_class == ErrorClass.UNKNOWN:
+                error_class = ErrorClass.TRANSIENT
+            raise DeliveryError(error_class, exc.code or "secret_unavailable", str(exc)) from exc
+        for value in values:
+            register_secret(value)
+        account_sid, auth_token, from_number = values
+        return account_sid, auth_token, from_number
+
     def _twilio(self) -> Any:
         """The Twilio client, built on first use and reused."""
         with self._lock:
             if self._client is None:
+                account_sid, auth_token, self._from = self._credentials()
                 from requests.adapters import HTTPAdapter
                 from twilio.http.http_client import TwilioHttpClient
                 from urllib3.util.retry import Retry
@@ -124,7 +142,7 @@ class SmsChannel:
                 http.session.mount("https://", adapter)
                 http.session.mount("http://", adapter)
                 self._client = twilio_client(
-                    self._account_sid, self._auth_token, api_url=self._api_url, http_client=http
+                    account_sid, auth_token, api_url=self._api_url, http_client=http
                 )
             return self._client
 
