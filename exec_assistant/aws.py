@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 _clients: dict[tuple[str, str | None], Any] = {}
+_state: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
@@ -30,7 +31,11 @@ def client(service: str, *, region: str | None = None, max_attempts: int = 3) ->
             read_timeout=10,
             max_pool_connections=50,
         )
-        created = boto3.session.Session().client(service, region_name=region, config=config)  # type: ignore[call-overload]
+        if _state.get("session") is None:
+            # One session for every client: it loads botocore's endpoint and partition data once,
+            # so a second client (Secrets Manager, Scheduler…) costs its own model only.
+            _state["session"] = boto3.session.Session()
+        created = _state["session"].client(service, region_name=region, config=config)
         _clients[key] = created
         return created
 
@@ -39,3 +44,4 @@ def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     with _lock:
         _clients.clear()
+        _state.clear()
