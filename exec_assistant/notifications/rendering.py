@@ -67,16 +67,22 @@ def truncate(text: str, limit: int) -> str:
 
 def format_when(meeting: Meeting, user: User, *, dash: str = "\u2013") -> str:
     """Start and end in the user's zone, ``dash`` between: ``Tue 3 Dec, 14:00-15:00 CET``."""
-    start = meeting.start_time.astimezone(user.zone)
-    end = meeting.end_time.astimezone(user.zone)
-
-    def day(moment: datetime) -> str:
-        return f"{moment:%a} {moment.day} {moment:%b}"
-
+    zone_info = user.zone
+    start = meeting.start_time.astimezone(zone_info)
+    end = meeting.end_time.astimezone(zone_info)
     zone = start.tzname() or user.timezone
     if start.date() == end.date():
-        return f"{day(start)}, {start:%H:%M}{dash}{end:%H:%M} {zone}"
-    return f"{day(start)} {start:%H:%M} {dash} {day(end)} {end:%H:%M} {zone}"
+        return f"{_day(start)}, {_hm(start)}{dash}{_hm(end)} {zone}"
+    return f"{_day(start)} {_hm(start)} {dash} {_day(end)} {_hm(end)} {zone}"
+
+
+def _day(moment: datetime) -> str:
+    """``Tue 3 Dec``: one strftime call (each costs microseconds; the day is not zero-padded)."""
+    return moment.strftime(f"%a {moment.day} %b")
+
+
+def _hm(moment: datetime) -> str:
+    return f"{moment.hour:02d}:{moment.minute:02d}"
 
 
 def attendee_count(meeting: Meeting) -> str:
@@ -152,7 +158,10 @@ def meeting_blocks(
     footer: Block | None = None,
 ) -> list[Block]:
     """Header, title, time/location/attendees, then ``footer`` (default: the prep buttons)."""
-    facts = meeting_facts(meeting, user, kind)
+    return _blocks(meeting_facts(meeting, user, kind), footer)
+
+
+def _blocks(facts: MeetingFacts, footer: Block | None) -> list[Block]:
     fields = [{"type": "mrkdwn", "text": f"*When*\n{mrkdwn_escape(facts.when)}"}]
     if facts.location:
         location = mrkdwn_escape(truncate(facts.location, 300))
@@ -165,7 +174,7 @@ def meeting_blocks(
             "text": {"type": "mrkdwn", "text": f"*{mrkdwn_escape(truncate(facts.title, 2000))}*"},
         },
         {"type": "section", "fields": fields},
-        footer if footer is not None else prep_actions_block(meeting.meeting_id),
+        footer if footer is not None else prep_actions_block(facts.meeting_id),
     ]
 
 
@@ -184,10 +193,7 @@ class SlackMessage(BaseModel):
 
 def slack_message(notification: PrepNotification) -> SlackMessage:
     facts = meeting_facts(notification.meeting, notification.user, notification.kind)
-    return SlackMessage(
-        text=truncate(fallback_text(facts), 3000),
-        blocks=meeting_blocks(notification.meeting, notification.user, kind=notification.kind),
-    )
+    return SlackMessage(text=truncate(fallback_text(facts), 3000), blocks=_blocks(facts, None))
 
 
 # --- SMS ------------------------------------------------------------------------------------
