@@ -52,6 +52,7 @@ class LoopbackFake:
         self._scripts: dict[str, deque[Reply]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections = 0
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -62,6 +63,14 @@ class LoopbackFake:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY, as real servers on kept-alive connections: headers and body go out
+            # in two writes, and Nagle would hold the second for the client's delayed ACK (40 ms)
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:  # once per accepted connection
+                with fake._lock:
+                    fake._connections += 1
+                super().setup()
 
             def do_GET(self) -> None:
                 fake._serve(self)
@@ -104,6 +113,12 @@ class LoopbackFake:
         if self._server is None:
             raise RuntimeError("fake is not started")
         return int(self._server.server_address[1])
+
+    @property
+    def connections(self) -> int:
+        """How many TCP connections the fake has accepted (keep-alive reuse shows as fewer)."""
+        with self._lock:
+            return self._connections
 
     @property
     def origin(self) -> str:

@@ -5,10 +5,11 @@ Retries use slack_sdk's own handlers, bounded:
 * ``RateLimitErrorRetryHandler`` — HTTP 429 (``ratelimited``), sleeping ``Retry-After`` — unless
   Slack asks for more than :data:`MAX_RETRY_AFTER_SECONDS`: then the next channel is quicker;
 * ``ServerErrorRetryHandler`` — HTTP 500/503;
-* ``ConnectionErrorRetryHandler`` restricted to ``urllib.error.URLError``. slack_sdk sends with
-  urllib, which raises ``URLError`` only for failures while connecting or sending (inside
-  ``HTTPConnection.request``); once the request has left, a missing answer surfaces as
-  ``TimeoutError`` / ``RemoteDisconnected`` / ``ConnectionResetError`` from ``getresponse()``.
+* ``ConnectionErrorRetryHandler`` restricted to ``urllib.error.URLError``. The client's
+  transport (:mod:`exec_assistant.slack_http`, as slack_sdk's urllib one) raises ``URLError``
+  only for failures while connecting, before the request is sent; once the request may have
+  left, a missing answer surfaces as ``TimeoutError`` / ``RemoteDisconnected`` /
+  ``ConnectionResetError``.
   The default handler also retries the latter two — a possible double post — so it is configured
   to retry ``URLError`` alone, and everything after the send is classified UNKNOWN here and never
   resent on Slack.
@@ -128,7 +129,9 @@ def slack_retry_handlers(
 class SlackChannel:
     """Posts the prep message to the user's DM (``channel=<Slack user id>``).
 
-    The ``WebClient`` is created once and reused (warm Lambdas keep it). Returns ``channel:ts``.
+    The ``WebClient`` is created once and reused (warm Lambdas keep it), and so are its
+    connections (:class:`exec_assistant.slack_http.PooledWebClient`, which raises the same
+    errors as slack_sdk's urllib transport, classified below). Returns ``channel:ts``.
     """
 
     name = Channel.SLACK
@@ -142,10 +145,10 @@ class SlackChannel:
         max_retries: int = 2,
         backoff_factor: float = 0.5,
     ) -> None:
-        from slack_sdk import WebClient
+        from exec_assistant.slack_http import PooledWebClient
 
         register_secret(token)
-        self.client: WebClient = WebClient(
+        self.client: WebClient = PooledWebClient(
             token=token,
             base_url=base_url,
             timeout=timeout,
