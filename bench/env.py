@@ -76,14 +76,15 @@ def lambda_env(function: str, *, secret_arns: bool = False) -> dict[str, str]:
     return env
 
 
-def embedded_env(db: Path, slack_url: str, lambda_url: str) -> dict[str, str]:
+def embedded_env(db: Path, slack_url: str, runtime_api: str) -> dict[str, str]:
     """The embedded default (SQLite file, local bus and scheduler) with Slack on the fake, and
-    Bolt's lazy-listener Lambda client on the fake Invoke endpoint."""
+    the Lambda Extensions API on its fake (the Slack bot's post-response extension registers
+    there, as on Lambda)."""
     return (
         clean()
         | _aws()
         | {
-            "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
+            "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "EXEC_ASSISTANT_STORE": f"sqlite:///{db}",
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,

@@ -12,12 +12,12 @@ line, prefixed with :data:`MARK`, on stdout (the handlers' logs go to stderr).
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -38,24 +38,57 @@ def rss_kib(field: str = "VmRSS") -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _pending() -> list[dict[str, Any]]:
-    """Bolt's asynchronous self-invocations, queued on the fake Lambda endpoint."""
-    url = os.environ["AWS_ENDPOINT_URL_LAMBDA"] + "/bench.pending"
-    with urllib.request.urlopen(url, timeout=10) as response:  # loopback fake
-        return list(json.loads(response.read()))
+class LambdaInvocations:
+    """Lambda's part around each call of the Slack bot's handler, on the Extensions API fake:
+    start the invocation (the extension gets ``INVOKE``), and after the handler returned wait
+    until the extension has run the post-response work and asked for the next event."""
+
+    def __init__(self) -> None:
+        from bench.fakes import DONE_PATH, INVOKE_PATH
+
+        host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].partition(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        self.invoke_path, self.done_path = INVOKE_PATH, DONE_PATH
+        self.done = 0
+        #: From the handler's return to the end of the invocation (the post-response work).
+        self.after_seconds: list[float] = []
+
+    def _call(self, method: str, path: str) -> None:
+        self.conn.request(method, path)
+        response = self.conn.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{method} {path}: HTTP {response.status}")
+
+    def call(
+        self, handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any]
+    ) -> tuple[float, dict[str, Any]]:
+        """One invocation; returns the handler's time (the acknowledgement) and response."""
+        from bench import scenario
+
+        self._call("POST", self.invoke_path)
+        seconds, response = timed(handler, event, scenario.CONTEXT)
+        start = time.perf_counter()
+        self.done += 1
+        self._call("GET", f"{self.done_path}?n={self.done}")
+        self.after_seconds.append(time.perf_counter() - start)
+        return seconds, response
 
 
 # --- Slack ----------------------------------------------------------------------------------
 
 
 class SlackScenario:
-    """The real ``lambda_handler`` and a bare Bolt app, both fed the same signed requests."""
+    """The real ``lambda_handler`` (its post-response extension registered with the fake
+    Extensions API at import, as on Lambda) and a bare Bolt app, fed the same signed requests."""
 
     def __init__(self, clicks: int) -> None:
         from bench import scenario
-        from exec_assistant.interfaces.slack_bot import lambda_handler
+        from exec_assistant.interfaces.slack_bot import after_response, lambda_handler
         from exec_assistant.runtime import get_runtime
 
+        if after_response.extension is None:
+            raise RuntimeError("the post-response extension did not register with the fake")
         self.handler: scenario.Handler = lambda_handler
         store = get_runtime().store
         user = scenario.owner(store)
@@ -66,16 +99,10 @@ class SlackScenario:
         self.requests = scenario.SlackRequests(slack_url.removesuffix("/api/"))
         self.bare = scenario.bare_handler(slack_url)
         self.context = scenario.CONTEXT
-        self.lazy_runs = 0
-        self.lazy_seconds: list[float] = []
+        self.invocations = LambdaInvocations()
 
-    def run_lazy(self) -> None:
-        """What AWS does after the ack returned: run the queued self-invocations."""
-        for payload in _pending():
-            start = time.perf_counter()
-            self.handler(payload, self.context)
-            self.lazy_seconds.append(time.perf_counter() - start)
-            self.lazy_runs += 1
+    def invoke(self, event: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+        return self.invocations.call(self.handler, event)
 
 
 def timed(
@@ -87,6 +114,7 @@ def timed(
 
 
 def ack(iterations: int, warmup: int) -> dict[str, Any]:
+    from exec_assistant.interfaces.slack_bot import after_response
     from exec_assistant.models import MeetingStatus
 
     s = SlackScenario(iterations + warmup)
@@ -94,35 +122,33 @@ def ack(iterations: int, warmup: int) -> dict[str, Any]:
         k: [] for k in ("meetings", "meetings_bare", "start_prep", "start_prep_bare")
     }
     statuses: Counter[str] = Counter()
-    listed_blocks = 0
     for i in range(iterations + warmup):
         keep = i >= warmup
         click = s.click_ids[i]
-        for name, handler, event in (
-            ("meetings", s.handler, s.requests.meetings()),
-            ("meetings_bare", s.bare, s.requests.meetings()),
-            ("start_prep", s.handler, s.requests.start_prep(click)),
-            ("start_prep_bare", s.bare, s.requests.start_prep(click)),
+        for name, event in (
+            ("meetings", s.requests.meetings()),
+            ("meetings_bare", s.requests.meetings()),
+            ("start_prep", s.requests.start_prep(click)),
+            ("start_prep_bare", s.requests.start_prep(click)),
         ):
-            seconds, response = timed(handler, event, s.context)
+            if name.endswith("_bare"):
+                seconds, response = timed(s.bare, event, s.context)
+            else:
+                seconds, response = s.invoke(event)
             statuses[f"{name}:{response['statusCode']}"] += 1
             if keep:
                 samples[name].append(seconds)
-            if name == "meetings":
-                listed_blocks = len(json.loads(response["body"] or "{}").get("blocks", []))
-            if name == "start_prep":
-                s.run_lazy()
     started = sum(
         1
         for mid in s.click_ids
         if (m := s.store.get_meeting(mid)) and m.status == MeetingStatus.PREP_IN_PROGRESS
     )
+    after = sorted(s.invocations.after_seconds)
     return {
         "samples": samples,
         "statuses": dict(statuses),
-        "listed_blocks": listed_blocks,
-        "lazy_runs": s.lazy_runs,
-        "lazy_p50": sorted(s.lazy_seconds)[len(s.lazy_seconds) // 2] if s.lazy_seconds else None,
+        "post_response_runs": after_response.queued,
+        "post_response_p50": after[len(after) // 2] if after else None,
         "prep_started": started,
         "clicks": iterations + warmup,
     }
@@ -197,12 +223,11 @@ def memory(target: str, n: int, warmup: int) -> dict[str, Any]:
         handler = s.handler if target == "slack_bot" else s.bare
 
         def step(i: int) -> None:
-            if i % 2 == 0:
-                handler(s.requests.meetings(), s.context)
+            event = s.requests.meetings() if i % 2 == 0 else s.requests.start_prep(s.click_ids[i])
+            if target == "slack_bot":
+                s.invoke(event)
             else:
-                handler(s.requests.start_prep(s.click_ids[i]), s.context)
-                if target == "slack_bot":
-                    s.run_lazy()
+                handler(event, s.context)
 
     elif target == "prep_trigger":
         from exec_assistant.workflows.prep_trigger_handler import lambda_handler

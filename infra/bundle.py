@@ -57,7 +57,7 @@ ZIP_OVERRIDE_ENV = "EXEC_ASSISTANT_LAMBDA_ZIP"
 #: 60% of the bundle); only these are kept. A client for any other service would fail with
 #: ``UnknownServiceError``: add it here when the package starts calling one.
 BOTOCORE_SERVICES = frozenset(
-    {"dynamodb", "events", "lambda", "scheduler", "secretsmanager", "sesv2", "sts"}
+    {"dynamodb", "events", "scheduler", "secretsmanager", "sesv2", "sts"}
 )
 
 

@@ -141,16 +141,6 @@ def secrets_statement(secret_arns: Sequence[pulumi.Input[str]]) -> Statement:
     return statement("ReadStackSecrets", SECRETS_ACTIONS, secret_arns)
 
 
-def self_invoke_statement(function_arn: pulumi.Input[str]) -> Statement:
-    """Bolt lazy listeners re-invoke the running function asynchronously, by the ARN it was
-    invoked with: unqualified, or with a version/alias qualifier (``…:function:name:live``)."""
-    return statement(
-        "LazyListenerSelfInvoke",
-        ("lambda:GetFunction", "lambda:InvokeFunction"),
-        [function_arn, pulumi.Output.concat(function_arn, ":*")],
-    )
-
-
 def put_events_statement(bus_arn: pulumi.Input[str]) -> Statement:
     return statement("PublishToStackBus", ("events:PutEvents",), [bus_arn])
 

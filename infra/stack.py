@@ -3,8 +3,8 @@
 What each Lambda may do (its one inline policy, besides writing its own log group):
 
 =================  ==========================================================================
-slack bot          stack tables; read the Slack token and signing secret; invoke itself (Bolt
-                   lazy listeners); create/delete schedules in the group + pass the scheduler role
+slack bot          stack tables; read the Slack token and signing secret; create/delete
+                   schedules in the group + pass the scheduler role
 calendar monitor   stack tables; ``events:PutEvents`` on the stack bus
 prep trigger       stack tables; read the Slack token and Twilio secrets; create/delete
                    schedules + pass the scheduler role; send to its DLQ (async failures);
@@ -90,7 +90,6 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
         cfg,
         [
             *base_statements(spec),
-            iam.self_invoke_statement(slack_bot.function.arn),
             *schedule_statements,
         ],
     )

@@ -6,9 +6,9 @@ on Lambda, locally over HTTP or Socket Mode, and in tests against a fake Slack W
 
 Cold start: nothing talks to Slack while the app is built (``token_verification_enabled=False``;
 Bolt's ``auth.test`` happens once, on the first request, and is cached). On Lambda
-(``process_before_response=True``) each listener only acknowledges; its work runs in a lazy
-listener, which Bolt runs by invoking this same function again asynchronously (the function
-needs ``lambda:InvokeFunction`` on itself).
+(``process_before_response=True``) each listener only acknowledges; its work runs after the
+response has been returned, in the same invocation (:mod:`exec_assistant.interfaces.after_response`:
+an internal Lambda extension, registered when this module is imported, i.e. during Lambda's init).
 
 Contract: ``exec_assistant.interfaces.slack_bot.lambda_handler`` (API Gateway HTTP API v2 and
 REST v1 proxy events, any header case, base64 bodies).
@@ -17,10 +17,12 @@ REST v1 proxy events, any header case, base64 bodies).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from exec_assistant.config import running_on_lambda
+from exec_assistant.interfaces.after_response import Work, ack_then, register_extension
 from exec_assistant.interfaces.signing_secrets import SigningSecretSource, signing_secret_source
 from exec_assistant.logs import configure_logging, register_secret
 from exec_assistant.runtime import Runtime
@@ -40,6 +42,7 @@ def create_app(
     signing_secrets: SigningSecretSource | None = None,
     process_before_response: bool | None = None,
     socket_mode: bool = False,
+    defer: Callable[[Work], None] | None = None,
 ) -> App:
     """Build the Bolt app.
 
@@ -47,6 +50,9 @@ def create_app(
     ``signing_secrets``: default from the settings (environment or Secrets Manager); in Socket
     Mode it may be absent, and then any HTTP request is refused.
     ``process_before_response``: default True on Lambda, False elsewhere.
+    ``defer``: where each listener's work goes after its acknowledgement (on Lambda,
+    :meth:`AfterResponse.add`); ``None`` runs it right after the ack (see
+    :func:`~exec_assistant.interfaces.after_response.ack_then`).
     """
     from slack_bolt import App
     from slack_sdk import WebClient
@@ -96,28 +102,31 @@ def create_app(
     listeners = SlackListeners(
         runtime, engine or QuestionnaireEngine(runtime.store, clock=runtime.clock)
     )
-    app.command(MEETINGS_COMMAND)(listeners.meetings_command)
-    app.action(START_PREP_ACTION)(ack=ack_now, lazy=[listeners.start_prep])
-    app.action(REMIND_LATER_ACTION)(ack=ack_now, lazy=[listeners.remind_later])
-    app.action(REMIND_CHOICE_ACTION)(ack=ack_now, lazy=[listeners.remind_choice])
+    app.command(MEETINGS_COMMAND)(ack_then(listeners.meetings_command, defer))
+    app.action(START_PREP_ACTION)(ack_then(listeners.start_prep, defer))
+    app.action(REMIND_LATER_ACTION)(ack_then(listeners.remind_later, defer))
+    app.action(REMIND_CHOICE_ACTION)(ack_then(listeners.remind_choice, defer))
     app.event({"type": "message", "subtype": None}, matchers=[is_user_dm])(
-        ack=ack_now, lazy=[listeners.direct_message]
+        ack_then(listeners.direct_message, defer)
     )
     # every other message event (edits, deletions, bots, channels): acknowledged, ignored.
     # Unanswered, Bolt would reply 404 and Slack would retry and count failures.
     app.event("message")(ack_now)
-    app.event("app_home_opened")(ack=ack_now, lazy=[listeners.home_opened])
+    app.event("app_home_opened")(ack_then(listeners.home_opened, defer))
     return app
 
 
-# --- Lambda ---------------------------------------------------------------------------------
+# --- Lambda ----------------------------------------------------------------------------------
 
+#: This process's post-response work (registered with Lambda's Extensions API on Lambda).
+after_response = register_extension()
 _handler: SlackRequestHandler | None = None
 _handler_lock = threading.Lock()
 
 
 def slack_request_handler() -> SlackRequestHandler:
-    """The Lambda adapter around the app, built once per process from ``get_runtime()``."""
+    """The Lambda adapter around the app, built once per process from ``get_runtime()``; each
+    listener's work is queued on :data:`after_response`."""
     global _handler  # noqa: PLW0603 - the per-process cache is the point
     with _handler_lock:
         if _handler is None:
@@ -125,26 +134,9 @@ def slack_request_handler() -> SlackRequestHandler:
 
             from exec_assistant.runtime import get_runtime
 
-            _handler = SlackRequestHandler(create_app(get_runtime(), process_before_response=True))
-            _handler.app.listener_runner.lazy_listener_runner.lambda_client = _SelfInvoker()  # type: ignore[attr-defined]
+            app = create_app(get_runtime(), process_before_response=True, defer=after_response.add)
+            _handler = SlackRequestHandler(app)
         return _handler
-
-
-class _SelfInvoker:
-    """The Lambda client of Bolt's lazy-listener runner, reusing its connection.
-
-    Bolt's runner never reads the ``Invoke`` response, so botocore cannot return the connection
-    to its pool and every click would open a new TLS connection to the Lambda API on the ack
-    path. Reading the (empty) payload releases it. The client is the process-wide one from
-    :func:`exec_assistant.aws.client`, created on the first lazy invocation.
-    """
-
-    def invoke(self, **kwargs: Any) -> dict[str, Any]:
-        from exec_assistant.aws import client
-
-        response: dict[str, Any] = client("lambda").invoke(**kwargs)
-        response["Payload"].read()
-        return response
 
 
 def reset_app() -> None:
@@ -166,10 +158,13 @@ def _normalised(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """API Gateway (HTTP API v2 or REST v1 proxy) → Bolt. Also serves Bolt's own lazy
-    re-invocations of this function."""
+    """API Gateway (HTTP API v2 or REST v1 proxy) → Bolt; the lazy work the request queued runs
+    after the response (see :mod:`exec_assistant.interfaces.after_response`)."""
     configure_logging()
-    response: dict[str, Any] = slack_request_handler().handle(  # type: ignore[no-untyped-call]
-        _normalised(event), context
-    )
+    try:
+        response: dict[str, Any] = slack_request_handler().handle(  # type: ignore[no-untyped-call]
+            _normalised(event), context
+        )
+    finally:
+        after_response.invocation_done()
     return response

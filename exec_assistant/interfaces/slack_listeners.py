@@ -1,8 +1,9 @@
 """What each Slack interaction does. :func:`exec_assistant.interfaces.slack_bot.create_app`
 registers these methods with Bolt; Bolt injects the arguments by name.
 
-Every listener acknowledges first (Slack's 3-second limit) and does the work in a Bolt *lazy*
-function: on Lambda a second invocation of the same function, locally a thread.
+Every listener acknowledges first (Slack's 3-second limit) and does the work afterwards
+(:func:`exec_assistant.interfaces.after_response.ack_then`): on Lambda after the response, in the
+same invocation; locally in Bolt's listener thread, after Bolt has answered.
 
 Every listener is idempotent by construction, so a Slack retry (``X-Slack-Retry-Num``) or a
 double click repeats nothing:
@@ -64,8 +65,8 @@ def error_class(exc: BaseException) -> ErrorClass:
 
 
 def logged(func: Callable[P, R]) -> Callable[P, R]:
-    """Log a listener's failure with its name and error class, then let Bolt handle it (Bolt's
-    own lazy runner would only log a generic line)."""
+    """Log a listener's failure with its name and error class, then re-raise it (to Bolt's
+    error handling locally, to ``after_response.run_all`` on Lambda)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -86,7 +87,7 @@ def logged(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def ack_now(ack: Ack) -> None:
-    """The ack half of every lazy listener: answer Slack at once, work later."""
+    """Acknowledge and do nothing (events the app ignores)."""
     ack()
 
 
@@ -116,16 +117,17 @@ class SlackListeners:
     # --- /meetings ----------------------------------------------------------------------------
 
     @logged
-    def meetings_command(self, ack: Ack, command: dict[str, Any]) -> None:
-        """Answered in the acknowledgement itself: one store query, well inside 3 seconds."""
+    def meetings_command(self, respond: Respond, command: dict[str, Any]) -> None:
+        """Answered through the command's ``response_url`` after the acknowledgement (the
+        50-meeting read and its rendering stay out of the ack)."""
         slack_user = str(command.get("user_id", ""))
         arg = str(command.get("text", "")).strip().lower()
         if arg not in ("", "today", "week"):
-            ack(response_type="ephemeral", text=views.HELP_TEXT)
+            respond(response_type="ephemeral", text=views.HELP_TEXT)
             return
         user = self.store.get_user_by_slack_id(slack_user)
         if user is None:
-            ack(response_type="ephemeral", text=views.setup_text(slack_user))
+            respond(response_type="ephemeral", text=views.setup_text(slack_user))
             return
         now = self.runtime.clock()
         if arg == "today":
@@ -137,7 +139,7 @@ class SlackListeners:
             heading = "Your meetings in the next 7 days"
         meetings = self.store.list_meetings_for_user(user.user_id, now, until)
         blocks = views.meeting_list_blocks(meetings, user, heading=heading, now=now)
-        ack(response_type="ephemeral", text=heading, blocks=blocks)
+        respond(response_type="ephemeral", text=heading, blocks=blocks)
         log_event(
             logger, logging.INFO, "slack.meetings_listed", user_id=user.user_id, count=len(meetings)
         )

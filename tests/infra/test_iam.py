@@ -74,13 +74,6 @@ def expected(scenario: str) -> dict[str, dict[str, dict[str, Any]]]:
                 secret_arn("slack-signing-secret", env),
             ],
         },
-        "LazyListenerSelfInvoke": {
-            "Action": ["lambda:GetFunction", "lambda:InvokeFunction"],
-            "Resource": [
-                f"arn:aws:lambda:{P}:function:exec-assistant-slack-bot-{env}",
-                f"arn:aws:lambda:{P}:function:exec-assistant-slack-bot-{env}:*",
-            ],
-        },
         **schedules,
     }
     monitor = {

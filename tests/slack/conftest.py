@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -21,7 +21,6 @@ from tests.slack.harness import (
     OTHER_SLACK_ID,
     OWNER_SLACK_ID,
     SECRET,
-    FakeLambdaClient,
     HttpTransport,
     LambdaTransport,
     Payloads,
@@ -127,27 +126,17 @@ def payloads(fake_slack: FakeSlackAPI) -> Payloads:
     return Payloads(response_url=f"{fake_slack.origin}/response")
 
 
-@pytest.fixture
-def fake_lambda() -> FakeLambdaClient:
-    return FakeLambdaClient()
-
-
-def serve_on_lambda(fake_lambda: FakeLambdaClient) -> None:
-    """(Re)build the Lambda handler's cached app; its lazy listeners re-invoke through
-    ``fake_lambda`` instead of AWS Lambda."""
-    from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
-
+def serve_on_lambda() -> None:
+    """(Re)build the Lambda handler's cached app from the current runtime."""
     from exec_assistant.interfaces import slack_bot
 
     slack_bot.reset_app()
-    handler = slack_bot.slack_request_handler()
-    runner = cast(LambdaLazyListenerRunner, handler.app.listener_runner.lazy_listener_runner)
-    runner.lambda_client = fake_lambda
+    slack_bot.slack_request_handler()
 
 
 @pytest.fixture
 def via_lambda(
-    runtime: Runtime, clock: Clock, fake_lambda: FakeLambdaClient, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[LambdaTransport]:
     """``lambda_handler`` serving an app built from the test runtime (handed over as
     ``get_runtime()`` would on Lambda)."""
@@ -155,8 +144,8 @@ def via_lambda(
     from exec_assistant.interfaces import slack_bot
 
     monkeypatch.setattr(runtime_module, "get_runtime", lambda: runtime)
-    serve_on_lambda(fake_lambda)
-    yield LambdaTransport(Signing(clock), fake_lambda)
+    serve_on_lambda()
+    yield LambdaTransport(Signing(clock))
     slack_bot.reset_app()
 
 

@@ -3,9 +3,9 @@
 * :class:`Payloads` builds the bodies: form-encoded slash commands, ``payload=``-encoded
   ``block_actions``, JSON event callbacks and ``url_verification``.
 * :class:`LambdaTransport` wraps a body in an API Gateway event (HTTP API v2 or REST v1), signs it,
-  calls :func:`exec_assistant.interfaces.slack_bot.lambda_handler`, and then runs the lazy
-  re-invocations Bolt asked for (captured by a stand-in Lambda client), as AWS would after the
-  first invocation returned.
+  and calls :func:`exec_assistant.interfaces.slack_bot.lambda_handler`; without the Lambda
+  Extensions API the lazy work has run when it returns (``test_after_response`` covers the
+  extension).
 * :class:`HttpTransport` POSTs to the local server on 127.0.0.1.
 """
 
@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, dm_channel_for
+from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlackAPI, dm_channel_for
 from tests.slack.signing import signed_headers
 
 FORM = "application/x-www-form-urlencoded"
@@ -221,21 +221,6 @@ class Payloads:
         )
 
 
-class FakeLambdaClient:
-    """Stands in for boto3's Lambda client in Bolt's LambdaLazyListenerRunner: captures the
-    asynchronous self-invocations so the test can run them after the first invocation returns."""
-
-    def __init__(self) -> None:
-        self.pending: list[dict[str, Any]] = []
-        self.invocations: list[dict[str, Any]] = []
-
-    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: str) -> dict[str, Any]:
-        call = {"FunctionName": FunctionName, "InvocationType": InvocationType, "Payload": Payload}
-        self.invocations.append(call)
-        self.pending.append(json.loads(Payload))
-        return {"StatusCode": 202}
-
-
 LAMBDA_CONTEXT = SimpleNamespace(
     function_name="exec-assistant-slack-bot-test",
     invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:exec-assistant-slack-bot-test",
@@ -336,15 +321,14 @@ def v1_event(
 
 
 class LambdaTransport:
-    """Deliver signed bodies through ``lambda_handler``, then run Bolt's lazy re-invocations."""
+    """Deliver signed bodies through ``lambda_handler``. Off Lambda (no Extensions API) the lazy
+    work a request queued has run when the handler returns."""
 
-    def __init__(self, signing: Signing, lambda_client: FakeLambdaClient) -> None:
+    def __init__(self, signing: Signing) -> None:
         self.signing = signing
-        self.lambda_client = lambda_client
         self.version: Literal["v1", "v2"] = "v2"
 
     def send(self, body: Body, *, b64: bool = False, **sign: Any) -> Reply:
-
         headers = self.signing.headers(body, **sign)
         event = (
             v2_event(body, headers, b64=b64)
@@ -357,15 +341,13 @@ class LambdaTransport:
         from exec_assistant.interfaces.slack_bot import lambda_handler
 
         raw = lambda_handler(event, LAMBDA_CONTEXT)
-        self.run_lazy()
         return Reply(int(raw["statusCode"]), str(raw["body"]), dict(raw.get("headers") or {}))
 
-    def run_lazy(self) -> None:
-        """Run the queued asynchronous self-invocations (and any they queue) to the end."""
-        from exec_assistant.interfaces.slack_bot import lambda_handler
 
-        while self.lambda_client.pending:
-            lambda_handler(self.lambda_client.pending.pop(0), LAMBDA_CONTEXT)
+def responded(fake_slack: FakeSlackAPI) -> dict[str, Any]:
+    """The last message posted to a command's ``response_url`` (how ``/meetings`` answers):
+    ``.../response/commands/N`` reaches the fake as method ``N``."""
+    return [c for c in fake_slack.calls if c.method.isdigit()][-1].params
 
 
 class HttpTransport:

@@ -12,7 +12,7 @@ from exec_assistant.models import Meeting, chat_session_id_for
 from exec_assistant.runtime import Runtime
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.slack.conftest import Clock, serve_on_lambda
-from tests.slack.harness import HttpTransport, LambdaTransport, Payloads
+from tests.slack.harness import HttpTransport, LambdaTransport, Payloads, responded
 
 BAD_REQUESTS = ["tampered", "wrong_secret", "stale", "missing_signature", "missing_timestamp"]
 
@@ -79,10 +79,13 @@ def test_bad_signature_is_401_and_nothing_runs_lambda(
     fake_slack: FakeSlackAPI,
     runtime: Runtime,
 ) -> None:
+    from exec_assistant.interfaces.slack_bot import after_response
+
+    queued = after_response.queued
     status, body = _bad_send(via_lambda, payloads, meeting, clock, case)
     assert status == 401
     assert json.loads(body) == {"error": "invalid request"}
-    assert via_lambda.lambda_client.invocations == []
+    assert after_response.queued == queued
     _assert_nothing_happened(fake_slack, runtime, meeting)
 
 
@@ -123,7 +126,7 @@ def test_other_workspace_is_ignored_when_team_id_set(
     fake_slack: FakeSlackAPI,
 ) -> None:
     runtime.settings = runtime.settings.model_copy(update={"slack_team_id": "T0FAKE001"})
-    serve_on_lambda(via_lambda.lambda_client)
+    serve_on_lambda()
 
     foreign = Payloads(payloads.response_url, team_id="T0ELSEWHERE")
     reply = via_lambda.send(foreign.block_action("start_prep", value=meeting.meeting_id))
@@ -136,8 +139,8 @@ def test_other_workspace_is_ignored_when_team_id_set(
     _assert_nothing_happened(fake_slack, runtime, meeting)
 
     # the configured workspace is served
-    own = via_lambda.send(payloads.command("week"))
-    assert "Q1 board review" in own.body
+    via_lambda.send(payloads.command("week"))
+    assert "Q1 board review" in json.dumps(responded(fake_slack)["blocks"])
 
 
 def test_building_the_app_calls_no_slack_api(runtime: Runtime, fake_slack: FakeSlackAPI) -> None:
@@ -154,7 +157,7 @@ def test_cold_start_from_environment(
     and answers /meetings for a caller the store does not know."""
     from exec_assistant.interfaces import slack_bot
     from exec_assistant.runtime import reset_runtime
-    from tests.slack.harness import SECRET, FakeLambdaClient, LambdaTransport, Signing
+    from tests.slack.harness import SECRET, LambdaTransport, Signing
 
     monkeypatch.setenv("EXEC_ASSISTANT_STORE", f"sqlite:///{tmp_path}/cold.db")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-cold-start-0000")
@@ -163,12 +166,13 @@ def test_cold_start_from_environment(
     reset_runtime()
     slack_bot.reset_app()
     try:
-        transport = LambdaTransport(Signing(lambda: datetime.now(UTC)), FakeLambdaClient())
+        transport = LambdaTransport(Signing(lambda: datetime.now(UTC)))
         reply = transport.send(
             Payloads(f"{fake_slack.origin}/response").command("", user="U0NEWBIE1")
         )
         assert reply.status == 200
-        assert "exec-assistant users add --slack-user-id U0NEWBIE1" in reply.body
+        text = responded(fake_slack)["text"]
+        assert "exec-assistant users add --slack-user-id U0NEWBIE1" in text
     finally:
         slack_bot.reset_app()
         reset_runtime()

@@ -18,7 +18,7 @@ from exec_assistant.models import Meeting, MeetingStatus, chat_session_id_for
 from exec_assistant.runtime import Runtime
 from tests.fakes.slack_api import FakeSlackAPI, dm_channel_for
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.slack.harness import OWNER_SLACK_ID, Body, Payloads, wait_for
+from tests.slack.harness import OWNER_SLACK_ID, Body, Payloads, responded, wait_for
 
 APP_TOKEN = "xapp-1-A0EXECAPP-1234567890-socketmodetesttoken"
 DM = dm_channel_for(OWNER_SLACK_ID)
@@ -83,17 +83,21 @@ def test_socket_mode_meetings_then_start_prep_then_stop(
     assert opened.token == APP_TOKEN  # the app-level token, never the bot token
     assert socket_mode.paths == [f"/link/?ticket={socket_mode.ticket}&app_id=A0EXECAPP"]
 
-    # /meetings: answered inline, in the acknowledgement of its envelope
+    # /meetings: the envelope is acknowledged empty, the list follows through response_url
     listing = socket_mode.send_envelope(
         "slash_commands", command_payload(payloads.command("week")), accepts_response_payload=True
     )
-    ack = socket_mode.ack_for(listing)
-    assert set(ack) == {"envelope_id", "payload"}
-    assert ack["payload"]["response_type"] == "ephemeral"
-    assert "Q1 board review" in json.dumps(ack["payload"]["blocks"])
-    assert _action_values(ack["payload"]["blocks"], "start_prep") == [meeting.meeting_id]
-    # nothing posted: only the URL request and Bolt's one-time auth.test
-    assert {c.method for c in fake_slack.calls} == {"apps.connections.open", "auth.test"}
+    assert socket_mode.ack_for(listing) == {"envelope_id": listing}
+    wait_for(lambda: any(c.method.isdigit() for c in fake_slack.calls))
+    answer = responded(fake_slack)
+    assert answer["response_type"] == "ephemeral"
+    assert "Q1 board review" in json.dumps(answer["blocks"])
+    assert _action_values(answer["blocks"], "start_prep") == [meeting.meeting_id]
+    # nothing else: the URL request, Bolt's one-time auth.test, the response_url post
+    assert {c.method for c in fake_slack.calls if not c.method.isdigit()} == {
+        "apps.connections.open",
+        "auth.test",
+    }
 
     # Start Prep on the notification message: acknowledged empty, the work runs after
     click = socket_mode.send_envelope(
@@ -146,7 +150,9 @@ def test_socket_mode_moves_to_a_new_connection_when_slack_asks(
     listing = socket_mode.send_envelope(
         "slash_commands", command_payload(payloads.command("week")), accepts_response_payload=True
     )
-    assert "Q1 board review" in json.dumps(socket_mode.ack_for(listing)["payload"]["blocks"])
+    assert socket_mode.ack_for(listing) == {"envelope_id": listing}
+    wait_for(lambda: any(c.method.isdigit() for c in fake_slack.calls))
+    assert "Q1 board review" in json.dumps(responded(fake_slack)["blocks"])
 
 
 def test_http_requests_are_refused_without_a_signing_secret(

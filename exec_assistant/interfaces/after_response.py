@@ -1,0 +1,241 @@
+"""Work that runs after the Slack bot's HTTP response is on its way, in the same invocation.
+
+Why: Slack wants an answer within 3 seconds and the bot's answer is only an acknowledgement; what
+a click or a command does (store reads and writes, Slack API calls) need not delay it. Bolt's
+Lambda adapter runs such *lazy listeners* by invoking the function again (``lambda:Invoke`` on
+itself), which puts an AWS API call inside every acknowledgement and doubles the invocations.
+
+Here the work runs after the response instead, through a Lambda *internal extension*: a thread
+in this process registered with the Lambda Extensions API (2020-01-01) during init. Lambda sends
+each ``INVOKE`` event to it while the runtime calls the handler; the handler queues its lazy
+work and returns, Lambda passes the response to API Gateway at once, and the thread then runs
+the queued work and asks for the next event, which ends the invocation (the time shows as
+``PostRuntimeExtensionsDuration``; it counts against the function's timeout and is billed).
+Internal extensions cannot subscribe to ``SHUTDOWN``, and must register before the runtime asks
+for its first event, hence :func:`register_extension` at import of the handler module.
+
+Without the Extensions API (not on Lambda, or registration refused) the queued work runs when the
+handler has its response, before it returns: slower acknowledgements, nothing lost.
+
+Written by hand: neither Bolt nor the Lambda runtime client offers post-response work.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from exec_assistant.logs import log_event
+from exec_assistant.models import ErrorClass
+
+logger = logging.getLogger(__name__)
+
+Work = Callable[[], None]
+
+EXTENSION_NAME = "exec-assistant-after-response"
+API_VERSION = "2020-01-01"
+#: Attempts at ``event/next`` before the extension gives up (with a pause between them).
+NEXT_ATTEMPTS = 5
+
+
+def run_all(batch: list[Work]) -> None:
+    """Run each piece of work; one failing does not stop the others (each is already a Bolt
+    runnable that logs its own failure, see ``slack_listeners.logged``)."""
+    for work in batch:
+        try:
+            work()
+        except Exception as exc:  # noqa: BLE001 - one failure must not cost the others; logged
+            log_event(
+                logger,
+                logging.ERROR,
+                "slack.after_response_failed",
+                error=f"{type(exc).__name__}: {exc}",
+                error_class=ErrorClass.UNKNOWN.value,
+            )
+
+
+class ExtensionsApi:
+    """The two calls of the Lambda Extensions API the extension makes (plain ``http.client``:
+    the API is an unauthenticated HTTP endpoint on the runtime's loopback address)."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.partition(":")
+        self.host, self.port = host, int(port or 80)
+
+    def _call(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection(self.host, self.port)  # no timeout: next() blocks
+        try:
+            conn.request(method, f"/{API_VERSION}/extension/{path}", body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def register(self, name: str) -> str:
+        """Register for ``INVOKE``; returns the extension identifier."""
+        status, headers, body = self._call(
+            "POST",
+            "register",
+            {"Lambda-Extension-Name": name, "Content-Type": "application/json"},
+            json.dumps({"events": ["INVOKE"]}).encode(),
+        )
+        identifier = {k.lower(): v for k, v in headers.items()}.get("lambda-extension-identifier")
+        if status != 200 or not identifier:
+            raise RuntimeError(f"extension registration answered {status}: {body[:200]!r}")
+        return identifier
+
+    def next_event(self, identifier: str) -> dict[str, Any]:
+        status, _, body = self._call(
+            "GET", "event/next", {"Lambda-Extension-Identifier": identifier}
+        )
+        if status != 200:
+            raise RuntimeError(f"event/next answered {status}: {body[:200]!r}")
+        event: dict[str, Any] = json.loads(body)
+        return event
+
+
+class AfterResponseExtension:
+    """The internal extension's thread: per ``INVOKE``, wait for the handler's work, run it,
+    then ask for the next event (which lets the invocation end)."""
+
+    def __init__(self, api: ExtensionsApi, identifier: str) -> None:
+        self.api = api
+        self.identifier = identifier
+        self._handed: queue.SimpleQueue[list[Work]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self.alive = True
+        self._thread = threading.Thread(target=self._loop, name=EXTENSION_NAME, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def hand_over(self, batch: list[Work]) -> None:
+        """The handler's last step, once per invocation (the thread waits for exactly one)."""
+        with self._lock:
+            if self.alive:
+                self._handed.put(batch)
+                return
+        run_all(batch)
+
+    def _next(self) -> dict[str, Any] | None:
+        for attempt in range(1, NEXT_ATTEMPTS + 1):
+            try:
+                return self.api.next_event(self.identifier)
+            except Exception as exc:  # noqa: BLE001 - the local runtime API; logged, retried
+                log_event(
+                    logger,
+                    logging.ERROR,
+                    "slack.extension_next_failed",
+                    attempt=attempt,
+                    error=f"{type(exc).__name__}: {exc}",
+                    error_class=ErrorClass.UNKNOWN.value,
+                )
+                time.sleep(0.05 * attempt)
+        return None
+
+    def _loop(self) -> None:
+        while (event := self._next()) is not None:
+            if event.get("eventType") == "INVOKE":
+                run_all(self._handed.get())
+        with self._lock:  # from now on the handler runs its own work
+            self.alive = False
+        while not self._handed.empty():
+            run_all(self._handed.get_nowait())
+
+
+class AfterResponse:
+    """The work queued during one invocation, and where it goes when the handler is done."""
+
+    def __init__(self, extension: AfterResponseExtension | None = None) -> None:
+        self.extension = extension
+        self._batch: list[Work] = []
+        self._lock = threading.Lock()
+        #: Pieces of work queued since the process started (tests, the benchmark).
+        self.queued = 0
+
+    def add(self, work: Work) -> None:
+        with self._lock:
+            self._batch.append(work)
+            self.queued += 1
+
+    def invocation_done(self) -> None:
+        """Hand this invocation's work over (to the extension, or run it now)."""
+        with self._lock:
+            batch, self._batch = self._batch, []
+        if self.extension is not None:
+            self.extension.hand_over(batch)
+        else:
+            run_all(batch)
+
+
+def register_extension(environ: dict[str, str] | None = None) -> AfterResponse:
+    """On Lambda (``AWS_LAMBDA_RUNTIME_API`` set), register the internal extension and start its
+    thread; elsewhere, or if registration fails (logged), work runs before the handler returns.
+    Must run during Lambda's init phase (module import)."""
+    address = (os.environ if environ is None else environ).get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        return AfterResponse()
+    api = ExtensionsApi(address)
+    try:
+        identifier = api.register(EXTENSION_NAME)
+    except Exception as exc:  # noqa: BLE001 - fall back to running the work inline; logged
+        log_event(
+            logger,
+            logging.WARNING,
+            "slack.extension_unavailable",
+            error=f"{type(exc).__name__}: {exc}",
+            error_class=ErrorClass.UNKNOWN.value,
+            effect="lazy work runs before each response",
+        )
+        return AfterResponse()
+    extension = AfterResponseExtension(api, identifier)
+    extension.start()
+    return AfterResponse(extension)
+
+
+def ack_then(work: Callable[..., None], defer: Callable[[Work], None] | None) -> Any:
+    """A Bolt listener that acknowledges at once, then runs ``work`` with the arguments Bolt
+    injects by name (``body``, ``client``, ``respond``, …): handed to ``defer`` (on Lambda,
+    :meth:`AfterResponse.add`), or, with ``defer=None``, right after the ack in the listener's
+    own thread (locally Bolt answers Slack as soon as ``ack()`` is called).
+
+    This replaces Bolt's lazy listeners, which deep-copy the whole request for each lazy
+    function before acknowledging: the context's ``WebClient`` and every utility holding one,
+    about 1 ms per request here, more than Bolt's entire acknowledgement. The request is not
+    used again once the listener has acknowledged, so the work can share it.
+    """
+    from slack_bolt import Ack, BoltRequest
+    from slack_bolt.kwargs_injection import build_required_kwargs
+    from slack_bolt.util.utils import get_arg_names_of_callable
+
+    arg_names = get_arg_names_of_callable(work)
+
+    def listener(ack: Ack, request: BoltRequest) -> None:
+        ack()
+
+        def run() -> None:
+            kwargs = build_required_kwargs(
+                logger=logger,
+                required_arg_names=arg_names,
+                request=request,
+                response=None,
+                this_func=work,
+            )
+            work(**kwargs)
+
+        if defer is None:
+            run()
+        else:
+            defer(run)
+
+    listener.__name__ = getattr(work, "__name__", "listener")
+    return listener
