@@ -26,6 +26,9 @@ from exec_assistant.models import (
     User,
 )
 
+#: Why nothing can be escalated when :func:`escalation_targets` is empty.
+NO_ESCALATION_TARGETS = "no configured channel after the first that the user can be reached on"
+
 
 class EscalationPlan(BaseModel):
     """``due_at`` None means: do not escalate (``reason`` says why)."""

@@ -5,7 +5,8 @@ Exactly once per key (DESIGN.md "Delivery semantics"):
 1. ``claim_notification`` is a conditional write. DONE → the stored result comes back
    (``duplicate=True``) and no provider is contacted; BUSY → ``IN_PROGRESS``, nothing is sent.
 2. Each attempt is written (STARTED) *before* the provider call and completed after it (the
-   delivering attempt in the same conditional write as the finish).
+   delivering attempt in the same conditional write as the finish). The first channel's
+   attempt rides on the claim when the claim is new (see :meth:`NotificationService.notify`).
 3. On a RECOVERED claim (the previous owner's lease expired, or it released the claim after a
    transient failure), an attempt still STARTED is an outcome nobody knows: it is completed as
    UNKNOWN (``interrupted``) and that channel is never used again for this key — nor is any
@@ -123,6 +124,16 @@ class NotificationService:
             order.append(Channel.CONSOLE)
         return order
 
+    def skip_reason(self, channel: Channel, user: User, now: datetime) -> str | None:
+        """Why ``channel`` is not tried for ``user`` at ``now`` (recorded as SKIPPED), or None."""
+        impl = self.channels.get(channel)
+        if impl is None:
+            return "channel not configured in this deployment"
+        reason = impl.skip_reason(user)
+        if reason is None and channel in QUIET_HOURS_CHANNELS and in_quiet_hours(user, now):
+            reason = "quiet hours"
+        return reason
+
     def notify(
         self,
         meeting: Meeting,
@@ -132,14 +143,38 @@ class NotificationService:
         kind: NotificationKind = NotificationKind.INITIAL,
         channel_order: Sequence[Channel] | None = None,
     ) -> NotificationResult:
-        """Deliver the prep notification for ``key`` at most once (see the module docstring)."""
+        """Deliver the prep notification for ``key`` at most once (see the module docstring).
+
+        The first channel's attempt is written by the claim itself when the claim is new (one
+        conditional write instead of two). Whether that channel is tried depends on the user,
+        the deployment and the clock, never on the ledger, so it is decided before claiming;
+        a first channel that would be skipped is recorded as SKIPPED after the claim, as any
+        other skip. A recovered claim records its attempts one by one, as before.
+
+        Trade-off: a crash after the claim now always leaves that attempt STARTED, which a
+        later call settles as unknown (``interrupted``) and never resends on that channel (it
+        goes on to the next one). So the window in which a crash loses a notification on a
+        channel that never actually sent it grows from "between the STARTED write and the
+        send" to "between the claim and the send": both are the same few microseconds of local
+        work apart, no provider call happens in between. No double-send window is added: an
+        attempt is still on the ledger before its provider call, and a STARTED one is never
+        resent on its channel.
+        """
         owner = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"  # unique per call, even per thread
+        order = self.channel_order(user, channel_order)
+        now = self.clock()
+        first = (
+            DeliveryAttempt(seq=0, channel=order[0], started_at=now)
+            if order and self.skip_reason(order[0], user, now) is None
+            else None
+        )
         claim = self.store.claim_notification(
             key,
             meeting.meeting_id,
             owner=owner,
-            now=self.clock(),
+            now=now,
             lease_seconds=self.lease_seconds,
+            first_attempt=first,
         )
         ids = {"meeting_id": meeting.meeting_id, "key": key}
         if claim.outcome == ClaimOutcome.DONE:
@@ -155,11 +190,12 @@ class NotificationService:
             claim.record,
             owner,
             PrepNotification(meeting=meeting, user=user, kind=kind, key=key),
+            claimed=first if claim.outcome == ClaimOutcome.WON else None,
         )
         try:
             if claim.outcome == ClaimOutcome.RECOVERED:
                 run.recover()
-            return run.walk(self.channel_order(user, channel_order))
+            return run.walk(order)
         except LeaseLostError:
             return run.lease_lost()
 
@@ -173,6 +209,8 @@ class _Run:
         record: LedgerRecord,
         owner: str,
         notification: PrepNotification,
+        *,
+        claimed: DeliveryAttempt | None = None,
     ) -> None:
         self.service = service
         self.store = service.store
@@ -180,6 +218,8 @@ class _Run:
         self.owner = owner
         self.notification = notification
         self.attempts: list[DeliveryAttempt] = list(record.attempts)
+        #: The first channel's attempt, already recorded STARTED by the claim: send it first.
+        self.claimed = claimed
         self.transient_this_run = False
         #: The delivering attempt's completion, written by ``_finish`` with the final state.
         self.unwritten: DeliveryAttempt | None = None
@@ -262,36 +302,33 @@ class _Run:
         for channel in order:
             if delivered is not None:
                 break
-            if channel in closed_channels(self.attempts):
-                log_event(
-                    logger,
-                    logging.INFO,
-                    "notification.channel_closed",
-                    **self.ids,
-                    channel=channel,
-                    reason="an earlier attempt delivered or failed permanently/unknown",
-                )
-                continue
-            impl = self.service.channels.get(channel)
-            reason = (
-                "channel not configured in this deployment"
-                if impl is None
-                else impl.skip_reason(user)
-            )
-            quiet = channel in QUIET_HOURS_CHANNELS and in_quiet_hours(user, self.service.clock())
-            if reason is None and quiet:
-                reason = "quiet hours"
-            if impl is None or reason is not None:
-                self._skip(channel, reason or "skipped")
-                continue
-            if self._attempt(impl):
+            # The claim recorded the first channel's attempt (``order[0]``, found sendable).
+            attempt, self.claimed = self.claimed, None
+            if attempt is None:
+                if channel in closed_channels(self.attempts):
+                    log_event(
+                        logger,
+                        logging.INFO,
+                        "notification.channel_closed",
+                        **self.ids,
+                        channel=channel,
+                        reason="an earlier attempt delivered or failed permanently/unknown",
+                    )
+                    continue
+                reason = self.service.skip_reason(channel, user, self.service.clock())
+                if reason is not None:
+                    self._skip(channel, reason)
+                    continue
+                attempt = self._start(channel)
+            if self._attempt(self.service.channels[channel], attempt):
                 delivered = self.attempts[-1]
         return self._finish(delivered)
 
-    def _attempt(self, channel: NotificationChannel) -> bool:
-        attempt = self._start(channel.name)
+    def _attempt(self, channel: NotificationChannel, attempt: DeliveryAttempt) -> bool:
+        """Send ``attempt`` (already recorded STARTED) and complete it with the outcome."""
         fields = {**self.ids, "channel": channel.name, "attempt": attempt.seq}
-        log_event(logger, logging.INFO, "notification.attempt_started", **fields)
+        # DEBUG: its outcome's line (attempt_failed, or notification.delivered) repeats these.
+        log_event(logger, logging.DEBUG, "notification.attempt_started", **fields)
         try:
             provider_id = channel.send(self.notification)
         except DeliveryError as exc:
@@ -299,10 +336,10 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - a channel bug: recorded as unknown, never resent
             error_class, code, reason = ErrorClass.UNKNOWN, "unexpected_error", type(exc).__name__
         else:
+            # Logged by ``_finish`` (notification.delivered names the channel and attempt).
             self._complete(
                 attempt, with_finish=True, status=AttemptStatus.DELIVERED, provider_id=provider_id
             )
-            log_event(logger, logging.INFO, "notification.attempt_delivered", **fields)
             return True
         self._complete(
             attempt,
@@ -344,6 +381,7 @@ class _Run:
             event,
             **self.ids,
             channel=delivered.channel if delivered is not None else None,
+            attempt=delivered.seq if delivered is not None else None,
             attempts=len(record.attempts),
             failures=[
                 {"channel": a.channel, "error_class": a.error_class, "error_code": a.error_code}

@@ -15,8 +15,9 @@ Semantics every implementation must keep (the contract suite in tests/ checks th
 * Writes to a missing meeting or chat session raise :class:`~exec_assistant.errors.NotFoundError`.
 * The notification ledger (see DESIGN.md "Delivery semantics"): ``claim_notification`` is a
   conditional write that exactly one concurrent caller wins; attempts are recorded before a
-  provider call and completed after; every ledger write after the claim requires the caller to
-  still own the lease (else :class:`~exec_assistant.errors.LeaseLostError`).
+  provider call (the first one may ride on a winning claim) and completed after; every ledger
+  write after the claim requires the caller to still own the lease (else
+  :class:`~exec_assistant.errors.LeaseLostError`).
 * Infrastructure failures surface as :class:`~exec_assistant.errors.StoreUnavailableError`.
 """
 
@@ -136,10 +137,23 @@ class Store(Protocol):
 
     # notification ledger ---------------------------------------------------------------------
     def claim_notification(
-        self, key: str, meeting_id: str, *, owner: str, now: datetime, lease_seconds: float
+        self,
+        key: str,
+        meeting_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        first_attempt: DeliveryAttempt | None = None,
     ) -> Claim:
         """Claim ``key``: WON (new), RECOVERED (expired lease or released claim taken over,
-        prior attempts kept), DONE (final record returned) or BUSY (live lease elsewhere)."""
+        prior attempts kept), DONE (final record returned) or BUSY (live lease elsewhere).
+
+        ``first_attempt`` (seq 0, else ``ValueError`` before any write): on WON only, the new
+        record holds it as its first attempt, written by the same conditional write, exactly
+        as ``record_attempt`` right after the claim would have. On any other outcome it is not
+        written (the record's attempts are as found); the caller records its attempts as usual.
+        """
         ...
 
     def record_attempt(self, key: str, *, owner: str, attempt: DeliveryAttempt) -> None:

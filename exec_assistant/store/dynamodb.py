@@ -678,8 +678,17 @@ class DynamoDBStore:
         return record.owner == owner and record.state == LedgerState.IN_PROGRESS
 
     def claim_notification(
-        self, key: str, meeting_id: str, *, owner: str, now: datetime, lease_seconds: float
+        self,
+        key: str,
+        meeting_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        first_attempt: DeliveryAttempt | None = None,
     ) -> Claim:
+        if first_attempt is not None and first_attempt.seq != 0:
+            raise ValueError(f"first attempt seq {first_attempt.seq} != 0")
         lease_until = now + timedelta(seconds=lease_seconds)
         fresh = LedgerRecord(
             key=key,
@@ -687,6 +696,7 @@ class DynamoDBStore:
             state=LedgerState.IN_PROGRESS,
             owner=owner,
             lease_expires_at=lease_until,
+            attempts=[first_attempt] if first_attempt is not None else [],
             created_at=now,
             updated_at=now,
             expires_at=now + timedelta(days=LEDGER_RETENTION_DAYS),
@@ -694,6 +704,8 @@ class DynamoDBStore:
         expr = _Expr()
         state, lease = expr.n("state"), expr.n("lease_expires_at")
         # One conditional write decides: a new key, a released claim or an expired lease is ours.
+        # The creation-only attributes are set with if_not_exists, so a taken-over record keeps
+        # its own; ``attempts`` among them: the first attempt lands only on a new record.
         condition = (
             f"attribute_not_exists({expr.n(LEDGER_KEY_ATTR)}) "
             f"OR {state} = {expr.v(LedgerState.RELEASED.value)} "
@@ -703,15 +715,21 @@ class DynamoDBStore:
         expr.set("owner", owner)
         expr.set("lease_expires_at", lease_until)
         expr.set("updated_at", now)
+        dumped = fresh.model_dump()
         for name in ("meeting_id", "created_at", "expires_at", "attempts"):
-            expr.set_if_absent(name, getattr(fresh, name))
+            expr.set_if_absent(name, dumped[name])
         expr.set_if_absent(TTL_ATTR, _epoch(fresh.expires_at))
         try:
             old = self._update("notifications", key, expr, condition, return_values="ALL_OLD")
         except _ConditionFailed as exc:
             if exc.item is None:  # expired (TTL) between the refusal and the read: try again
                 return self.claim_notification(
-                    key, meeting_id, owner=owner, now=now, lease_seconds=lease_seconds
+                    key,
+                    meeting_id,
+                    owner=owner,
+                    now=now,
+                    lease_seconds=lease_seconds,
+                    first_attempt=first_attempt,
                 )
             record = self._record(exc.item)
             return Claim(

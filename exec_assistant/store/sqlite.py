@@ -395,8 +395,17 @@ class SQLiteStore:
         return record
 
     def claim_notification(
-        self, key: str, meeting_id: str, *, owner: str, now: datetime, lease_seconds: float
+        self,
+        key: str,
+        meeting_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        first_attempt: DeliveryAttempt | None = None,
     ) -> Claim:
+        if first_attempt is not None and first_attempt.seq != 0:
+            raise ValueError(f"first attempt seq {first_attempt.seq} != 0")
         lease_until = now + timedelta(seconds=lease_seconds)
         with self._tx() as conn:
             record = self._read_record(conn, key)
@@ -407,6 +416,7 @@ class SQLiteStore:
                     state=LedgerState.IN_PROGRESS,
                     owner=owner,
                     lease_expires_at=lease_until,
+                    attempts=[first_attempt] if first_attempt is not None else [],
                     created_at=now,
                     updated_at=now,
                     expires_at=now + timedelta(days=LEDGER_RETENTION_DAYS),

@@ -192,28 +192,39 @@ def _after_send(
     # First delivery, or a retry after a crash between the send and these steps: all idempotent.
     # The notification fields are written last: they mark the steps done. The escalation plan
     # reads the meeting as stored, so when there may be something to escalate to, the status
-    # moves first; otherwise the move rides on the last write.
-    from exec_assistant.notifications.escalation import escalation_targets
+    # moves first and schedule_escalation decides (and logs its decision). Otherwise nothing can
+    # ever be escalated (decided by the user and the deployment alone): the move rides on the
+    # last write, and this event's own log line says that no escalation was scheduled, and why.
+    from exec_assistant.notifications.escalation import (
+        NO_ESCALATION_TARGETS,
+        escalation_targets,
+    )
 
     move_from = (MeetingStatus.DISCOVERED, MeetingStatus.PREP_REQUIRED)
-    plan_reads_status = bool(escalation_targets(user, runtime.configured_channels))
-    if plan_reads_status:
+    move_to: MeetingStatus | None = None
+    escalation: str | None = None
+    if escalation_targets(user, runtime.configured_channels):
         runtime.store.transition_meeting(
             mid, MeetingStatus.PREP_SCHEDULED, now=now, expected=move_from
         )
-    schedule_escalation(runtime, mid, user, key=result.key)
+        schedule_escalation(runtime, mid, user, key=result.key)
+    else:
+        move_to = MeetingStatus.PREP_SCHEDULED
+        escalation = f"none: {NO_ESCALATION_TARGETS}"
     runtime.store.record_meeting_notification(
         mid,
         status=NotificationStatus.DELIVERED,
         channel=result.delivered_channel,
         cycle=detail.cycle_key,
         at=delivered_at,
-        move_to=None if plan_reads_status else MeetingStatus.PREP_SCHEDULED,
+        move_to=move_to,
         move_from=move_from,
     )
     action: TriggerAction = "duplicate" if result.duplicate else "notified"
     channel = result.delivered_channel.value if result.delivered_channel else "unknown"
-    return _finish(event_id, mid, action, f"delivered via {channel}", result=result)
+    return _finish(
+        event_id, mid, action, f"delivered via {channel}", result=result, escalation=escalation
+    )
 
 
 def _delivered_at(result: NotificationResult) -> datetime | None:
@@ -231,7 +242,10 @@ def _finish(
     level: int | None = None,
     *,
     result: NotificationResult | None = None,
+    escalation: str | None = None,
 ) -> TriggerResult:
+    """Log the event's decision (one line) and return it. ``escalation``: set when this line
+    also stands for the escalation decision (see ``_after_send``)."""
     if level is None:
         level = logging.WARNING if action == "rejected" else logging.INFO
     log_event(
@@ -243,6 +257,7 @@ def _finish(
         reason=reason,
         key=result.key if result else None,
         outcome=result.outcome.value if result else None,
+        **({"escalation": escalation} if escalation is not None else {}),
     )
     return TriggerResult(
         event_id=event_id,

@@ -89,7 +89,7 @@ class _Recording:
             return target
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            done = kwargs.get("completed") or kwargs.get("attempt")
+            done = kwargs.get("completed") or kwargs.get("attempt") or kwargs.get("first_attempt")
             status = f":{done.status}" if done is not None else ""
             self.calls.append(name + status)
             return target(*args, **kwargs)
@@ -106,22 +106,91 @@ class _Recording:
         return self.channel.send(notification)
 
 
-def test_the_attempt_is_recorded_before_the_send_and_completed_with_the_finish(
+def test_the_first_attempt_is_recorded_by_the_claim_and_completed_with_the_finish(
     fake_slack: FakeSlackAPI, store: SQLiteStore, clock: Clock
 ) -> None:
     recording = _Recording(store, slack_channel(fake_slack, timeout=1))
     service = NotificationService(recording, {S: recording}, clock=clock)
     result = service.notify(make_meeting(), make_user(), key=KEY)
     assert result.delivered
+    # two ledger writes: the claim carries the STARTED attempt (checked inside send)
     assert recording.calls == [
-        "claim_notification",
-        "record_attempt:started",
+        "claim_notification:started",
         "send",
         "finish_notification:delivered",
     ]
     record = store.get_notification(KEY)
     assert record is not None and record.attempts == result.attempts
     assert record.attempts[0].status == AttemptStatus.DELIVERED
+
+
+def test_a_first_channel_that_is_skipped_is_recorded_after_the_claim(
+    fake_slack: FakeSlackAPI, store: SQLiteStore, clock: Clock
+) -> None:
+    recording = _Recording(store, slack_channel(fake_slack, timeout=1))
+    service = NotificationService(recording, {S: recording}, clock=clock)
+    result = service.notify(
+        make_meeting(), make_user(), key=KEY, channel_order=[Channel.SMS, Channel.SLACK]
+    )
+    assert result.delivered_channel == S
+    assert recording.calls == [
+        "claim_notification",
+        "record_attempt:skipped",
+        "record_attempt:started",
+        "send",
+        "finish_notification:delivered",
+    ]
+    assert summary(result.attempts) == [
+        (M, AttemptStatus.SKIPPED, None, None, "channel not configured in this deployment"),
+        (S, AttemptStatus.DELIVERED, None, None, None),
+    ]
+
+
+class _Crash(BaseException):
+    """The process dying: nothing in the service catches it."""
+
+
+class _CrashBeforeSending:
+    name = S
+
+    def skip_reason(self, user: Any) -> str | None:
+        return None
+
+    def send(self, notification: PrepNotification) -> str:
+        raise _Crash
+
+
+def test_a_crash_between_the_claim_and_the_send_is_never_resent_on_that_channel(
+    slack_sms: dict[Channel, NotificationChannel],
+    make_service: ServiceFactory,
+    store: SQLiteStore,
+    fake_slack: FakeSlackAPI,
+    fake_twilio: FakeTwilioAPI,
+    clock: Clock,
+) -> None:
+    # The trade-off of recording the first attempt with the claim: a worker that dies after
+    # the claim, even before its send, leaves that attempt STARTED. Nobody can tell it from a
+    # crash after the send, so it is settled as unknown and the next channel is used.
+    with pytest.raises(_Crash):
+        make_service({S: _CrashBeforeSending(), M: slack_sms[M]}).notify(
+            make_meeting(), make_user(), key=KEY
+        )
+    record = store.get_notification(KEY)
+    assert record is not None and record.state == LedgerState.IN_PROGRESS
+    assert [(a.channel, a.status) for a in record.attempts] == [(S, AttemptStatus.STARTED)]
+    clock.advance(seconds=121)  # the dead worker's lease expires
+
+    result = make_service(slack_sms).notify(make_meeting(), make_user(), key=KEY)
+
+    assert result.delivered_channel == M
+    assert summary(result.attempts)[0] == (
+        S,
+        AttemptStatus.FAILED,
+        ErrorClass.UNKNOWN,
+        "interrupted",
+        "the previous worker lost its lease during this send; not resent",
+    )
+    assert fake_slack.calls == [] and len(fake_twilio.messages) == 1
 
 
 def test_a_duplicate_key_returns_the_first_result_without_contacting_providers(
@@ -472,7 +541,34 @@ def test_logs_are_json_with_ids(
         "attempt": 0,
     }
     assert (failed["error_class"], failed["error_code"]) == ("permanent", "is_archived")
-    assert lines[-1]["event"] == "notification.delivered" and lines[-1]["channel"] == "sms"
+    # one line per outcome at INFO and above: the attempts' start lines are DEBUG, and the
+    # delivering attempt is named by the final line
+    assert [(line["level"], line["event"]) for line in lines] == [
+        ("WARNING", "notification.attempt_failed"),
+        ("INFO", "notification.delivered"),
+    ]
+    assert {k: lines[-1][k] for k in ("meeting_id", "key", "channel", "attempt")} == {
+        "meeting_id": "mtg-qbr-1",
+        "key": KEY,
+        "channel": "sms",
+        "attempt": 1,
+    }
+    assert lines[-1]["failures"] == [
+        {"channel": "slack", "error_class": "permanent", "error_code": "is_archived"}
+    ]
+
+
+def test_attempt_starts_are_logged_at_debug(
+    slack_sms: dict[Channel, NotificationChannel],
+    make_service: ServiceFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="exec_assistant.notifications"):
+        make_service(slack_sms).notify(make_meeting(), make_user(), key=KEY)
+    started = [r for r in caplog.records if r.getMessage() == "notification.attempt_started"]
+    assert [(r.levelno, getattr(r, "fields", {}).get("channel")) for r in started] == [
+        (logging.DEBUG, S)
+    ]
 
 
 class _LeaseSpy:

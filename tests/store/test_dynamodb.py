@@ -178,6 +178,24 @@ def test_no_write_overwrites_a_whole_item(recorded: tuple[DynamoDBStore, Recordi
     assert [kw["TableName"] for kw in unconditional] == ["exec-assistant-users-test"] * 2
 
 
+def test_a_claim_with_its_first_attempt_is_one_conditional_update(
+    recorded: tuple[DynamoDBStore, RecordingClient],
+) -> None:
+    store, client = recorded
+    first = DeliveryAttempt(seq=0, channel=Channel.SLACK, started_at=NOW)
+    claim = store.claim_notification(
+        "k", "mtg-1", owner="a", now=NOW, lease_seconds=60, first_attempt=first
+    )
+    assert claim.outcome == ClaimOutcome.WON
+    [(op, kwargs)] = client.calls
+    assert op == "update_item" and "ConditionExpression" in kwargs
+    item = client.inner.get_item(
+        TableName="exec-assistant-notifications-test", Key={"notification_key": {"S": "k"}}
+    )["Item"]
+    assert item["attempts"]["L"][0]["M"]["status"] == {"S": "started"}
+    assert item["owner"] == {"S": "a"}
+
+
 def test_item_layout_ttl_and_sparse_active_index(
     recorded: tuple[DynamoDBStore, RecordingClient],
 ) -> None:

@@ -579,6 +579,76 @@ def test_finish_completes_the_last_attempt_in_the_same_write(store: Store) -> No
     assert store.get_notification("k") == final
 
 
+def test_a_won_claim_holds_the_first_attempt(store: Store) -> None:
+    first = _attempt(0, Channel.SLACK)
+    claim = store.claim_notification(
+        "k", "mtg-1", owner="a", now=NOW, lease_seconds=60, first_attempt=first
+    )
+    assert claim.outcome == ClaimOutcome.WON
+    assert claim.record.attempts == [first]
+    assert store.get_notification("k") == claim.record
+    with pytest.raises(ValueError):  # seq 0 is taken, as after record_attempt
+        store.record_attempt("k", owner="a", attempt=_attempt(0, Channel.SMS))
+    delivered = first.model_copy(
+        update={"status": AttemptStatus.DELIVERED, "provider_id": "D1:1.2", "completed_at": NOW}
+    )
+    final = store.finish_notification(
+        "k",
+        owner="a",
+        state=LedgerState.DELIVERED,
+        delivered_channel=Channel.SLACK,
+        now=NOW,
+        completed=delivered,
+    )
+    assert final.attempts == [delivered]
+
+
+def test_a_first_attempt_must_be_seq_zero_and_nothing_is_written_otherwise(store: Store) -> None:
+    with pytest.raises(ValueError):
+        store.claim_notification(
+            "k", "mtg-1", owner="a", now=NOW, lease_seconds=60, first_attempt=_attempt(1)
+        )
+    assert store.get_notification("k") is None
+
+
+def test_a_first_attempt_is_not_written_unless_the_claim_is_new(store: Store) -> None:
+    sms = _attempt(0, Channel.SMS)
+    store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    store.record_attempt("k", owner="a", attempt=_attempt(0, Channel.SLACK))
+    # BUSY: a's live lease; b's first attempt goes nowhere
+    busy = store.claim_notification(
+        "k", "mtg-1", owner="b", now=NOW, lease_seconds=60, first_attempt=sms
+    )
+    assert busy.outcome == ClaimOutcome.BUSY
+    assert busy.record.attempts == [_attempt(0, Channel.SLACK)]
+    # RECOVERED (a's lease expired): a's STARTED attempt is kept as it was, b's is not written
+    later = NOW + timedelta(seconds=60)
+    recovered = store.claim_notification(
+        "k", "mtg-1", owner="b", now=later, lease_seconds=60, first_attempt=sms
+    )
+    assert recovered.outcome == ClaimOutcome.RECOVERED
+    assert recovered.record.attempts == [_attempt(0, Channel.SLACK)]
+    assert store.get_notification("k") == recovered.record
+    # RECOVERED after a release: the same
+    store.finish_notification(
+        "k", owner="b", state=LedgerState.RELEASED, delivered_channel=None, now=later
+    )
+    again = store.claim_notification(
+        "k", "mtg-1", owner="c", now=later, lease_seconds=60, first_attempt=sms
+    )
+    assert again.outcome == ClaimOutcome.RECOVERED
+    assert again.record.attempts == [_attempt(0, Channel.SLACK)]
+    # DONE: the final record, untouched
+    final = store.finish_notification(
+        "k", owner="c", state=LedgerState.EXHAUSTED, delivered_channel=None, now=later
+    )
+    done = store.claim_notification(
+        "k", "mtg-1", owner="d", now=later, lease_seconds=60, first_attempt=sms
+    )
+    assert done.outcome == ClaimOutcome.DONE
+    assert done.record == final == store.get_notification("k")
+
+
 @pytest.mark.parametrize("final_state", [LedgerState.DELIVERED, LedgerState.EXHAUSTED])
 def test_finished_claim_is_done(store: Store, final_state: LedgerState) -> None:
     store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
@@ -673,9 +743,15 @@ def test_notifications_for_meeting(store: Store) -> None:
     assert store.get_notification("nope") is None
 
 
-def test_twenty_concurrent_claims_exactly_one_wins(store: Store) -> None:
+@pytest.mark.parametrize("with_first_attempt", [False, True])
+def test_twenty_concurrent_claims_exactly_one_wins(store: Store, with_first_attempt: bool) -> None:
     workers = 20
     barrier = threading.Barrier(workers)
+    # one distinguishable first attempt per worker: only the winner's may be stored
+    firsts = {
+        f"w{i}": _attempt(0).model_copy(update={"started_at": NOW + timedelta(microseconds=i)})
+        for i in range(workers)
+    }
     outcomes: list[ClaimOutcome] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -684,7 +760,12 @@ def test_twenty_concurrent_claims_exactly_one_wins(store: Store) -> None:
         try:
             barrier.wait(timeout=30)
             result = store.claim_notification(
-                "mtg-1#prep", "mtg-1", owner=owner, now=NOW, lease_seconds=60
+                "mtg-1#prep",
+                "mtg-1",
+                owner=owner,
+                now=NOW,
+                lease_seconds=60,
+                first_attempt=firsts[owner] if with_first_attempt else None,
             )
             with lock:
                 outcomes.append(result.outcome)
@@ -702,3 +783,4 @@ def test_twenty_concurrent_claims_exactly_one_wins(store: Store) -> None:
     record = store.get_notification("mtg-1#prep")
     assert record is not None
     assert record.state == LedgerState.IN_PROGRESS
+    assert record.attempts == ([firsts[record.owner]] if with_first_attempt else [])

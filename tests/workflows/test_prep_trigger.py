@@ -337,3 +337,53 @@ def test_with_nothing_to_escalate_to_the_status_moves_with_the_notification_fiel
         "reminder:r1",
     )
     assert len(slack.sent) == 2
+
+
+def _info_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (r.getMessage(), getattr(r, "fields", {}))
+        for r in caplog.records
+        if r.levelno >= logging.INFO and r.name.startswith("exec_assistant")
+    ]
+
+
+def test_a_delivered_event_logs_its_delivery_and_its_decision_once_each(
+    runtime: Runtime,
+    meeting: Meeting,
+    slack: CountingChannel,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    del runtime.channels[Channel.SMS]  # nothing to escalate to: no escalation.* line either
+    caplog.set_level(logging.INFO, logger="exec_assistant")
+
+    handle_event(envelope(), runtime)
+
+    lines = _info_lines(caplog)
+    assert [event for event, _ in lines] == ["notification.delivered", "prep_trigger.notified"]
+    delivered, decision = lines[0][1], lines[1][1]
+    key = f"{meeting.meeting_id}#prep"
+    assert (delivered["meeting_id"], delivered["key"]) == (meeting.meeting_id, key)
+    assert (delivered["channel"], delivered["attempt"]) == (Channel.SLACK, 0)
+    assert decision["event_id"] == "6a7e8feb-b491-4cf7-a9f1-bf3703467718"
+    assert (decision["meeting_id"], decision["key"]) == (meeting.meeting_id, key)
+    assert (decision["reason"], decision["outcome"]) == ("delivered via slack", "delivered")
+    assert decision["escalation"] == (
+        "none: no configured channel after the first that the user can be reached on"
+    )
+
+
+def test_with_an_escalation_target_its_scheduling_is_logged_on_its_own_line(
+    runtime: Runtime, meeting: Meeting, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="exec_assistant")
+
+    handle_event(envelope(), runtime)
+
+    lines = _info_lines(caplog)
+    assert [event for event, _ in lines] == [
+        "notification.delivered",
+        "scheduler.created",
+        "escalation.scheduled",
+        "prep_trigger.notified",
+    ]
+    assert "escalation" not in lines[-1][1]
