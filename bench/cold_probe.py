@@ -33,10 +33,15 @@ def slack_bot() -> None:
 
 
 def prep_trigger() -> None:
+    from exec_assistant.aws import client
     from exec_assistant.runtime import get_runtime
     from exec_assistant.workflows import prep_trigger_handler  # noqa: F401 - the import is timed
 
     get_runtime()
+    # The store creates its DynamoDB client on its first call, which every event makes at once
+    # (the claim), so the first request's setup includes it. (The Slack bot's first store call
+    # comes after its response, see exec_assistant.interfaces.after_response.)
+    client("dynamodb")
 
 
 def _pydantic_floor() -> None:

@@ -271,12 +271,12 @@ class DynamoDBStore:
         notifications_table: str,
         client: Any | None = None,
     ) -> None:
-        """``client`` is a boto3 DynamoDB client (low-level; shared across threads is safe)."""
-        if client is None:
-            from exec_assistant.aws import client as aws_client
+        """``client`` is a boto3 DynamoDB client (low-level; shared across threads is safe).
 
-            client = aws_client("dynamodb")
-        self._client = client
+        Without one, the process-wide client is created on the first table call, not here:
+        building it loads botocore's DynamoDB model (≈150 ms), and the Slack bot's first
+        response needs no table (its work runs after the response)."""
+        self._given_client = client
         self.tables: dict[TableKind, str] = {
             "users": users_table,
             "meetings": meetings_table,
@@ -292,6 +292,14 @@ class DynamoDBStore:
             chat_sessions_table=settings.table_name("chat_sessions"),
             notifications_table=settings.table_name("notifications"),
         )
+
+    @property
+    def _client(self) -> Any:
+        if self._given_client is not None:
+            return self._given_client
+        from exec_assistant.aws import client as aws_client
+
+        return aws_client("dynamodb")  # cached process-wide after the first call
 
     def close(self) -> None:
         """Nothing to release: the boto3 client is shared process-wide."""

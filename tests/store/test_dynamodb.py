@@ -319,3 +319,23 @@ def test_refusals_are_explained_without_return_values_on_failure(moto_client: An
     session = ChatSession.for_meeting(meeting, make_user(), now=NOW)
     store.create_chat_session(session)
     assert store.create_chat_session(session.model_copy(update={"step": 4})) == (session, False)
+
+
+def test_the_shared_client_is_created_on_the_first_table_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Opening the store builds no boto3 client (the Slack bot answers before it needs one)."""
+    from exec_assistant import aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    aws.reset_clients()
+    with mock_aws():
+        store = DynamoDBStore.from_settings(Settings(environment="test"))
+        assert aws._clients == {}
+        store.create_tables()
+        assert list(aws._clients) == [("dynamodb", None)]
+        assert store.get_meeting("mtg-none") is None  # the same client serves every call
+        assert list(aws._clients) == [("dynamodb", None)]
+    aws.reset_clients()
