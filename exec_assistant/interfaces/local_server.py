@@ -95,6 +95,7 @@ class LocalSlackServer:
                 handler.connect()  # type: ignore[no-untyped-call]
             except Exception as exc:
                 handler.close()  # type: ignore[no-untyped-call]  # its threads already run
+                self._close_client()
                 if isinstance(exc, SlackApiError):
                     raise _socket_mode_refused(exc) from exc
                 raise
@@ -129,7 +130,15 @@ class LocalSlackServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        self._close_client()
         log_event(logger, logging.INFO, "slack.stopped", mode=self.mode)
+
+    def _close_client(self) -> None:
+        """Close the app's kept-alive Slack connections (a later call opens new ones)."""
+        from exec_assistant.slack_http import PooledWebClient
+
+        if isinstance(self.app.client, PooledWebClient):
+            self.app.client.close()
 
 
 def _socket_mode_refused(exc: SlackApiError) -> ExecAssistantError:

@@ -55,7 +55,6 @@ def create_app(
     :func:`~exec_assistant.interfaces.after_response.ack_then`).
     """
     from slack_bolt import App
-    from slack_sdk import WebClient
     from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
     from exec_assistant.interfaces.slack_guard import SlackRequestGuard
@@ -66,6 +65,7 @@ def create_app(
     )
     from exec_assistant.interfaces.slack_views import REMIND_CHOICE_ACTION
     from exec_assistant.notifications.rendering import REMIND_LATER_ACTION, START_PREP_ACTION
+    from exec_assistant.slack_http import PooledWebClient
 
     settings = runtime.settings
     token = settings.require_secret("slack_bot_token")
@@ -74,7 +74,8 @@ def create_app(
         socket_mode and not settings.has_secret("slack_signing_secret")
     ):
         signing_secrets = signing_secret_source(settings, clock=runtime.clock)
-    client = WebClient(
+    # kept-alive connections: a click's work makes two or three Slack calls in a row
+    client = PooledWebClient(
         token=token,
         base_url=settings.slack_api_url,
         timeout=10,
