@@ -152,9 +152,13 @@ def test_an_extension_that_lost_the_api_hands_work_back_to_the_handler(
     api = FakeExtensionsApi().start()
     after = ar.register_extension({"AWS_LAMBDA_RUNTIME_API": api.address})
     assert after.extension is not None
-    api.stop()  # the pending event/next fails, and so do its retries
-    wait_for(lambda: not after.extension.alive)  # type: ignore[union-attr]
+    api.invoke()
+    api.stop()  # the invocation's event is lost, and so is every later event/next
     ran: list[str] = []
-    after.add(lambda: ran.append("work"))
+    after.add(lambda: ran.append("first"))
     after.invocation_done()
-    assert ran == ["work"]
+    wait_for(lambda: not after.extension.alive)  # type: ignore[union-attr]
+    assert ran == ["first"]  # the work handed over still ran
+    after.add(lambda: ran.append("second"))
+    after.invocation_done()  # no extension any more: runs before returning
+    assert ran == ["first", "second"]
