@@ -155,12 +155,41 @@ def envelope(meeting_id: str, user_id: str, event_id: str | None = None) -> dict
     return env
 
 
+def notification_message() -> tuple[str, list[dict[str, Any]]]:
+    """The text and Block Kit blocks the Slack channel posts for a bench meeting (rendered by
+    the package's own renderer), for the floor to post the same payload."""
+    from exec_assistant.notifications.rendering import slack_message
+    from exec_assistant.notifications.types import PrepNotification
+
+    start = utcnow() + timedelta(hours=6)
+    meeting = Meeting(
+        meeting_id="floor-00000",
+        user_id="exec-1",
+        title="Board review floor-00000",
+        location="Board room",
+        start_time=start,
+        end_time=start + timedelta(hours=1),
+        attendees=["ceo@example.com", "cfo@example.com"],
+    )
+    user = User(
+        user_id="exec-1",
+        slack_user_id=OWNER_SLACK_ID,
+        name="Ada Exec",
+        email="ada@example.com",
+        timezone="Europe/Paris",
+    )
+    message = slack_message(PrepNotification(meeting=meeting, user=user, key="floor-00000#prep"))
+    return message.text, message.blocks
+
+
 class IoFloor:
     """Per event, the I/O the prep trigger cannot avoid: one ledger INSERT and one status UPDATE,
     each in its own transaction on a SQLite file configured like the store's (WAL,
-    synchronous=NORMAL, ``BEGIN IMMEDIATE``), and one ``chat.postMessage``."""
+    synchronous=NORMAL, ``BEGIN IMMEDIATE``), and one ``chat.postMessage`` carrying the
+    notification's own text and blocks (rendered once, before the clock starts), or, with
+    ``minimal=True``, a one-line message."""
 
-    def __init__(self, db: Path, slack_url: str, meetings: int) -> None:
+    def __init__(self, db: Path, slack_url: str, meetings: int, *, minimal: bool = False) -> None:
         from slack_sdk import WebClient
 
         self.conn = sqlite3.connect(db, timeout=30, isolation_level=None)
@@ -177,9 +206,13 @@ class IoFloor:
                 [(f"floor-{i:05d}",) for i in range(meetings)],
             )
         self.client = WebClient(token=BOT_TOKEN, base_url=slack_url)
-        self.blocks = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": "*Q4 Business Review*"}}
-        ]
+        if minimal:
+            self.text = "Time to prep"
+            self.blocks: list[dict[str, Any]] = [
+                {"type": "section", "text": {"type": "mrkdwn", "text": "*Q4 Business Review*"}}
+            ]
+        else:
+            self.text, self.blocks = notification_message()
 
     def event(self, i: int) -> None:
         meeting_id = f"floor-{i:05d}"
@@ -196,5 +229,9 @@ class IoFloor:
         )
         self.conn.execute("COMMIT")
         self.client.chat_postMessage(
-            channel=OWNER_SLACK_ID, text="Time to prep", blocks=self.blocks
+            channel=OWNER_SLACK_ID,
+            text=self.text,
+            blocks=self.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
         )

@@ -179,17 +179,20 @@ def trigger_envelopes(n: int, prefix: str) -> list[dict[str, Any]]:
 
 def throughput(mode: str, n: int, block: int = 100) -> dict[str, Any]:
     """The prep trigger over ``n`` distinct meetings (``duplicates``: each envelope delivered
-    five times), interleaved block by block with the I/O floor doing as many events, so both
-    see the same machine load. Returns seconds and events for each."""
+    five times), interleaved block by block with the I/O floor doing as many events (and with
+    the floor posting a one-line message instead, for comparison), so all see the same machine
+    load. Returns seconds and events for each."""
     from bench import scenario
     from exec_assistant.workflows.prep_trigger_handler import lambda_handler
 
     copies = 5 if mode == "duplicates" else 1
     envelopes = trigger_envelopes(n, "trig")
     actions: Counter[str] = Counter()
-    handler_s = floor_s = 0.0
+    handler_s = floor_s = minimal_s = 0.0
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
-        floor = scenario.IoFloor(Path(tmp) / "floor.db", os.environ["SLACK_API_URL"], n * copies)
+        slack_url = os.environ["SLACK_API_URL"]
+        floor = scenario.IoFloor(Path(tmp) / "floor.db", slack_url, n * copies)
+        minimal = scenario.IoFloor(Path(tmp) / "minimal.db", slack_url, n * copies, minimal=True)
         done = 0
         for first in range(0, n, block):
             chunk = envelopes[first : first + block] * copies  # redeliveries after the first
@@ -201,11 +204,16 @@ def throughput(mode: str, n: int, block: int = 100) -> dict[str, Any]:
             for i in range(done, done + len(chunk)):
                 floor.event(i)
             floor_s += time.perf_counter() - start
+            start = time.perf_counter()
+            for i in range(done, done + len(chunk)):
+                minimal.event(i)
+            minimal_s += time.perf_counter() - start
             done += len(chunk)
     return {
         "events": n * copies,
         "seconds": handler_s,
         "floor_seconds": floor_s,
+        "minimal_floor_seconds": minimal_s,
         "actions": dict(actions),
     }
 
