@@ -58,7 +58,7 @@ class BenchError(RuntimeError):
 class Sizes:
     """Run sizes; ``quick`` is the smoke test's."""
 
-    cold_runs: int = 15
+    cold_runs: int = 25
     ack_iterations: int = 300
     ack_warmup: int = 20
     events: int = 2000

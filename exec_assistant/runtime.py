@@ -182,7 +182,7 @@ def _build_scheduler(
         from exec_assistant.events.scheduler import UnavailableScheduler
 
         return UnavailableScheduler()
-    from exec_assistant.events.scheduler import LocalScheduler
+    from exec_assistant.events.local_scheduler import LocalScheduler
     from exec_assistant.store import default_sqlite_path
 
     path = getattr(store, "path", None)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,10 +15,15 @@ import exec_assistant
 HEAVY_SDKS = ("boto3", "botocore", "slack_sdk", "slack_bolt", "twilio")
 
 
-def _modules_after(code: str) -> set[str]:
+def _modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
     script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env=env,
     )
     return set(json.loads(result.stdout.strip().splitlines()[-1]))
 
@@ -62,3 +69,33 @@ def test_unknown_name_is_an_attribute_error() -> None:
 def test_version_is_a_string() -> None:
     assert isinstance(exec_assistant.__version__, str)
     assert exec_assistant.__version__.count(".") >= 2
+
+
+def test_the_aws_runtime_does_not_import_sqlite3(tmp_path: Path) -> None:
+    """On Lambda the store is DynamoDB and the scheduler EventBridge Scheduler: the local
+    scheduler's module (and sqlite3) stays out of the cold start."""
+    aws = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "EXEC_ASSISTANT_STORE": "dynamodb",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing may leave the machine
+        "EVENT_BUS_NAME": "arn:aws:events:us-east-1:123456789012:event-bus/exec-assistant-test",
+        "SCHEDULER_GROUP_NAME": "exec-assistant-test",
+        "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
+        "SLACK_BOT_TOKEN": "xoxb-test-0000",
+    }
+    code = (
+        "from exec_assistant.workflows import prep_trigger_handler\n"
+        "from exec_assistant.runtime import get_runtime\n"
+        "get_runtime()"
+    )
+    modules = _modules_after(code, aws)
+    assert "exec_assistant.events.scheduler" in modules
+    assert "sqlite3" not in modules
+    assert "exec_assistant.events.local_scheduler" not in modules
+    # the embedded default does use it (so the check above can see it)
+    local = {"PATH": aws["PATH"], "EXEC_ASSISTANT_STORE": f"sqlite:///{tmp_path}/local.db"}
+    local_modules = _modules_after(code, local)
+    assert {"sqlite3", "exec_assistant.events.local_scheduler"} <= local_modules

@@ -15,7 +15,8 @@ import pytest
 from exec_assistant.errors import ConfigurationError, TransientError
 from exec_assistant.events.base import BusEvent, ScheduledEvent
 from exec_assistant.events.local import LocalEventBus
-from exec_assistant.events.scheduler import EventBridgeScheduler, LocalScheduler, at_expression
+from exec_assistant.events.local_scheduler import LocalScheduler
+from exec_assistant.events.scheduler import EventBridgeScheduler, at_expression
 from exec_assistant.models import PREP_EVENT_DETAIL_TYPE, REMINDER_EVENT_SOURCE
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

@@ -19,11 +19,8 @@ from exec_assistant.errors import ConfigurationError
 from exec_assistant.events.base import BusEvent, ScheduledEvent
 from exec_assistant.events.eventbridge import EventBridgeBus
 from exec_assistant.events.local import LocalEventBus
-from exec_assistant.events.scheduler import (
-    EventBridgeScheduler,
-    LocalScheduler,
-    UnavailableScheduler,
-)
+from exec_assistant.events.local_scheduler import LocalScheduler
+from exec_assistant.events.scheduler import EventBridgeScheduler, UnavailableScheduler
 from exec_assistant.models import (
     PREP_EVENT_DETAIL_TYPE,
     PREP_EVENT_SOURCE,

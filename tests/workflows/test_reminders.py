@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from exec_assistant.errors import PermanentError
-from exec_assistant.events.scheduler import LocalScheduler
+from exec_assistant.events.local_scheduler import LocalScheduler
 from exec_assistant.models import Channel, Meeting, MeetingStatus, User
 from exec_assistant.notifications.types import NotificationKind
 from exec_assistant.runtime import Runtime
