@@ -41,15 +41,30 @@ CONTEXT = LAMBDA_CONTEXT
 LISTED_MEETINGS = 50
 
 
+def owner_user() -> User:
+    """The executive every bench meeting belongs to."""
+    return User(
+        user_id="exec-1",
+        slack_user_id=OWNER_SLACK_ID,
+        name="Ada Exec",
+        email="ada@example.com",
+        timezone="Europe/Paris",
+    )
+
+
 def owner(store: Store) -> User:
-    return store.put_user(
-        User(
-            user_id="exec-1",
-            slack_user_id=OWNER_SLACK_ID,
-            name="Ada Exec",
-            email="ada@example.com",
-            timezone="Europe/Paris",
-        )
+    return store.put_user(owner_user())
+
+
+def bench_meeting(user: User, meeting_id: str, start: datetime) -> Meeting:
+    return Meeting(
+        meeting_id=meeting_id,
+        user_id=user.user_id,
+        title=f"Board review {meeting_id}",
+        location="Board room",
+        start_time=start,
+        end_time=start + timedelta(hours=1),
+        attendees=["ceo@example.com", "cfo@example.com"],
     )
 
 
@@ -60,17 +75,7 @@ def add_meeting(
     start: datetime,
     status: MeetingStatus = MeetingStatus.DISCOVERED,
 ) -> Meeting:
-    meeting = store.upsert_meeting_calendar(
-        Meeting(
-            meeting_id=meeting_id,
-            user_id=user.user_id,
-            title=f"Board review {meeting_id}",
-            location="Board room",
-            start_time=start,
-            end_time=start + timedelta(hours=1),
-            attendees=["ceo@example.com", "cfo@example.com"],
-        )
-    )
+    meeting = store.upsert_meeting_calendar(bench_meeting(user, meeting_id, start))
     if status != MeetingStatus.DISCOVERED:
         store.transition_meeting(meeting_id, status, now=utcnow())
     return meeting
@@ -161,23 +166,8 @@ def notification_message() -> tuple[str, list[dict[str, Any]]]:
     from exec_assistant.notifications.rendering import slack_message
     from exec_assistant.notifications.types import PrepNotification
 
-    start = utcnow() + timedelta(hours=6)
-    meeting = Meeting(
-        meeting_id="floor-00000",
-        user_id="exec-1",
-        title="Board review floor-00000",
-        location="Board room",
-        start_time=start,
-        end_time=start + timedelta(hours=1),
-        attendees=["ceo@example.com", "cfo@example.com"],
-    )
-    user = User(
-        user_id="exec-1",
-        slack_user_id=OWNER_SLACK_ID,
-        name="Ada Exec",
-        email="ada@example.com",
-        timezone="Europe/Paris",
-    )
+    user = owner_user()
+    meeting = bench_meeting(user, "floor-00000", utcnow() + timedelta(hours=6))
     message = slack_message(PrepNotification(meeting=meeting, user=user, key="floor-00000#prep"))
     return message.text, message.blocks
 

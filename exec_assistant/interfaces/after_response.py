@@ -46,8 +46,9 @@ NEXT_ATTEMPTS = 5
 
 
 def run_all(batch: list[Work]) -> None:
-    """Run each piece of work; one failing does not stop the others (each is already a Bolt
-    runnable that logs its own failure, see ``slack_listeners.logged``)."""
+    """Run each piece of work; one failing does not stop the others. (A listener's failure is
+    also logged by the listener itself, with its name, see ``slack_listeners.logged``; this line
+    says the failure ended that piece of post-response work.)"""
     for work in batch:
         try:
             work()

@@ -295,11 +295,11 @@ class DynamoDBStore:
 
     @property
     def _client(self) -> Any:
-        if self._given_client is not None:
-            return self._given_client
-        from exec_assistant.aws import client as aws_client
+        if self._given_client is None:
+            from exec_assistant.aws import client as aws_client
 
-        return aws_client("dynamodb")  # cached process-wide after the first call
+            self._given_client = aws_client("dynamodb")  # the process-wide client
+        return self._given_client
 
     def close(self) -> None:
         """Nothing to release: the boto3 client is shared process-wide."""
