@@ -2,6 +2,11 @@
 
 Pydantic v2 only; no SDK imports, so every layer (and a Lambda cold start) can afford it.
 Invalid data raises ``pydantic.ValidationError`` naming the field; nothing half-valid is built.
+
+Why this module is over 400 lines: it is the project's one vocabulary. The models refer to each
+other (a meeting's status rules, the ids a session and a ledger record derive from a meeting,
+the channels a user and an attempt share), every layer imports them, and the public API
+re-exports them; one file keeps each definition next to the ones it depends on.
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
 """The composition root: builds store, bus, scheduler, channels and services from Settings.
 
 This is the one place that knows the embedded runtime from AWS (DESIGN.md); handlers and the CLI
-ask it for a :class:`Runtime` and never branch on it themselves.
+ask it for a :class:`Runtime` and never branch on it themselves. It sits at the top of the
+package: it may import anything it builds (and wires the local bus to the prep trigger), while
+nothing it builds imports it. Only the entry points reach it: the CLI, ``interfaces``, and the
+Lambda entry functions (``lambda_handler``), which import it inside the function. The
+:class:`Runtime` type itself lives one layer down, in :mod:`exec_assistant.components`.
 
 =================  ===============================  ==========================================
 piece              AWS                              embedded (default)
@@ -18,88 +22,30 @@ Scheduler whenever ``SCHEDULER_GROUP_NAME`` is set. SDKs are imported only when 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from exec_assistant.components import Clock, Notifier, Runtime
 from exec_assistant.config import Settings, get_settings, running_on_lambda
 from exec_assistant.errors import ConfigurationError
 from exec_assistant.events.base import EventBus, Scheduler
-from exec_assistant.models import (
-    PREP_EVENT_DETAIL_TYPE,
-    PREP_EVENT_SOURCES,
-    Channel,
-    Meeting,
-    User,
-    utcnow,
-)
-from exec_assistant.notifications.types import (
-    NotificationChannel,
-    NotificationKind,
-    NotificationResult,
-)
+from exec_assistant.models import PREP_EVENT_DETAIL_TYPE, PREP_EVENT_SOURCES, Channel, utcnow
+from exec_assistant.notifications.types import NotificationChannel
 from exec_assistant.store.base import Store
 
 if TYPE_CHECKING:
     from exec_assistant.events.local import LocalEventBus
 
-Clock = Callable[[], datetime]
-
-
-class Notifier(Protocol):
-    """What the workflows need of the notification service (``NotificationService``)."""
-
-    def notify(
-        self,
-        meeting: Meeting,
-        user: User,
-        *,
-        key: str,
-        kind: NotificationKind = NotificationKind.INITIAL,
-        channel_order: Sequence[Channel] | None = None,
-    ) -> NotificationResult: ...
-
-
-@dataclass
-class Runtime:
-    """Everything a handler needs, built once per process."""
-
-    settings: Settings
-    store: Store
-    bus: EventBus
-    scheduler: Scheduler
-    notifications: Notifier
-    channels: dict[Channel, NotificationChannel]
-    clock: Clock = field(default=utcnow)
-
-    @property
-    def configured_channels(self) -> frozenset[Channel]:
-        return frozenset(self.channels)
-
-    def start_background(self, stop: threading.Event) -> list[threading.Thread]:
-        """Start the loops the embedded runtime needs (calendar monitor, local scheduler).
-
-        On AWS these are an EventBridge rule and EventBridge Scheduler; this is for the local
-        server and the CLI, which call it without knowing which runtime they have.
-        """
-        from exec_assistant.workflows import calendar_monitor
-
-        loops: list[Callable[[], None]] = [lambda: calendar_monitor.run_forever(self, stop)]
-        run_forever = getattr(self.scheduler, "run_forever", None)
-        if run_forever is not None:
-            loops.append(lambda: run_forever(stop))
-        threads = [threading.Thread(target=loop, daemon=True) for loop in loops]
-        for thread in threads:
-            thread.start()
-        return threads
-
-    def close(self) -> None:
-        for part in (self.scheduler, self.store):
-            close = getattr(part, "close", None)
-            if close is not None:
-                close()
+__all__ = [
+    "Clock",
+    "Notifier",
+    "Runtime",
+    "build_runtime",
+    "get_runtime",
+    "reset_runtime",
+    "uses_aws",
+]
 
 
 def uses_aws(settings: Settings) -> bool:
@@ -157,10 +103,18 @@ def build_runtime(
         notifications=notifications,
         channels=channels,
         clock=clock,
+        background=(_calendar_monitor_loop,),
     )
     if local_bus is not None:
         _wire_prep_trigger(local_bus, runtime)
     return runtime
+
+
+def _calendar_monitor_loop(runtime: Runtime, stop: threading.Event) -> None:
+    """The calendar monitor's local loop (imported when it starts: a Lambda never runs it)."""
+    from exec_assistant.workflows import calendar_monitor
+
+    calendar_monitor.run_forever(runtime, stop)
 
 
 def _build_scheduler(
@@ -205,8 +159,8 @@ def _bus_arn(bus_name: str) -> str:
 def _wire_prep_trigger(bus: LocalEventBus, runtime: Runtime) -> None:
     """Deliver MeetingPrepRequired on the local bus to the prep trigger, as EventBridge would.
 
-    The import is deferred: workflows depend on the runtime, not the other way round; only this
-    wiring, at call time, reaches up to the handler.
+    The import is deferred to the first event so that building a runtime does not import the
+    trigger's module; the direction is the allowed one (the root imports what it wires).
     """
 
     def deliver(envelope: Mapping[str, Any]) -> None:

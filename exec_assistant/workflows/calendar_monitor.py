@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
 from exec_assistant.events.base import BusEvent
 from exec_assistant.logs import configure_logging, log_event
@@ -32,7 +33,6 @@ from exec_assistant.models import (
     Meeting,
     MeetingStatus,
 )
-from exec_assistant.runtime import Runtime, get_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ def run_once(runtime: Runtime, now: datetime | None = None) -> MonitorResult:
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Entry for the scheduled EventBridge rule."""
+    from exec_assistant.runtime import get_runtime  # the entry reaches the root
+
     configure_logging()
     return run_once(get_runtime()).model_dump(mode="json")
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from exec_assistant.components import Runtime
 from exec_assistant.errors import PermanentError, TransientError
 from exec_assistant.logs import configure_logging, log_event
 from exec_assistant.models import (
@@ -41,7 +42,6 @@ from exec_assistant.notifications.types import (
     NotificationOutcome,
     NotificationResult,
 )
-from exec_assistant.runtime import Runtime, get_runtime
 from exec_assistant.workflows.reminders import schedule_escalation
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ class TriggerResult(BaseModel):
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """EventBridge → Lambda entry point (the contract string names this function)."""
+    from exec_assistant.runtime import get_runtime  # the entry reaches the root
+
     configure_logging()
     return handle_event(event, get_runtime()).model_dump(mode="json")
 

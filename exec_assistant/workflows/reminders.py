@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from exec_assistant.components import Runtime
 from exec_assistant.errors import PermanentError
 from exec_assistant.events.base import BusEvent, ScheduledEvent
 from exec_assistant.logs import log_event
@@ -26,7 +27,6 @@ from exec_assistant.models import (
     Meeting,
     User,
 )
-from exec_assistant.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
