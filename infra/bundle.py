@@ -12,7 +12,12 @@
 3. Drop what Lambda never reads and what would make two builds differ (``__pycache__``, console
    scripts in ``bin/``, dependencies' own test suites, the dist-info
    ``RECORD``/``INSTALLER``/``REQUESTED``/``direct_url.json``).
-4. Write a deterministic zip: sorted entries, fixed timestamps and permissions, so an unchanged
+4. Compile every module to unchecked-hash byte-code for the runtime's Python 3.13
+   (:mod:`infra.bytecode`: this interpreter if it is 3.13, else ``python3.13``, else Pyodide's
+   CPython 3.13 run by Node.js, fetched from the npm registry once), so a cold start does not
+   compile sources on the read-only ``/var/task``. Without any 3.13 compiler the bundle ships
+   sources only and says so (``--bytecode=require`` makes that an error).
+5. Write a deterministic zip: sorted entries, fixed timestamps and permissions, so an unchanged
    bundle has the same bytes and hash and ``pulumi up`` does not redeploy the functions.
 
 The Pulumi program calls :func:`lambda_archive`, which reuses a bundle cached under
@@ -33,7 +38,12 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+if __package__ in (None, ""):  # run as a script: python infra/bundle.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from infra import bytecode
 
 if TYPE_CHECKING:
     import pulumi
@@ -43,7 +53,7 @@ PACKAGE = "exec_assistant"
 LAMBDA_PYTHON_VERSION = "3.13"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
 #: Bump when the bundle layout changes, so cached bundles are rebuilt.
-BUNDLE_FORMAT = "2"
+BUNDLE_FORMAT = "3"  # 3: ships unchecked-hash .pyc for the runtime's Python
 #: Packages that must never reach the Lambda (CLI, development and deployment tooling).
 FORBIDDEN_TOP_LEVEL = ("typer", "rich", "pulumi", "pulumi_aws", "moto", "pytest", "mypy")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -59,6 +69,11 @@ ZIP_OVERRIDE_ENV = "EXEC_ASSISTANT_LAMBDA_ZIP"
 BOTOCORE_SERVICES = frozenset({"dynamodb", "events", "scheduler", "secretsmanager", "sesv2", "sts"})
 
 
+#: ``auto``: compile when a compiler for the target version is available, else ship sources and
+#: warn; ``require``: fail without one; ``none``: sources only.
+BytecodeMode = Literal["auto", "require", "none"]
+
+
 class BundleError(RuntimeError):
     """The bundle could not be built (pip failed, or a forbidden package got in)."""
 
@@ -69,11 +84,12 @@ class Bundle:
     size_bytes: int
     sha256: str
     files: int
+    bytecode: str = ""
 
     def describe(self) -> str:
         return (
             f"{self.path}: {self.size_bytes / 1024 / 1024:.1f} MiB, {self.files} files, "
-            f"sha256 {self.sha256}"
+            f"sha256 {self.sha256}" + (f"; {self.bytecode}" if self.bytecode else "")
         )
 
 
@@ -251,6 +267,26 @@ def write_zip(site: Path, out: Path) -> Bundle:
     )
 
 
+def compile_bytecode(site: Path, python_version: str, mode: BytecodeMode) -> str:
+    """Add unchecked-hash ``.pyc`` files for ``python_version`` to ``site``; returns what was
+    done, for the build's output."""
+    if mode == "none":
+        return "no byte-code (--bytecode=none)"
+    try:
+        done = bytecode.compiler(python_version)(site)
+    except bytecode.BytecodeUnavailable as exc:
+        if mode == "require":
+            raise BundleError(f"no byte-code for Python {python_version}: {exc}") from exc
+        print(f"warning: bundle without byte-code: {exc}", file=sys.stderr)
+        return f"no byte-code ({exc})"
+    except bytecode.BytecodeError as exc:
+        raise BundleError(str(exc)) from exc
+    missing = bytecode.missing_bytecode(site, python_version)
+    if missing:
+        raise BundleError(f"modules without byte-code: {', '.join(missing[:10])}")
+    return f"{done.compiled} modules compiled by {done.compiler}"
+
+
 def build_bundle(
     out: Path,
     *,
@@ -258,9 +294,13 @@ def build_bundle(
     python_version: str = LAMBDA_PYTHON_VERSION,
     platform: str = LAMBDA_PLATFORM,
     from_environment: bool = False,
+    bytecode_mode: BytecodeMode = "auto",
 ) -> Bundle:
     """Build the bundle at ``out``: Lambda wheels downloaded through pip, or, with
-    ``from_environment``, offline from this interpreter's installed dependencies."""
+    ``from_environment``, offline from this interpreter's installed dependencies (then the
+    byte-code is this interpreter's too)."""
+    if from_environment:
+        python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
     with tempfile.TemporaryDirectory(prefix="exec-assistant-bundle-") as tmp:
         site = Path(tmp) / "site"
         if from_environment:
@@ -269,7 +309,9 @@ def build_bundle(
             install_runtime(root, site, python_version=python_version, platform=platform)
         prune(site)
         check_contents(site)
-        return write_zip(site, out)
+        compiled = compile_bytecode(site, python_version, bytecode_mode)
+        built = write_zip(site, out)
+        return Bundle(built.path, built.size_bytes, built.sha256, built.files, compiled)
 
 
 def cached_bundle(cache_dir: Path, *, root: Path = REPO_ROOT) -> Path:
@@ -298,9 +340,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "lambda.zip")
     parser.add_argument("--python-version", default=LAMBDA_PYTHON_VERSION)
     parser.add_argument("--platform", default=LAMBDA_PLATFORM)
+    parser.add_argument(
+        "--bytecode",
+        choices=["auto", "require", "none"],
+        default="auto",
+        help="compile .pyc for --python-version (auto: if a compiler is available)",
+    )
     args = parser.parse_args(argv)
     try:
-        bundle = build_bundle(args.out, python_version=args.python_version, platform=args.platform)
+        bundle = build_bundle(
+            args.out,
+            python_version=args.python_version,
+            platform=args.platform,
+            bytecode_mode=args.bytecode,
+        )
     except BundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

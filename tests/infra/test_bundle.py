@@ -4,6 +4,7 @@ handlers import in a clean virtualenv."""
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import re
 import shutil
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import bundle
+from infra import bundle, bytecode
 
 
 def _site(root: Path) -> Path:
@@ -235,7 +236,13 @@ def _assert_bundle_runs_the_handlers(
     assert unzipped < 250 * 1024 * 1024  # Lambda's unzipped limit
     assert not top_level & set(ABSENT)
     assert "exec_assistant" in top_level
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", "/RECORD"))]
+    assert not [n for n in names if n.endswith("/RECORD")]
+    # every module ships unchecked-hash byte-code for the bundle's Python (magic number + flags)
+    assert bytecode.missing_bytecode(tmp_path / "site", version) == []
+    # ... which the import system uses without looking at the source: a source that would now
+    # fail to import still imports from its .pyc
+    models = tmp_path / "site" / "exec_assistant" / "models.py"
+    models.write_text(models.read_text() + "\nraise RuntimeError('compiled from source')\n")
 
     venv = tmp_path / "venv"
     subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -267,6 +274,82 @@ def test_offline_bundle_imports_every_handler_in_a_clean_virtualenv(tmp_path: Pa
     _assert_bundle_runs_the_handlers(built, sys.executable, version, tmp_path)
 
 
+def _tree(root: Path) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("VALUE = {'a', 'b'}\n")
+    (root / "top.py").write_text("def f() -> int:\n    return 1\n")
+    return root
+
+
+def test_this_interpreter_compiles_unchecked_hash_bytecode(tmp_path: Path) -> None:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    site = _tree(tmp_path / "site")
+    assert bytecode.missing_bytecode(site, version) == ["pkg/__init__.py", "top.py"]
+    done = bytecode.compiler(version)(site)
+    assert done.compiled == 2
+    assert bytecode.missing_bytecode(site, version) == []
+    pyc = site / "pkg" / "__pycache__" / f"__init__.cpython-{version.replace('.', '')}.pyc"
+    magic, flags = bytecode.read_header(pyc)
+    assert magic == importlib.util.MAGIC_NUMBER == bytecode.magic_number(version)
+    assert flags == bytecode.UNCHECKED_HASH_FLAGS
+    first = pyc.read_bytes()
+    for path in site.rglob("*.py"):  # timestamps do not matter, the source hash does
+        os.utime(path, (1_900_000_000, 1_900_000_000))
+    bytecode.compiler(version)(site)
+    assert pyc.read_bytes() == first
+
+
+def test_a_file_that_does_not_compile_fails_the_build(tmp_path: Path) -> None:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    site = _tree(tmp_path / "site")
+    (site / "broken.py").write_text("def (:\n")
+    with pytest.raises(bytecode.BytecodeError, match=r"broken\.py"):
+        bytecode.compiler(version)(site)
+
+
+def test_bundle_without_a_compiler_ships_sources_or_fails_when_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def unavailable(version: str) -> bytecode.Compiler:
+        raise bytecode.BytecodeUnavailable(f"no Python {version} here")
+
+    monkeypatch.setattr(bytecode, "compiler", unavailable)
+    site = _tree(tmp_path / "site")
+    assert "no byte-code" in bundle.compile_bytecode(site, "3.13", "auto")
+    assert "warning: bundle without byte-code: no Python 3.13 here" in capsys.readouterr().err
+    assert not list(site.rglob("*.pyc"))
+    with pytest.raises(bundle.BundleError, match=r"no Python 3\.13 here"):
+        bundle.compile_bytecode(site, "3.13", "require")
+    assert bundle.compile_bytecode(site, "3.13", "none") == "no byte-code (--bytecode=none)"
+
+
+def test_unknown_python_versions_have_no_magic_number() -> None:
+    with pytest.raises(bytecode.BytecodeUnavailable, match=r"2\.7"):
+        bytecode.compiler("2.7")
+
+
+PYODIDE_CACHED = (bytecode.PYODIDE_CACHE / bytecode.PYODIDE_VERSION / "pyodide.mjs").is_file()
+
+
+@pytest.mark.bundle
+@pytest.mark.skipif(
+    not PYODIDE_CACHED and os.environ.get("EXEC_ASSISTANT_NETWORK_TESTS") != "1",
+    reason="the Python 3.13 compiler (Pyodide) is fetched from the npm registry: set "
+    "EXEC_ASSISTANT_NETWORK_TESTS=1 (or build a bundle once, which caches it in build/pyodide)",
+)
+@pytest.mark.skipif(shutil.which("node") is None, reason="Pyodide needs Node.js (nodejs)")
+def test_pyodide_compiles_for_the_lambda_runtime_python(tmp_path: Path) -> None:
+    """The deployed runtime is Python 3.13; this machine's may not be. Pyodide's CPython 3.13
+    compiles the bundle's byte-code: read the magic number and flags it wrote."""
+    site = _tree(tmp_path / "site")
+    done = bytecode._pyodide_compiler(bundle.LAMBDA_PYTHON_VERSION)(site)
+    assert done.compiled == 2 and "Pyodide" in done.compiler
+    assert bytecode.missing_bytecode(site, "3.13") == []
+    magic, flags = bytecode.read_header(site / "__pycache__" / "top.cpython-313.pyc")
+    assert magic == (3571).to_bytes(2, "little") + b"\r\n"
+    assert flags == bytecode.UNCHECKED_HASH_FLAGS
+
+
 def test_runtime_distributions_leave_out_the_cli_and_dev_extras() -> None:
     names = {name.lower() for name in bundle.runtime_distributions()}
     assert {"slack-bolt", "boto3", "pydantic", "twilio"} <= {n.replace("_", "-") for n in names}
@@ -284,5 +367,20 @@ def test_runtime_distributions_leave_out_the_cli_and_dev_extras() -> None:
 )
 def test_real_bundle_imports_both_handlers_in_a_clean_virtualenv(tmp_path: Path) -> None:
     python, version = _interpreter_for_the_bundle()
-    built = bundle.build_bundle(tmp_path / "lambda.zip", python_version=version)
+    built = bundle.build_bundle(
+        tmp_path / "lambda.zip", python_version=version, bytecode_mode="require"
+    )
     _assert_bundle_runs_the_handlers(built, python, version, tmp_path)
+
+
+@pytest.mark.bundle
+@pytest.mark.skipif(
+    os.environ.get("EXEC_ASSISTANT_NETWORK_TESTS") != "1",
+    reason="downloads Lambda wheels (PyPI) and Pyodide (npm): set EXEC_ASSISTANT_NETWORK_TESTS=1",
+)
+def test_real_bundle_ships_python_3_13_bytecode_for_every_module(tmp_path: Path) -> None:
+    built = bundle.build_bundle(tmp_path / "lambda.zip", bytecode_mode="require")
+    with zipfile.ZipFile(built.path) as archive:
+        archive.extractall(tmp_path / "site")
+    assert bytecode.missing_bytecode(tmp_path / "site", "3.13") == []
+    assert "compiled by" in built.bytecode
