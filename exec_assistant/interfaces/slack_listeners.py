@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from slack_bolt import Ack, BoltRequest, Respond
@@ -137,8 +137,11 @@ class SlackListeners:
         else:
             until = now + timedelta(days=7)
             heading = "Your meetings in the next 7 days"
-        meetings = self.store.list_meetings_for_user(user.user_id, now, until)
-        blocks = views.meeting_list_blocks(meetings, user, heading=heading, now=now)
+        meetings = self._upcoming(user, now, until)
+        complete = len(meetings) < views.LIST_READ
+        blocks = views.meeting_list_blocks(
+            meetings, user, heading=heading, now=now, complete=complete
+        )
         respond(response_type="ephemeral", text=heading, blocks=blocks)
         log_event(
             logger, logging.INFO, "slack.meetings_listed", user_id=user.user_id, count=len(meetings)
@@ -326,12 +329,22 @@ class SlackListeners:
         user = self.store.get_user_by_slack_id(slack_user)
         now = self.runtime.clock()
         meetings = (
-            self.store.list_meetings_for_user(user.user_id, now, now + timedelta(days=HOME_DAYS))
-            if user is not None
-            else []
+            self._upcoming(user, now, now + timedelta(days=HOME_DAYS)) if user is not None else []
         )
+        complete = len(meetings) < views.LIST_READ
         client.views_publish(
-            user_id=slack_user, view=views.home_view(user, slack_user, meetings, now)
+            user_id=slack_user,
+            view=views.home_view(user, slack_user, meetings, now, complete=complete),
+        )
+
+    def _upcoming(self, user: User, now: datetime, until: datetime) -> list[Meeting]:
+        """What a listing shows, and one more: the store reads and validates no further."""
+        return self.store.list_meetings_for_user(
+            user.user_id,
+            now,
+            until,
+            limit=views.LIST_READ,
+            exclude=(MeetingStatus.CANCELLED,),
         )
 
     # --- helpers ------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from exec_assistant.workflows.reminders import ReminderChoice
 REMIND_CHOICE_ACTION = "remind_later_choice"
 #: Meetings listed at most (a message holds 50 blocks, the Home tab 100).
 LIST_LIMIT = 15
+#: How many meetings a listing reads: one more than it shows, to know there are more.
+LIST_READ = LIST_LIMIT + 1
 #: Slack refuses a message with more blocks than this (``invalid_blocks``).
 MESSAGE_MAX_BLOCKS = 50
 
@@ -144,10 +146,14 @@ def _list_item(meeting: Meeting, user: User, index: int, now: datetime) -> list[
 
 
 def meeting_list_blocks(
-    meetings: list[Meeting], user: User, *, heading: str, now: datetime
+    meetings: list[Meeting], user: User, *, heading: str, now: datetime, complete: bool = True
 ) -> list[Block]:
     """A heading, then each meeting with its status and the buttons that fit, within
-    :data:`MESSAGE_MAX_BLOCKS` (the Home tab adds one more block: it allows 100)."""
+    :data:`MESSAGE_MAX_BLOCKS` (the Home tab adds one more block: it allows 100).
+
+    ``complete=False``: ``meetings`` is only the start of the window (the listeners read
+    :data:`LIST_READ`), so the tail says "…and more." without a
+    count."""
     shown = [m for m in meetings if m.status != MeetingStatus.CANCELLED]
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": truncate(heading, 150)}}
@@ -165,15 +171,18 @@ def meeting_list_blocks(
         blocks += item
         listed += 1
     if len(shown) > listed:
-        more = len(shown) - listed
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {more} more."}]}
-        )
+        more = f"…and {len(shown) - listed} more." if complete else "…and more."
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
     return blocks
 
 
 def home_view(
-    user: User | None, slack_user_id: str, meetings: list[Meeting], now: datetime
+    user: User | None,
+    slack_user_id: str,
+    meetings: list[Meeting],
+    now: datetime,
+    *,
+    complete: bool = True,
 ) -> dict[str, Any]:
     """The App Home tab: upcoming meetings and their prep status (or how to get set up)."""
     if user is None:
@@ -182,7 +191,7 @@ def home_view(
         ]
     else:
         blocks = meeting_list_blocks(
-            meetings, user, heading="Your meetings in the next 7 days", now=now
+            meetings, user, heading="Your meetings in the next 7 days", now=now, complete=complete
         )
         blocks.append(
             {

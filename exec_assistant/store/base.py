@@ -23,7 +23,7 @@ Semantics every implementation must keep (the contract suite in tests/ checks th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -62,15 +62,29 @@ class Store(Protocol):
     def get_meeting(self, meeting_id: str) -> Meeting | None: ...
 
     def list_meetings_for_user(
-        self, user_id: str, start_from: datetime, start_until: datetime
+        self,
+        user_id: str,
+        start_from: datetime,
+        start_until: datetime,
+        *,
+        limit: int | None = None,
+        exclude: Collection[MeetingStatus] = (),
     ) -> list[Meeting]:
-        """Meetings of one owner with ``start_from <= start_time < start_until``, by start."""
+        """Meetings of one owner with ``start_from <= start_time < start_until``, by start (then
+        id), leaving out those in an ``exclude`` status; at most ``limit`` of them (the first
+        ones), read and validated only that far."""
         ...
 
     def list_meetings_by_status(
-        self, status: MeetingStatus, start_from: datetime, start_until: datetime
+        self,
+        status: MeetingStatus,
+        start_from: datetime,
+        start_until: datetime,
+        *,
+        limit: int | None = None,
     ) -> list[Meeting]:
-        """Meetings in one status with ``start_from <= start_time < start_until``, by start."""
+        """Meetings in one status with ``start_from <= start_time < start_until``, by start
+        (then id); at most ``limit`` of them (the first ones)."""
         ...
 
     def transition_meeting(

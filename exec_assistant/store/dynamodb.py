@@ -15,7 +15,7 @@ client), so importing this module costs botocore's exceptions and nothing more.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any, Literal, NoReturn, TypeVar
 
@@ -475,7 +475,15 @@ class DynamoDBStore:
         return _parse(Meeting, item) if item else None
 
     def _meetings_in_window(
-        self, index: str, attr: str, value: str, start_from: datetime, start_until: datetime
+        self,
+        index: str,
+        attr: str,
+        value: str,
+        start_from: datetime,
+        start_until: datetime,
+        *,
+        limit: int | None = None,
+        exclude: Collection[MeetingStatus] = (),
     ) -> list[Meeting]:
         expr = _Expr()
         until = iso_utc(start_until)
@@ -483,26 +491,67 @@ class DynamoDBStore:
             f"{expr.n(attr)} = {expr.v(value)} AND "
             f"{expr.n('start_time')} BETWEEN {expr.v(iso_utc(start_from))} AND {expr.v(until)}"
         )
-        items = self._query(
-            "meetings", IndexName=index, KeyConditionExpression=condition, **expr.kwargs()
-        )
+        extra: dict[str, Any] = {}
+        if exclude:
+            excluded = ", ".join(expr.v(s.value) for s in sorted(exclude))
+            extra["FilterExpression"] = f"NOT ({expr.n('status')} IN ({excluded}))"
+        query = {"IndexName": index, "KeyConditionExpression": condition, **extra}
+        if limit is None:
+            items = self._query("meetings", **query, **expr.kwargs())
+        else:
+            items = self._query_first("meetings", limit, **query, **expr.kwargs())
         # BETWEEN is inclusive and key attributes cannot be filtered server-side: drop the end.
         kept = [item for item in items if item["start_time"]["S"] < until]
         kept.sort(key=lambda item: (item["start_time"]["S"], item["meeting_id"]["S"]))
-        return [_parse(Meeting, item) for item in kept]
+        return [_parse(Meeting, item) for item in kept[:limit]]
+
+    def _query_first(self, kind: TableKind, limit: int, **kwargs: Any) -> list[Item]:
+        """The first ``limit`` items of an index Query in sort-key order, page by page (``Limit``
+        per page), plus any that tie with the last of them on the sort key (``start_time``), so
+        the caller's (start_time, meeting_id) order picks the same ones as SQLite's."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        items: list[Item] = []
+        while limit:
+            response = self._call("query", kind, Limit=limit, **kwargs)
+            items.extend(response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            if len(items) > limit and items[-1]["start_time"] != items[limit - 1]["start_time"]:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        return items
 
     def list_meetings_for_user(
-        self, user_id: str, start_from: datetime, start_until: datetime
+        self,
+        user_id: str,
+        start_from: datetime,
+        start_until: datetime,
+        *,
+        limit: int | None = None,
+        exclude: Collection[MeetingStatus] = (),
     ) -> list[Meeting]:
         return self._meetings_in_window(
-            MEETINGS_OWNER_INDEX, "user_id", user_id, start_from, start_until
+            MEETINGS_OWNER_INDEX,
+            "user_id",
+            user_id,
+            start_from,
+            start_until,
+            limit=limit,
+            exclude=exclude,
         )
 
     def list_meetings_by_status(
-        self, status: MeetingStatus, start_from: datetime, start_until: datetime
+        self,
+        status: MeetingStatus,
+        start_from: datetime,
+        start_until: datetime,
+        *,
+        limit: int | None = None,
     ) -> list[Meeting]:
         return self._meetings_in_window(
-            MEETINGS_STATUS_INDEX, "status", status.value, start_from, start_until
+            MEETINGS_STATUS_INDEX, "status", status.value, start_from, start_until, limit=limit
         )
 
     def transition_meeting(

@@ -8,7 +8,7 @@ conditional writes (status transitions, ledger claims) atomic across threads *an
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,8 +57,12 @@ CREATE TABLE IF NOT EXISTS meetings (
     start_time TEXT NOT NULL,
     data TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS meetings_owner_start ON meetings(user_id, start_time);
-CREATE INDEX IF NOT EXISTS meetings_status_start ON meetings(status, start_time);
+-- The listings order by (start_time, meeting_id): with meeting_id in the index a LIMIT stops
+-- the index walk early instead of sorting the whole window (the first indexes lacked it).
+DROP INDEX IF EXISTS meetings_owner_start;
+DROP INDEX IF EXISTS meetings_status_start;
+CREATE INDEX IF NOT EXISTS meetings_owner_start_id ON meetings(user_id, start_time, meeting_id);
+CREATE INDEX IF NOT EXISTS meetings_status_start_id ON meetings(status, start_time, meeting_id);
 CREATE TABLE IF NOT EXISTS chat_sessions (
     session_id TEXT PRIMARY KEY,
     meeting_id TEXT NOT NULL UNIQUE,
@@ -76,6 +80,15 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 CREATE INDEX IF NOT EXISTS notifications_meeting ON notifications(meeting_id);
 """
+
+
+def _sql_limit(limit: int | None) -> int:
+    """SQLite's ``LIMIT`` for an optional limit (-1: none)."""
+    if limit is None:
+        return -1
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    return limit
 
 
 class SQLiteStore:
@@ -198,22 +211,38 @@ class SQLiteStore:
         return Meeting.model_validate_json(rows[0][0]) if rows else None
 
     def list_meetings_for_user(
-        self, user_id: str, start_from: datetime, start_until: datetime
+        self,
+        user_id: str,
+        start_from: datetime,
+        start_until: datetime,
+        *,
+        limit: int | None = None,
+        exclude: Collection[MeetingStatus] = (),
     ) -> list[Meeting]:
+        excluded = sorted(s.value for s in exclude)
+        # only "?" placeholders are formatted in; every value is bound
+        sql = (
+            "SELECT data FROM meetings WHERE user_id=? AND start_time>=? AND start_time<? AND "  # noqa: S608
+            f"status NOT IN ({', '.join('?' * len(excluded))}) "
+            "ORDER BY start_time, meeting_id LIMIT ?"
+        )
         rows = self._query(
-            "SELECT data FROM meetings WHERE user_id=? AND start_time>=? AND start_time<? "
-            "ORDER BY start_time, meeting_id",
-            (user_id, iso_utc(start_from), iso_utc(start_until)),
+            sql, (user_id, iso_utc(start_from), iso_utc(start_until), *excluded, _sql_limit(limit))
         )
         return [Meeting.model_validate_json(r[0]) for r in rows]
 
     def list_meetings_by_status(
-        self, status: MeetingStatus, start_from: datetime, start_until: datetime
+        self,
+        status: MeetingStatus,
+        start_from: datetime,
+        start_until: datetime,
+        *,
+        limit: int | None = None,
     ) -> list[Meeting]:
         rows = self._query(
             "SELECT data FROM meetings WHERE status=? AND start_time>=? AND start_time<? "
-            "ORDER BY start_time, meeting_id",
-            (status.value, iso_utc(start_from), iso_utc(start_until)),
+            "ORDER BY start_time, meeting_id LIMIT ?",
+            (status.value, iso_utc(start_from), iso_utc(start_until), _sql_limit(limit)),
         )
         return [Meeting.model_validate_json(r[0]) for r in rows]
 

@@ -133,7 +133,7 @@ def test_a_long_meeting_list_fits_in_one_slack_message(
     assert len(blocks) <= 50  # Slack's limit for one message
     listed = sum(1 for b in blocks if b["type"] == "divider")
     assert listed >= 10
-    assert blocks[-1]["elements"][0]["text"] == f"…and {50 - listed} more."
+    assert blocks[-1]["elements"][0]["text"] == "…and more."  # read 16 of the 50, not all
 
 
 def test_meetings_unknown_caller_gets_setup_instructions(
