@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """One entry point for newcomers and CI; needs only python3.
 
-    python3 dev.py demo   # set up .venv, then run the whole flow locally on the embedded default
-    python3 dev.py test   # set up .venv, then ruff, mypy --strict and the full pytest suite
-    python3 dev.py bench  # set up .venv, then run the benchmarks (bench/results/latest.md)
+    python3 dev.py demo   # set up .venv (the package and its CLI only), run the flow locally
+    python3 dev.py test   # set up the dev toolchain, then ruff, mypy --strict, docs, pytest
+    python3 dev.py docs   # set up the dev toolchain, then build the docs site (--strict, offline)
+    python3 dev.py bench  # set up the dev toolchain, then run the benchmarks (bench/results/)
 
-Setup is idempotent: dependencies are reinstalled only when pyproject.toml changes.
+Setup is idempotent: each command installs the extras it needs, and reinstalls only when
+pyproject.toml changes or a command needs extras not installed yet.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +25,10 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".exec-assistant-installed"
 
+#: What each command needs installed (extras of the exec-assistant distribution).
+DEMO_EXTRAS = ("cli",)
+DEV_EXTRAS = ("cli", "dev", "docs")
+
 
 def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
@@ -30,19 +37,41 @@ def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
         sys.exit(result.returncode)
 
 
-def setup() -> None:
+def _installed() -> dict[str, object]:
+    try:
+        data = json.loads(STAMP.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def setup(extras: tuple[str, ...]) -> None:
+    """Create .venv and install the package with ``extras`` (pip shows its progress)."""
     if not (BIN / "python").exists():
         print(f"creating virtualenv in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == digest:
+    stamp = _installed()
+    have = stamp.get("extras") if stamp.get("digest") == digest else None
+    if isinstance(have, list) and set(extras) <= set(have):
         return
-    run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[cli,dev]")
-    STAMP.write_text(digest)
+    wanted = sorted(set(extras) | (set(have) if isinstance(have, list) else set()))
+    print(f"installing exec-assistant[{','.join(wanted)}] into .venv …", flush=True)
+    run(
+        BIN / "python",
+        "-m",
+        "pip",
+        "install",
+        "--progress-bar",
+        "on",
+        "-e",
+        f".[{','.join(wanted)}]",
+    )
+    STAMP.write_text(json.dumps({"digest": digest, "extras": wanted}))
 
 
 def demo() -> None:
+    setup(DEMO_EXTRAS)
     env = dict(os.environ)
     data = ROOT / ".demo"
     env.setdefault("EXEC_ASSISTANT_STORE", f"sqlite:///{data / 'exec-assistant.db'}")
@@ -50,22 +79,30 @@ def demo() -> None:
 
 
 def test() -> None:
+    setup(DEV_EXTRAS)
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
     run(BIN / "pytest", "-q", "-p", "no:cacheprovider")
 
 
+def docs() -> None:
+    setup(DEV_EXTRAS)
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    run(BIN / "mkdocs", "build", "--strict", env=env)
+    print(f"built {ROOT / 'build' / 'site' / 'index.html'}", flush=True)
+
+
 def bench() -> None:
+    setup(DEV_EXTRAS)
     run(BIN / "python", "-m", "bench")
 
 
 def main() -> None:
-    commands = {"demo": demo, "test": test, "bench": bench}
+    commands = {"demo": demo, "test": test, "docs": docs, "bench": bench}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    setup()
     commands[sys.argv[1]]()
 
 

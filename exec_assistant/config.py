@@ -38,52 +38,113 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
-    environment: str = Field(default="dev", description="Deployment environment (dev, prod, …).")
+    environment: str = Field(
+        default="dev",
+        description="Deployment environment (dev, prod, …); names the tables and resources.",
+    )
     exec_assistant_store: str | None = Field(
         default=None,
         description="sqlite:///path/to/file.db or dynamodb. Default: SQLite in the user data "
         "directory, DynamoDB on Lambda.",
     )
-    users_table_name: str | None = None
-    meetings_table_name: str | None = None
-    chat_sessions_table_name: str | None = None
-    notifications_table_name: str | None = None
+    users_table_name: str | None = Field(
+        default=None, description="DynamoDB users table (default exec-assistant-users-{env})."
+    )
+    meetings_table_name: str | None = Field(
+        default=None, description="DynamoDB meetings table (default exec-assistant-meetings-{env})."
+    )
+    chat_sessions_table_name: str | None = Field(
+        default=None,
+        description="DynamoDB chat sessions table (default exec-assistant-chat-sessions-{env}).",
+    )
+    notifications_table_name: str | None = Field(
+        default=None,
+        description="DynamoDB notification ledger (default exec-assistant-notifications-{env}).",
+    )
 
-    slack_bot_token: SecretStr | None = None
-    slack_bot_token_secret_arn: str | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_signing_secret_secret_arn: str | None = None
-    slack_signing_secret_grace_seconds: int = Field(default=3600, ge=0)
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="Slack bot token (xoxb-…). Unset: the Slack channel is off."
+    )
+    slack_bot_token_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager ARN holding SLACK_BOT_TOKEN (the Lambdas' way)."
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="Slack request signing secret; required to serve Slack over HTTP."
+    )
+    slack_signing_secret_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager ARN holding SLACK_SIGNING_SECRET."
+    )
+    slack_signing_secret_grace_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="How long the previous signing secret is still accepted after a rotation.",
+    )
     slack_signing_secret_previous: SecretStr | None = Field(
         default=None, description="The signing secret before the last rotation (local runtime)."
     )
     slack_signing_secret_rotated_at: AwareDatetime | None = Field(
         default=None, description="When SLACK_SIGNING_SECRET replaced the previous one (ISO time)."
     )
-    slack_app_token: SecretStr | None = None
-    slack_team_id: str | None = None
-    slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        description="App-level token (xapp-…, connections:write): `serve` uses Socket Mode.",
+    )
+    slack_team_id: str | None = Field(
+        default=None, description="Refuse requests from any other Slack workspace."
+    )
+    slack_api_url: str = Field(
+        default=DEFAULT_SLACK_API_URL,
+        description="Slack Web API base URL (GovSlack: https://slack-gov.com/api/).",
+    )
 
-    twilio_account_sid: SecretStr | None = None
-    twilio_account_sid_secret_arn: str | None = None
-    twilio_auth_token: SecretStr | None = None
-    twilio_auth_token_secret_arn: str | None = None
-    twilio_from_number: SecretStr | None = None
-    twilio_from_number_secret_arn: str | None = None
-    twilio_api_url: str | None = None
+    twilio_account_sid: SecretStr | None = Field(
+        default=None, description="Twilio account SID. Unset: the SMS channel is off."
+    )
+    twilio_account_sid_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager ARN holding TWILIO_ACCOUNT_SID."
+    )
+    twilio_auth_token: SecretStr | None = Field(default=None, description="Twilio auth token.")
+    twilio_auth_token_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager ARN holding TWILIO_AUTH_TOKEN."
+    )
+    twilio_from_number: SecretStr | None = Field(
+        default=None, description="The Twilio number SMS are sent from (E.164)."
+    )
+    twilio_from_number_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager ARN holding TWILIO_FROM_NUMBER."
+    )
+    twilio_api_url: str | None = Field(
+        default=None, description="Twilio API base URL (default: Twilio's)."
+    )
 
-    ses_from_email: str | None = None
+    ses_from_email: str | None = Field(
+        default=None, description="Verified SES sender address. Unset: the email channel is off."
+    )
 
-    event_bus_name: str = "default"
-    scheduler_group_name: str | None = None
-    scheduler_role_arn: str | None = None
+    event_bus_name: str = Field(
+        default="default", description="EventBridge bus MeetingPrepRequired goes to (AWS)."
+    )
+    scheduler_group_name: str | None = Field(
+        default=None,
+        description="EventBridge Scheduler group for reminders. Unset: the local scheduler "
+        "(embedded) or no reminders (AWS).",
+    )
+    scheduler_role_arn: str | None = Field(
+        default=None, description="Role EventBridge Scheduler assumes (with SCHEDULER_GROUP_NAME)."
+    )
     scheduler_target_arn: str | None = Field(
         default=None, description="ARN of the event bus schedules target (defaults from the bus)."
     )
 
-    notification_lease_seconds: float = Field(default=120.0, gt=0)
-    calendar_monitor_interval_seconds: float = Field(default=60.0, gt=0)
-    log_level: str = "INFO"
+    notification_lease_seconds: float = Field(
+        default=120.0, gt=0, description="Ledger lease of one notification send, in seconds."
+    )
+    calendar_monitor_interval_seconds: float = Field(
+        default=60.0, gt=0, description="Period of the local calendar monitor loop, in seconds."
+    )
+    log_level: str = Field(
+        default="INFO", description="Log level of the JSON log lines (DEBUG, INFO, WARNING, …)."
+    )
 
     def table_name(
         self, table: Literal["users", "meetings", "chat_sessions", "notifications"]

@@ -26,10 +26,7 @@ def prep_bus_event(meeting: Meeting, *, cycle: str | None = None) -> BusEvent:
     """The event the calendar monitor publishes for ``meeting``; ``cycle`` starts a new one."""
     from exec_assistant.workflows.calendar_monitor import prep_event
 
-    event = prep_event(meeting)
-    if cycle is None:
-        return event
-    return event.model_copy(update={"detail": {**event.detail, "cycle": cycle}})
+    return prep_event(meeting, cycle=cycle)
 
 
 def event_json(event: BusEvent, *, bus: str | None) -> dict[str, Any]:

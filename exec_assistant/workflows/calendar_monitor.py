@@ -46,19 +46,32 @@ class MonitorResult(BaseModel):
     failed: list[str] = Field(default_factory=list)
 
 
-def prep_event(meeting: Meeting) -> BusEvent:
-    """The MeetingPrepRequired event of ``meeting`` (the contract's fields plus context)."""
-    return BusEvent(
-        source=PREP_EVENT_SOURCE,
-        detail_type=PREP_EVENT_DETAIL_TYPE,
-        detail={
-            "meeting_id": meeting.meeting_id,
-            "user_id": meeting.user_id,
-            "meeting_type": meeting.meeting_type,
-            "start_time": meeting.start_time.isoformat(),
-            "title": meeting.title,
-        },
-    )
+def prep_event(meeting: Meeting, *, cycle: str | None = None) -> BusEvent:
+    """The MeetingPrepRequired event of ``meeting`` (the contract's fields plus context).
+
+    ``cycle`` starts a new prep cycle (a new ledger key), so a meeting already notified is
+    notified again; without it the event belongs to the meeting's first cycle.
+    """
+    detail: dict[str, Any] = {
+        "meeting_id": meeting.meeting_id,
+        "user_id": meeting.user_id,
+        "meeting_type": meeting.meeting_type,
+        "start_time": meeting.start_time.isoformat(),
+        "title": meeting.title,
+    }
+    if cycle is not None:
+        detail["cycle"] = cycle
+    return BusEvent(source=PREP_EVENT_SOURCE, detail_type=PREP_EVENT_DETAIL_TYPE, detail=detail)
+
+
+def publish_prep_event(runtime: Runtime, meeting: Meeting, *, cycle: str | None = None) -> str:
+    """Publish ``meeting``'s MeetingPrepRequired on the runtime's bus; returns the event id.
+
+    This is what the calendar monitor does when the prep window opens, without the window check:
+    use it to send a test event. On the embedded runtime the prep trigger has run (and the
+    notification went out) when it returns; on AWS the event is on EventBridge.
+    """
+    return runtime.bus.publish([prep_event(meeting, cycle=cycle)])[0]
 
 
 def run_once(runtime: Runtime, now: datetime | None = None) -> MonitorResult:
