@@ -218,6 +218,7 @@ CALENDAR_FIELDS: tuple[str, ...] = (
     "organizer",
     "meeting_type",
     "prep_hours_before",
+    "feed_id",
 )
 
 
@@ -240,6 +241,9 @@ class Meeting(_Model):
     organizer: str | None = None
     meeting_type: str = Field(default="general", min_length=1, max_length=64)
     prep_hours_before: float = Field(default=24.0, ge=0, le=24 * 14)
+    #: The calendar feed the meeting was imported from ("" for meetings added by hand): an
+    #: import cancels only what disappeared from its own feed.
+    feed_id: str = Field(default="", max_length=64)
     status: MeetingStatus = MeetingStatus.DISCOVERED
     chat_session_id: str | None = None
     notification_status: NotificationStatus = NotificationStatus.NONE
@@ -254,6 +258,10 @@ class Meeting(_Model):
         if self.end_time <= self.start_time:
             raise ValueError("end_time must be after start_time")
         return self
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end_time - self.start_time
 
     @property
     def prep_window_start(self) -> datetime:

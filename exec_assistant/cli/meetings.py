@@ -154,24 +154,40 @@ def import_calendar(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Import a calendar's meetings (recurrences expanded); re-import updates, never duplicates."""
-    from exec_assistant.workflows.ics_import import DEFAULT_WINDOW, import_ics
+    """Import a calendar's meetings (recurrences expanded); re-import updates, never duplicates.
 
-    start = start_from or datetime.now(UTC)
+    Meetings gone from the calendar inside the range are cancelled; moved and cancelled
+    meetings have their pending reminders re-timed or deleted and their Slack DMs edited."""
+    from exec_assistant.runtime import build_runtime
+    from exec_assistant.workflows.calendar_changes import apply_calendar_changes
+    from exec_assistant.workflows.ics_import import DEFAULT_WINDOW, import_ics
+    from exec_assistant.workflows.ics_source import redact_source
+
+    now = datetime.now(UTC)
+    start = start_from or now
     end = until or start + DEFAULT_WINDOW
     if end <= start:
         raise typer.BadParameter("--until must be after --from")
-    with store_session() as store:
-        report = import_ics(store, user, source, now=start, window=end - start)
+    runtime = build_runtime()
+    try:
+        report = import_ics(runtime.store, user, source, now=now, start=start, window=end - start)
+        apply_calendar_changes(runtime, report)
+    finally:
+        runtime.close()
     if as_json:
         print_json(report)
         return
     console = out()
     console.print(
-        f"imported {source} for {user} ({when(start)} → {when(end)}): "
-        f"[green]{len(report.created)} created[/], {len(report.updated)} updated, "
-        f"{len(report.cancelled)} cancelled, [yellow]{len(report.skipped)} skipped[/]"
+        f"imported {redact_source(source)} for {user} ({when(start)} → {when(end)}): "
+        f"[green]{len(report.created)} created[/], {len(report.updated)} updated "
+        f"({len(report.moved)} moved), {report.unchanged} unchanged, "
+        f"{len(report.cancelled) + len(report.deleted)} cancelled "
+        f"({len(report.deleted)} gone from the calendar), "
+        f"[yellow]{len(report.skipped)} skipped[/]"
     )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
     if report.skipped:
         table = Table(title="skipped")
         for column in ("uid", "summary", "start", "reason"):

@@ -42,3 +42,15 @@ class Scheduler(Protocol):
     def cancel(self, name: str) -> bool:
         """Delete the schedule; returns False if it did not exist (already fired or cancelled)."""
         ...
+
+    def pending(self, prefix: str = "") -> list[ScheduledEvent]:
+        """Schedules not yet fired whose name starts with ``prefix``, by fire time then name."""
+        ...
+
+    def reschedule(self, item: ScheduledEvent) -> bool:
+        """Move the pending schedule ``item.name`` to ``item.fire_at`` (with ``item.event``).
+
+        Returns False, changing nothing, if no such schedule is pending (it fired, was
+        cancelled, or is firing right now): a re-plan never resurrects work that already ran.
+        """
+        ...

@@ -140,13 +140,39 @@ class LocalScheduler:
             log_event(logger, logging.INFO, "scheduler.cancelled", name=name)
         return bool(cursor.rowcount)
 
-    def pending(self) -> list[ScheduledEvent]:
-        """Every schedule not yet fired, by fire time (for the CLI and tests)."""
+    def pending(self, prefix: str = "") -> list[ScheduledEvent]:
+        """Schedules not yet fired whose name starts with ``prefix``, by fire time."""
         rows = self._conn().execute(
             "SELECT name, fire_at, source, detail_type, detail FROM scheduled_events "
-            "ORDER BY fire_at, name"
+            "WHERE substr(name, 1, ?) = ? ORDER BY fire_at, name",
+            (len(prefix), prefix),
         )
         return [_row_to_item(row) for row in rows.fetchall()]
+
+    def reschedule(self, item: ScheduledEvent) -> bool:
+        if item.fire_at.tzinfo is None:
+            raise ValueError("fire_at must be timezone-aware")
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "UPDATE scheduled_events SET fire_at=?, source=?, detail_type=?, detail=? "
+                "WHERE name=? AND claimed_by IS NULL",
+                (
+                    iso_utc(item.fire_at),
+                    item.event.source,
+                    item.event.detail_type,
+                    json.dumps(item.event.detail, default=str),
+                    item.name,
+                ),
+            )
+        moved = bool(cursor.rowcount)
+        log_event(
+            logger,
+            logging.INFO,
+            "scheduler.rescheduled" if moved else "scheduler.reschedule_missing",
+            name=item.name,
+            fire_at=iso_utc(item.fire_at),
+        )
+        return moved
 
     # firing ----------------------------------------------------------------------------------
 

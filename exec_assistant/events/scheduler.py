@@ -20,7 +20,7 @@ from exec_assistant.errors import (
     PermanentError,
     TransientError,
 )
-from exec_assistant.events.base import ScheduledEvent
+from exec_assistant.events.base import BusEvent, ScheduledEvent
 from exec_assistant.logs import log_event
 from exec_assistant.models import iso_utc
 
@@ -57,6 +57,12 @@ class UnavailableScheduler:
     def cancel(self, name: str) -> bool:
         return False
 
+    def pending(self, prefix: str = "") -> list[ScheduledEvent]:
+        return []
+
+    def reschedule(self, item: ScheduledEvent) -> bool:
+        return False
+
 
 class EventBridgeScheduler:
     """One-time schedules in an EventBridge Scheduler group, targeting the event bus."""
@@ -75,36 +81,47 @@ class EventBridgeScheduler:
             self._client = client("scheduler")
         return self._client
 
-    def schedule(self, item: ScheduledEvent) -> None:
+    def _definition(self, item: ScheduledEvent) -> dict[str, Any]:
+        """The create/update_schedule arguments of ``item`` (both take the full definition)."""
+        return {
+            "Name": item.name,
+            "GroupName": self.group_name,
+            "ScheduleExpression": at_expression(item.fire_at),
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "ActionAfterCompletion": "DELETE",
+            "State": "ENABLED",
+            "Target": {
+                "Arn": self.target_arn,
+                "RoleArn": self.role_arn,
+                "EventBridgeParameters": {
+                    "DetailType": item.event.detail_type,
+                    "Source": item.event.source,
+                },
+                "Input": json.dumps(item.event.detail, separators=(",", ":"), default=str),
+            },
+        }
+
+    def _put(self, operation: str, item: ScheduledEvent, tolerated: str) -> bool:
+        """``create_schedule`` / ``update_schedule`` with ``item``; False on the ``tolerated``
+        error code (the schedule exists / is gone), errors classified otherwise."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.create_schedule(
-                Name=item.name,
-                GroupName=self.group_name,
-                ScheduleExpression=at_expression(item.fire_at),
-                ScheduleExpressionTimezone="UTC",
-                FlexibleTimeWindow={"Mode": "OFF"},
-                ActionAfterCompletion="DELETE",
-                State="ENABLED",
-                Target={
-                    "Arn": self.target_arn,
-                    "RoleArn": self.role_arn,
-                    "EventBridgeParameters": {
-                        "DetailType": item.event.detail_type,
-                        "Source": item.event.source,
-                    },
-                    "Input": json.dumps(item.event.detail, separators=(",", ":"), default=str),
-                },
-            )
+            getattr(self.client, operation)(**self._definition(item))
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code == "ConflictException":
-                log_event(logger, logging.INFO, "scheduler.exists", name=item.name)
-                return
-            raise _classify(exc, code, f"create_schedule {item.name}") from exc
+            if code == tolerated:
+                return False
+            raise _classify(exc, code, f"{operation} {item.name}") from exc
         except BotoCoreError as exc:
-            raise TransientError(f"create_schedule failed: {type(exc).__name__}") from exc
+            raise TransientError(f"{operation} failed: {type(exc).__name__}") from exc
+        return True
+
+    def schedule(self, item: ScheduledEvent) -> None:
+        if not self._put("create_schedule", item, "ConflictException"):
+            log_event(logger, logging.INFO, "scheduler.exists", name=item.name)
+            return
         log_event(
             logger,
             logging.INFO,
@@ -128,6 +145,62 @@ class EventBridgeScheduler:
             raise TransientError(f"delete_schedule failed: {type(exc).__name__}") from exc
         log_event(logger, logging.INFO, "scheduler.cancelled", name=name, group=self.group_name)
         return True
+
+    def pending(self, prefix: str = "") -> list[ScheduledEvent]:
+        """The group's schedules named ``prefix…`` (ListSchedules, then GetSchedule each: the
+        list does not carry the expression or the input)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        items: list[ScheduledEvent] = []
+        try:
+            pages = self.client.get_paginator("list_schedules").paginate(
+                GroupName=self.group_name, NamePrefix=prefix
+            )
+            names = [entry["Name"] for page in pages for entry in page.get("Schedules", [])]
+            for name in names:
+                item = self._read(name)
+                if item is not None:
+                    items.append(item)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            raise _classify(exc, code, f"list_schedules {prefix}") from exc
+        except BotoCoreError as exc:
+            raise TransientError(f"list_schedules failed: {type(exc).__name__}") from exc
+        return sorted(items, key=lambda i: (i.fire_at, i.name))
+
+    def _read(self, name: str) -> ScheduledEvent | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            found = self.client.get_schedule(Name=name, GroupName=self.group_name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None  # fired (and deleted) between the list and the read
+            raise
+        target = found["Target"]
+        parameters = target.get("EventBridgeParameters", {})
+        expression = str(found["ScheduleExpression"])
+        return ScheduledEvent(
+            name=name,
+            fire_at=datetime.fromisoformat(expression[3:-1]).replace(tzinfo=UTC),
+            event=BusEvent(
+                source=str(parameters.get("Source", "")),
+                detail_type=str(parameters.get("DetailType", "")),
+                detail=json.loads(target.get("Input") or "{}"),
+            ),
+        )
+
+    def reschedule(self, item: ScheduledEvent) -> bool:
+        moved = self._put("update_schedule", item, "ResourceNotFoundException")
+        log_event(
+            logger,
+            logging.INFO,
+            "scheduler.rescheduled" if moved else "scheduler.reschedule_missing",
+            name=item.name,
+            fire_at=iso_utc(item.fire_at),
+            group=self.group_name,
+        )
+        return moved
 
 
 def _classify(exc: Exception, code: str, what: str) -> ExecAssistantError:

@@ -7,7 +7,7 @@ provider's raw code; the service decides what to do next from the class alone.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,6 +56,16 @@ class NotificationChannel(Protocol):
         Bounded retries of transient errors happen inside, with the SDK's retry machinery;
         what escapes is a :class:`DeliveryError`.
         """
+        ...
+
+
+@runtime_checkable
+class MessageEditor(Protocol):
+    """A channel whose delivered messages can be edited afterwards (Slack's ``chat.update``)."""
+
+    def update(self, provider_id: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Replace the message ``provider_id`` (as ``send`` returned it); raises
+        :class:`DeliveryError` like ``send``. Editing the same content twice is harmless."""
         ...
 
 

@@ -1,8 +1,8 @@
 """Import meetings from an iCalendar file or feed (icalendar + recurring-ical-events).
 
-* Sources: a local path, ``file://``, or ``https://`` (``webcal://`` is read as https) — the
-  secret-address feeds Google Calendar and Outlook publish. Plain http is refused (the address is
-  a secret). Downloads have a timeout and a size limit.
+* Sources (:mod:`~exec_assistant.workflows.ics_source`): a local path, ``file://``, or
+  ``https://`` (``webcal://`` is read as https) — the secret-address feeds Google Calendar and
+  Outlook publish. Plain http is refused (the address is a secret).
 * Recurring events are expanded within a window (default: now → 14 days); EXDATE, RDATE and
   moved occurrences (RECURRENCE-ID) are honoured by recurring-ical-events.
 * Time zones: TZIDs resolve through icalendar, which maps the Windows names Exchange/Outlook
@@ -12,7 +12,8 @@
   that was imported before is moved to CANCELLED.
 * ``external_id`` is the UID (plus the occurrence's original instant for a recurring series), so
   re-import finds the same meeting and updates only its calendar fields — workflow state is never
-  touched. An event without a UID gets one derived from its summary and start.
+  touched. An event without a UID gets one derived from its summary and start. What changed,
+  moved or disappeared is decided by :mod:`~exec_assistant.workflows.calendar_sync`.
 * One malformed event is reported and skipped; a file that is not iCalendar is a
   :class:`~exec_assistant.errors.PermanentError`.
 * ``meeting_type`` and ``prep_hours_before`` come from :class:`ImportRules`.
@@ -23,36 +24,46 @@ from __future__ import annotations
 import hashlib
 import logging
 import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, model_validator
 
-from exec_assistant.errors import NotFoundError, PermanentError, TransientError
+from exec_assistant.errors import NotFoundError
 from exec_assistant.logs import log_event
 from exec_assistant.models import (
     Meeting,
     MeetingSource,
-    MeetingStatus,
     meeting_id_for,
     utcnow,
 )
 from exec_assistant.store.base import Store
+from exec_assistant.workflows.calendar_sync import (
+    ImportReport,
+    Occurrence,
+    Reconciler,
+    SkippedEvent,
+    series_uid,
+)
+from exec_assistant.workflows.ics_source import (
+    FETCH_TIMEOUT_SECONDS,
+    MAX_BYTES,
+    feed_id_for,
+    parse_calendar,
+    read_source,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = timedelta(days=14)
-MAX_BYTES = 5 * 1024 * 1024
-FETCH_TIMEOUT_SECONDS = 15.0
 #: An event with a start but neither DTEND nor DURATION lasts this long.
 DEFAULT_DURATION = timedelta(minutes=30)
+#: How far outside the imported range a stored meeting is looked for before it counts as deleted.
+LOCATE_MARGIN = timedelta(days=366)
 
 
 # --- rules ----------------------------------------------------------------------------------
@@ -92,96 +103,6 @@ class ImportRules(BaseModel):
             if rule.matches(title, attendee_count):
                 return rule.meeting_type, rule.prep_hours_before
         return self.default_meeting_type, self.default_prep_hours_before
-
-
-# --- report ---------------------------------------------------------------------------------
-
-
-class SkippedEvent(BaseModel):
-    uid: str | None
-    summary: str | None = None
-    start: str | None = None
-    reason: str
-
-
-class ImportReport(BaseModel):
-    created: list[str] = Field(default_factory=list)
-    updated: list[str] = Field(default_factory=list)
-    cancelled: list[str] = Field(default_factory=list)
-    skipped: list[SkippedEvent] = Field(default_factory=list)
-
-
-# --- reading --------------------------------------------------------------------------------
-
-
-def read_source(
-    source: str | Path,
-    *,
-    max_bytes: int = MAX_BYTES,
-    timeout: float = FETCH_TIMEOUT_SECONDS,
-    ssl_context: ssl.SSLContext | None = None,
-) -> bytes:
-    """The bytes of a local file or an https (webcal) feed; size-limited, with a timeout."""
-    text = str(source)
-    scheme = urlsplit(text).scheme.lower() if "://" in text else ""
-    if scheme in ("", "file"):
-        path = Path(urlsplit(text).path if scheme == "file" else text).expanduser()
-        try:
-            with path.open("rb") as handle:
-                data = handle.read(max_bytes + 1)
-        except OSError as exc:
-            raise PermanentError(f"cannot read calendar file {path}: {exc.strerror}") from exc
-    elif scheme in ("https", "webcal"):
-        data = _fetch("https://" + text.split("://", 1)[1], max_bytes, timeout, ssl_context)
-    else:
-        raise PermanentError(
-            f"unsupported calendar address scheme {scheme!r}: use a file path or https://",
-            code="bad_scheme",
-        )
-    if len(data) > max_bytes:
-        raise PermanentError(f"calendar is larger than {max_bytes} bytes", code="too_large")
-    return data
-
-
-def _fetch(url: str, max_bytes: int, timeout: float, context: ssl.SSLContext | None) -> bytes:
-    host = urlsplit(url).hostname or "?"  # the path of a feed is its secret: never logged
-    request = urllib.request.Request(url, headers={"User-Agent": "exec-assistant ics import"})  # noqa: S310 - https only
-    try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
-            return bytes(response.read(max_bytes + 1))
-    except urllib.error.HTTPError as exc:
-        error = TransientError if exc.code >= 500 or exc.code == 429 else PermanentError
-        raise error(
-            f"calendar feed on {host} answered HTTP {exc.code}", code=str(exc.code)
-        ) from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            raise PermanentError(
-                f"the TLS certificate of {host} is not trusted", code="tls_untrusted"
-            ) from None
-        raise TransientError(
-            f"cannot fetch calendar feed from {host}: {type(reason).__name__}", code="fetch"
-        ) from None
-
-
-def parse_calendar(data: bytes) -> Any:
-    """Parse iCalendar bytes into a VCALENDAR (a bare list of VEVENTs is wrapped in one)."""
-    import icalendar
-
-    try:
-        component = icalendar.Calendar.from_ical(data)
-    except ValueError as exc:
-        raise PermanentError(
-            f"not a valid iCalendar file: {str(exc).splitlines()[0][:200]}", code="bad_ics"
-        ) from exc
-    if component.name == "VEVENT":
-        calendar = icalendar.Calendar()
-        calendar.add_component(component)
-        return calendar
-    if component.name != "VCALENDAR":
-        raise PermanentError(f"expected a VCALENDAR, found {component.name}", code="bad_ics")
-    return component
 
 
 # --- expansion ------------------------------------------------------------------------------
@@ -246,11 +167,6 @@ def _aware(value: datetime, zone: ZoneInfo) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
 
-class _Occurrence(BaseModel):
-    external_id: str
-    meeting: Meeting | None  # None: cancelled
-
-
 @dataclass
 class _Expansion:
     """One import's fixed inputs and its report, shared by the per-event steps."""
@@ -261,51 +177,81 @@ class _Expansion:
     end: datetime
     rules: ImportRules
     report: ImportReport = field(default_factory=ImportReport)
+    #: The calendar's series by UID (kept to look a stored meeting up outside the range).
+    series: dict[str, list[Any]] = field(default_factory=dict)
+    #: UIDs of series that could not be read.
+    broken: set[str] = field(default_factory=set)
 
     def skip(self, uid: str, summary: str | None, reason: str, start: str | None = None) -> None:
         self.report.skipped.append(
             SkippedEvent(uid=uid, summary=summary, start=start, reason=reason)
         )
 
-    def run(self, calendar: Any) -> list[_Occurrence]:
-        import recurring_ical_events
-
-        found: list[_Occurrence] = []
-        for uid, events in _series(calendar).items():
-            summary = str(events[0].get("SUMMARY", "")) or None
-            problem = _problem(events)
-            if problem:
-                self.skip(uid, summary, problem)
-                continue
-            recurring = len(events) > 1 or any(
-                e.get("RRULE") is not None or e.get("RDATE") is not None for e in events
-            )
-            try:
-                query = recurring_ical_events.of(_sub_calendar(calendar, events))
-                found.extend(
-                    self.occurrence(o, uid, recurring=recurring)
-                    for o in query.between(self.start, self.end)
-                )
-            except Exception as exc:  # noqa: BLE001 - one broken series is reported, not fatal
-                self.skip(uid, summary, f"{type(exc).__name__}: {exc}")
+    def run(self, calendar: Any) -> list[Occurrence]:
+        self.series = _series(calendar)
+        found: list[Occurrence] = []
+        for uid, events in self.series.items():
+            found.extend(self.expand(calendar, uid, events, self.start, self.end))
         return [o for o in found if o.external_id]
 
-    def occurrence(self, event: Any, uid: str, *, recurring: bool) -> _Occurrence:
+    def expand(
+        self, calendar: Any, uid: str, events: list[Any], start: datetime, end: datetime
+    ) -> list[Occurrence]:
+        """The occurrences of one series in ``[start, end)``; a broken series is reported."""
+        import recurring_ical_events
+
+        summary = str(events[0].get("SUMMARY", "")) or None
+        problem = _problem(events)
+        if problem:
+            self.skip(uid, summary, problem)
+            self.broken.add(uid)
+            return []
+        recurring = len(events) > 1 or any(
+            e.get("RRULE") is not None or e.get("RDATE") is not None for e in events
+        )
+        try:
+            query = recurring_ical_events.of(_sub_calendar(calendar, events))
+            return [
+                self.occurrence(o, uid, recurring=recurring, since=start)
+                for o in query.between(start, end)
+            ]
+        except Exception as exc:  # noqa: BLE001 - one broken series is reported, not fatal
+            self.skip(uid, summary, f"{type(exc).__name__}: {exc}")
+            self.broken.add(uid)
+            return []
+
+    def locate(self, calendar: Any, meeting: Meeting) -> Occurrence | None:
+        """``meeting``'s occurrence anywhere within a year of the imported range, if the feed
+        still has it (an event moved out of the window is not a deletion)."""
+        uid = series_uid(meeting.external_id or "")
+        events = self.series.get(uid)
+        if not events:
+            return None
+        start, end = self.start - LOCATE_MARGIN, self.end + LOCATE_MARGIN
+        report = self.report
+        self.report = ImportReport()  # what this search skips was reported by the import
+        try:
+            found = self.expand(calendar, uid, events, start, end)
+        finally:
+            self.report = report
+        return next((o for o in found if o.external_id == meeting.external_id), None)
+
+    def occurrence(self, event: Any, uid: str, *, recurring: bool, since: datetime) -> Occurrence:
         zone = self.zone
         begin = event["DTSTART"].dt
         summary = str(event.get("SUMMARY", "")).strip()
         if not isinstance(begin, datetime):
             self.skip(uid, summary, "all-day event", str(begin))
-            return _Occurrence(external_id="", meeting=None)
+            return Occurrence(uid=uid, external_id="", meeting=None)
         begin = _aware(begin, zone).astimezone(UTC)
         instance = event.get("RECURRENCE-ID")
         original = _aware(instance.dt, zone) if instance is not None else begin
         external_id = f"{uid}/{original.astimezone(UTC):%Y%m%dT%H%M%SZ}" if recurring else uid
         if str(event.get("STATUS", "")).upper() == "CANCELLED":
             self.skip(uid, summary, "cancelled", begin.isoformat())
-            return _Occurrence(external_id=external_id, meeting=None)
-        if begin < self.start:  # overlaps the window but began before it: not upcoming
-            return _Occurrence(external_id="", meeting=None)
+            return Occurrence(uid=uid, external_id=external_id, meeting=None)
+        if begin < since:  # overlaps the window but began before it: not upcoming
+            return Occurrence(uid=uid, external_id="", meeting=None)
         raw_end = event.get("DTEND")
         finish = _aware(raw_end.dt, zone) if raw_end is not None else begin
         if not isinstance(finish, datetime) or finish <= begin:
@@ -329,7 +275,7 @@ class _Expansion:
             meeting_type=meeting_type,
             prep_hours_before=prep_hours,
         )
-        return _Occurrence(external_id=external_id, meeting=meeting)
+        return Occurrence(uid=uid, external_id=external_id, meeting=meeting)
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -341,20 +287,33 @@ def import_ics(
     source: str | Path,
     *,
     now: datetime | None = None,
+    start: datetime | None = None,
     window: timedelta = DEFAULT_WINDOW,
     rules: ImportRules | None = None,
+    feed_id: str | None = None,
     max_bytes: int = MAX_BYTES,
     timeout: float = FETCH_TIMEOUT_SECONDS,
     ssl_context: ssl.SSLContext | None = None,
 ) -> ImportReport:
-    """Import the meetings of ``source`` starting in ``[now, now + window)`` for ``user_id``."""
+    """Import the meetings of ``source`` starting in ``[start, start + window)`` for ``user_id``
+    (``start`` defaults to ``now``, the current time). ``feed_id`` defaults to
+    :func:`feed_id_for` the source: deletions are judged within one feed."""
     user = store.get_user(user_id)
     if user is None:
         raise NotFoundError(f"user {user_id} not found; create the user first")
     now = now or utcnow()
+    start = start or now
     data = read_source(source, max_bytes=max_bytes, timeout=timeout, ssl_context=ssl_context)
     return import_calendar(
-        store, user_id, data, zone=user.zone, start=now, end=now + window, rules=rules
+        store,
+        user_id,
+        data,
+        zone=user.zone,
+        start=start,
+        end=start + window,
+        rules=rules,
+        feed_id=feed_id if feed_id is not None else feed_id_for(source),
+        now=now,
     )
 
 
@@ -367,30 +326,38 @@ def import_calendar(
     start: datetime,
     end: datetime,
     rules: ImportRules | None = None,
+    feed_id: str = "",
+    now: datetime | None = None,
 ) -> ImportReport:
-    """Import already-read iCalendar ``data`` (see :func:`import_ics`)."""
+    """Import already-read iCalendar ``data`` (see :func:`import_ics` and
+    :mod:`~exec_assistant.workflows.calendar_sync` for what changes)."""
+    calendar = parse_calendar(data)  # a feed that does not parse raises here: nothing changes
     expansion = _Expansion(user_id, zone, start, end, rules or ImportRules())
-    occurrences = expansion.run(parse_calendar(data))
-    report = expansion.report
-    for occurrence in occurrences:
-        meeting_id = meeting_id_for(user_id, MeetingSource.ICS.value, occurrence.external_id)
-        existing = store.get_meeting(meeting_id)
-        if occurrence.meeting is None:
-            if existing is not None and store.transition_meeting(
-                meeting_id, MeetingStatus.CANCELLED, now=start
-            ):
-                report.cancelled.append(meeting_id)
-            continue
-        store.upsert_meeting_calendar(occurrence.meeting)
-        (report.updated if existing is not None else report.created).append(meeting_id)
+    occurrences = expansion.run(calendar)
+    report = Reconciler(
+        store=store,
+        user_id=user_id,
+        feed_id=feed_id,
+        zone=zone,
+        start=start,
+        end=end,
+        now=now or start,
+        broken=expansion.broken,
+        locate=lambda meeting: expansion.locate(calendar, meeting),
+        report=expansion.report,
+    ).run(occurrences)
     log_event(
         logger,
         logging.INFO,
         "ics_import.done",
         user_id=user_id,
+        feed_id=feed_id,
         created=len(report.created),
         updated=len(report.updated),
+        moved=len(report.moved),
         cancelled=len(report.cancelled),
+        deleted=len(report.deleted),
+        unchanged=report.unchanged,
         skipped=len(report.skipped),
     )
     return report

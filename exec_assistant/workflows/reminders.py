@@ -43,14 +43,21 @@ def _digest(text: str, length: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def escalation_reminder_id(key: str) -> str:
+def meeting_schedule_prefixes(meeting_id: str) -> tuple[str, str]:
+    """The name prefixes of a meeting's pending reminders and escalation checks: a re-timed or
+    cancelled meeting finds its pending work with ``Scheduler.pending(prefix)``."""
+    tag = _digest(meeting_id, 16)
+    return f"rem-{tag}-", f"esc-{tag}-"
+
+
+def escalation_reminder_id(meeting_id: str, key: str) -> str:
     """Reminder id (and schedule name) of the escalation check after delivery of ``key``."""
-    return f"esc-{_digest(key, 24)}"
+    return f"{meeting_schedule_prefixes(meeting_id)[1]}{_digest(key, 24)}"
 
 
 def reminder_schedule_name(meeting_id: str, reminder_id: str) -> str:
     """Schedule name of a reminder: at most 64 characters, same inputs give the same name."""
-    return f"rem-{_digest(f'{meeting_id}#{reminder_id}', 32)}"
+    return f"{meeting_schedule_prefixes(meeting_id)[0]}{_digest(f'{meeting_id}#{reminder_id}', 24)}"
 
 
 def _prep_event(meeting: Meeting, **extra: object) -> BusEvent:
@@ -166,7 +173,7 @@ def schedule_escalation(
             logger, logging.INFO, "escalation.none", meeting_id=meeting_id, reason=plan.reason
         )
         return None
-    reminder_id = escalation_reminder_id(key)
+    reminder_id = escalation_reminder_id(meeting_id, key)
     item = ScheduledEvent(
         name=reminder_id,
         fire_at=plan.due_at,
@@ -193,7 +200,11 @@ def cancel_escalation(runtime: Runtime, meeting: Meeting) -> None:
     fired or never existed is a no-op.
     """
     records = runtime.store.list_notifications_for_meeting(meeting.meeting_id)
-    names = [escalation_reminder_id(r.key) for r in records if r.state == LedgerState.DELIVERED]
+    names = [
+        escalation_reminder_id(meeting.meeting_id, r.key)
+        for r in records
+        if r.state == LedgerState.DELIVERED
+    ]
     cancelled = [name for name in names if runtime.scheduler.cancel(name)]
     log_event(
         logger,

@@ -30,7 +30,7 @@ def test_import_creates_then_updates(cli: Cli) -> None:
 
     again = cli("meetings", "import", DAILY, "--user", "usr-ceo", *WINDOW, "--json")
     report = json.loads(again.stdout)
-    assert (len(report["created"]), len(report["updated"])) == (0, 5)
+    assert (len(report["created"]), len(report["updated"]), report["unchanged"]) == (0, 0, 5)
     assert len(cli.store().list_meetings_for_user("usr-ceo", start, end)) == 5
 
 

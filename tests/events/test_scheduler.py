@@ -237,3 +237,55 @@ def test_run_forever_stops(tmp_path: Path) -> None:
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert len(recorder.envelopes) == 1
+
+
+# --- pending(prefix) and reschedule: both schedulers --------------------------------------
+
+
+def _both(scheduler_client: Any, tmp_path: Path) -> list[Any]:
+    scheduler_client.create_schedule_group(Name=GROUP)
+    return [
+        EventBridgeScheduler(GROUP, ROLE, BUS_ARN, scheduler_client),
+        LocalScheduler(tmp_path / "sched.db", LocalEventBus(), clock=lambda: T0),
+    ]
+
+
+def test_pending_by_prefix_and_reschedule_on_both_schedulers(
+    scheduler_client: Any, tmp_path: Path
+) -> None:
+    for scheduler in _both(scheduler_client, tmp_path):
+        later, sooner = T0 + timedelta(hours=3), T0 + timedelta(hours=1)
+        scheduler.schedule(_item("rem-aaaa-1", later, reminder_id="r1"))
+        scheduler.schedule(_item("rem-aaaa-2", sooner, reminder_id="r2"))
+        scheduler.schedule(_item("rem-bbbb-1", sooner, reminder_id="r3"))
+
+        mine = scheduler.pending("rem-aaaa-")
+        assert [(i.name, i.fire_at) for i in mine] == [
+            ("rem-aaaa-2", sooner),
+            ("rem-aaaa-1", later),
+        ]
+        assert mine[1].event.detail["reminder_id"] == "r1"
+        assert [i.name for i in scheduler.pending("esc-")] == []
+
+        moved = mine[1].model_copy(update={"fire_at": T0 + timedelta(minutes=30)})
+        assert scheduler.reschedule(moved) is True
+        assert scheduler.pending("rem-aaaa-1") == [moved]
+        assert scheduler.cancel("rem-aaaa-1") is True
+        # a schedule that is gone (fired or cancelled) is never resurrected by a re-plan
+        assert scheduler.reschedule(moved) is False
+        assert scheduler.pending("rem-aaaa-1") == []
+
+
+def test_local_reschedule_leaves_a_firing_schedule_alone(tmp_path: Path) -> None:
+    class Hanging:
+        def publish(self, events: list[BusEvent]) -> list[str]:
+            raise TransientError("bus down")
+
+    scheduler = LocalScheduler(tmp_path / "s.db", Hanging(), clock=lambda: T0)
+    item = _item("rem-x", T0)
+    scheduler.schedule(item)
+    assert scheduler.run_due(T0) == 0  # claimed; the failed publish keeps the claim
+    assert (
+        scheduler.reschedule(item.model_copy(update={"fire_at": T0 + timedelta(hours=1)})) is False
+    )
+    assert scheduler.pending("rem-x")[0].fire_at == T0

@@ -169,7 +169,7 @@ def test_start_prep_opens_conversation_and_replaces_buttons(
     _notify(runtime, meeting)
     notification = fake_slack.calls_to("chat.postMessage")[-1]
     assert _status(runtime, meeting) == MeetingStatus.PREP_SCHEDULED
-    assert runtime.scheduler.pending(), "the escalation check is scheduled"  # type: ignore[attr-defined]
+    assert runtime.scheduler.pending(), "the escalation check is scheduled"
     fake_slack.reset()
 
     reply = via_lambda.send(
@@ -183,7 +183,7 @@ def test_start_prep_opens_conversation_and_replaces_buttons(
     session = runtime.store.get_chat_session(chat_session_id_for(meeting.meeting_id))
     assert session is not None
     assert session.slack_channel_id == DM
-    assert runtime.scheduler.pending() == []  # type: ignore[attr-defined]  # escalation cancelled
+    assert runtime.scheduler.pending() == []  # escalation cancelled
 
     posts = fake_slack.calls_to("chat.postMessage")
     assert len(posts) == 1
@@ -364,7 +364,7 @@ def test_remind_later_stale_choice_is_refused(
         payloads.block_action(REMIND_CHOICE_ACTION, selected=f"{past}|{meeting.meeting_id}")
     )
     assert "no longer works" in fake_slack.calls_to("chat.postEphemeral")[0].params["text"]
-    assert runtime.scheduler.pending() == []  # type: ignore[attr-defined]
+    assert runtime.scheduler.pending() == []
 
 
 def test_remind_later_without_a_scheduler_says_reminders_are_off(

@@ -26,8 +26,8 @@ from exec_assistant.models import (
     meeting_id_for,
 )
 from exec_assistant.store.sqlite import SQLiteStore
+from exec_assistant.workflows.calendar_sync import ImportReport
 from exec_assistant.workflows.ics_import import (
-    ImportReport,
     ImportRules,
     MeetingRule,
     import_calendar,
@@ -181,7 +181,8 @@ def test_reimport_updates_calendar_fields_and_keeps_workflow_state(store: SQLite
     second = import_calendar(store, "usr-1", changed, zone=zone, start=NOV29, end=end)
 
     assert second.created == []
-    assert sorted(second.updated) == sorted(first.created)
+    assert second.updated == [board_id]  # the others are unchanged: nothing written
+    assert second.unchanged == len(first.created) - 1
     board = store.get_meeting(board_id)
     assert board is not None
     assert board.title == "Q4 Board Meeting (final)"

@@ -55,8 +55,10 @@ def test_the_fixture_envelope_notifies_once_and_schedules_escalation(
     assert stored.notification_status == NotificationStatus.DELIVERED
     assert stored.notification_channel == Channel.SLACK
     assert stored.notification_cycle == "prep"
-    pending = runtime.scheduler.pending()  # type: ignore[attr-defined]
-    assert [p.name for p in pending] == [escalation_reminder_id(f"{meeting.meeting_id}#prep")]
+    pending = runtime.scheduler.pending()
+    assert [p.name for p in pending] == [
+        escalation_reminder_id(meeting.meeting_id, f"{meeting.meeting_id}#prep")
+    ]
     assert pending[0].fire_at == NOW + timedelta(minutes=30)
     assert pending[0].event.detail["escalation"] is True
     assert pending[0].event.detail["reminder_id"].startswith("esc-")
@@ -72,7 +74,7 @@ def test_a_redelivered_event_does_not_notify_again(
     assert first.action == "notified"
     assert again.action == "duplicate"
     assert len(slack.sent) == 1
-    assert len(runtime.scheduler.pending()) == 1  # type: ignore[attr-defined]
+    assert len(runtime.scheduler.pending()) == 1
 
 
 def test_ten_threads_delivering_the_same_event_notify_once(
@@ -326,7 +328,7 @@ def test_with_nothing_to_escalate_to_the_status_moves_with_the_notification_fiel
     assert (stored.status, stored.notification_cycle) == (MeetingStatus.PREP_SCHEDULED, "prep")
     assert stored.notification_status == NotificationStatus.DELIVERED
     assert moves == []  # one write did both
-    assert runtime.scheduler.pending() == []  # type: ignore[attr-defined]
+    assert runtime.scheduler.pending() == []
 
     clock.advance(timedelta(minutes=10))  # a reminder cycle: already PREP_SCHEDULED, stays
     assert handle_event(envelope(reminder_id="r1"), runtime).action == "notified"

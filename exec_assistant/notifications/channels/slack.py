@@ -181,6 +181,20 @@ class SlackChannel:
             raise _transport_error(exc) from exc
         return f"{response['channel']}:{response['ts']}"
 
+    def update(self, provider_id: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
+        """``chat.update`` of a message this channel sent (``provider_id`` = ``channel:ts``)."""
+        from slack_sdk.errors import SlackApiError
+
+        channel, _, ts = provider_id.partition(":")
+        if not channel or not ts:
+            raise DeliveryError(ErrorClass.PERMANENT, "bad_provider_id", "not a Slack channel:ts")
+        try:
+            self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            raise _api_error(exc.response) from exc
+        except Exception as exc:
+            raise _transport_error(exc) from exc
+
 
 def _api_error(response: Any) -> DeliveryError:
     status = int(getattr(response, "status_code", 0) or 0)
