@@ -10,14 +10,21 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-_clients: dict[tuple[str, str | None], Any] = {}
+#: Seconds to establish a connection to an AWS endpoint.
+CONNECT_TIMEOUT = 3
+
+_clients: dict[tuple[str, str | None, int, int], Any] = {}
 _state: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
-def client(service: str, *, region: str | None = None, max_attempts: int = 3) -> Any:
-    """A cached boto3 client for ``service`` with standard retries and short timeouts."""
-    key = (service, region)
+def client(
+    service: str, *, region: str | None = None, max_attempts: int = 3, read_timeout: int = 10
+) -> Any:
+    """A cached boto3 client for ``service`` with standard retries and short timeouts
+    (:data:`CONNECT_TIMEOUT` seconds to connect, ``read_timeout`` to read). ``max_attempts`` is
+    botocore's ``retries["max_attempts"]``, which counts the retries after the first try."""
+    key = (service, region, max_attempts, read_timeout)
     with _lock:
         existing = _clients.get(key)
         if existing is not None:
@@ -27,8 +34,8 @@ def client(service: str, *, region: str | None = None, max_attempts: int = 3) ->
 
         config = Config(
             retries={"mode": "standard", "max_attempts": max_attempts},
-            connect_timeout=3,
-            read_timeout=10,
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=read_timeout,
             max_pool_connections=50,
         )
         if _state.get("session") is None:

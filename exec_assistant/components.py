@@ -39,6 +39,7 @@ class Notifier(Protocol):
         key: str,
         kind: NotificationKind = NotificationKind.INITIAL,
         channel_order: Sequence[Channel] | None = None,
+        deadline: datetime | None = None,
     ) -> NotificationResult: ...
 
 

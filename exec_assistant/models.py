@@ -52,7 +52,10 @@ def parse_iso(value: str) -> datetime:
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValueError("must be timezone-aware (include an offset or Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00, 9999-12-31T23:59-05:00: no UTC equivalent
+        raise ValueError("out of the representable range once converted to UTC") from None
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
@@ -90,6 +93,27 @@ E164Phone = Annotated[str, AfterValidator(_e164)]
 Email = Annotated[str, AfterValidator(_email), Field(json_schema_extra={"format": "email"})]
 TimeZoneName = Annotated[str, AfterValidator(_iana_zone)]
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=512)]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _storable(value: str) -> str:
+    """Refuse what a key cannot hold: lone surrogates (no UTF-8 form: SQLite and DynamoDB reject
+    them) and control characters (NUL ends C strings; none belongs in an id)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+#: An id that becomes part of a store key (ledger key = meeting id + cycle): bounded, so the
+#: key stays within :data:`NonEmptyStr` and DynamoDB's 2,048-byte key limit.
+KeyPart = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_storable)]
+#: A reminder id or replay cycle: the short part of a ledger key.
+CyclePart = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_storable)]
 
 
 class Channel(StrEnum):
@@ -336,11 +360,13 @@ class MeetingPrepRequired(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    meeting_id: NonEmptyStr
-    user_id: NonEmptyStr
-    reminder_id: str | None = None
+    meeting_id: KeyPart
+    user_id: KeyPart
+    reminder_id: CyclePart | None = None
     escalation: bool = False
-    cycle: str | None = None
+    cycle: CyclePart | None = None
+    #: On an escalation: the ledger key of the delivery it follows up (read by key, consistently).
+    source_key: Annotated[str, Field(max_length=512), AfterValidator(_storable)] | None = None
 
     @property
     def cycle_key(self) -> str:
@@ -358,7 +384,7 @@ class EventEnvelope(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    id: str = Field(min_length=1)
+    id: KeyPart
     source: str
     detail_type: str = Field(alias="detail-type")
     time: AwareDatetime | None = None
@@ -392,6 +418,9 @@ class AttemptStatus(StrEnum):
 class DeliveryAttempt(_Model):
     seq: int = Field(ge=0)
     channel: Channel
+    #: The claim owner (one notify call) that recorded it: a write whose answer was lost is
+    #: recognised as one's own when read back.
+    owner: str | None = None
     status: AttemptStatus = AttemptStatus.STARTED
     error_class: ErrorClass | None = None
     error_code: str | None = None

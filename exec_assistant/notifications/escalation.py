@@ -25,6 +25,7 @@ from exec_assistant.models import (
     MeetingStatus,
     User,
 )
+from exec_assistant.store.base import Store
 
 #: Why nothing can be escalated when :func:`escalation_targets` is empty.
 NO_ESCALATION_TARGETS = "no configured channel after the first that the user can be reached on"
@@ -122,3 +123,18 @@ def plan_escalation(
         reason=f"no response {user.preferences.escalation_delay_minutes} min after "
         f"{delivered.channel.value} delivered",
     )
+
+
+def records_for_decision(
+    store: Store, meeting_id: str, consistent_keys: Collection[str]
+) -> list[LedgerRecord]:
+    """The meeting's ledger records for :func:`plan_escalation`, the ones that decide read by key.
+
+    Listing a meeting's records goes through a GSI, which is eventually consistent: right after a
+    delivery it may not show it yet. The records named by ``consistent_keys`` (the delivery an
+    escalation follows, the cycle being decided) are read from the base table, strongly
+    consistently, and replace whatever the listing returned for them.
+    """
+    exact = {key: store.get_notification(key) for key in consistent_keys}
+    listed = [r for r in store.list_notifications_for_meeting(meeting_id) if r.key not in exact]
+    return [*listed, *(r for r in exact.values() if r is not None)]

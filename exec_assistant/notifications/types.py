@@ -6,6 +6,8 @@ provider's raw code; the service decides what to do next from the class alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,6 +43,12 @@ class DeliveryError(Exception):
         self.message = message
 
 
+#: Called by a channel immediately before its provider request may leave (after secrets,
+#: clients and rendering are ready), with the longest the request can take. The service
+#: checks the deadline and records the attempt STARTED there; if it raises, nothing is sent.
+BeforeRequest = Callable[[float], None]
+
+
 class NotificationChannel(Protocol):
     """One way of reaching a user (Slack DM, SMS, email, console)."""
 
@@ -50,11 +58,17 @@ class NotificationChannel(Protocol):
         """Why this user cannot be reached here (``"user has no phone"``), or None."""
         ...
 
-    def send(self, notification: PrepNotification) -> str:
+    def send(
+        self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
+    ) -> str:
         """Send once; return the provider id (Slack ``channel:ts``, Twilio SID, SES MessageId).
 
-        Bounded retries of transient errors happen inside, with the SDK's retry machinery;
-        what escapes is a :class:`DeliveryError`.
+        ``before_request(seconds)`` is called exactly once, right before the request that
+        delivers, with the longest that request (its bounded retries and their waits included)
+        can take; whatever fails before it leaves the channel untried. Bounded retries happen
+        inside, only where a resend cannot duplicate; what escapes is a :class:`DeliveryError`
+        (or whatever ``before_request`` raised). ``attempt`` is the ledger's attempt number,
+        which a channel that can be reconciled tags its message with.
         """
         ...
 
@@ -66,6 +80,19 @@ class MessageEditor(Protocol):
     def update(self, provider_id: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
         """Replace the message ``provider_id`` (as ``send`` returned it); raises
         :class:`DeliveryError` like ``send``. Editing the same content twice is harmless."""
+        ...
+
+
+@runtime_checkable
+class Reconcilable(Protocol):
+    """A channel whose provider can be asked what it delivered (Slack, Twilio; SES cannot)."""
+
+    #: The longest :meth:`find_sent` can take.
+    lookup_seconds: float
+
+    def find_sent(self, notification: PrepNotification, *, since: datetime) -> str | None:
+        """The provider id of a message for ``notification.key`` sent at or after ``since``,
+        or None when the provider has none. Raises :class:`DeliveryError` when it cannot tell."""
         ...
 
 
@@ -83,6 +110,7 @@ class NotificationResult(BaseModel):
     delivered_channel: Channel | None = None
     attempts: list[DeliveryAttempt] = Field(default_factory=list)
     duplicate: bool = False  # True when this call found the key already claimed or done
+    reason: str = ""  # why a RETRYABLE or IN_PROGRESS result is so (for the caller's log line)
 
     @property
     def delivered(self) -> bool:

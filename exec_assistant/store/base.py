@@ -14,10 +14,12 @@ Semantics every implementation must keep (the contract suite in tests/ checks th
   on the step the caller read (and on the session still being ACTIVE).
 * Writes to a missing meeting or chat session raise :class:`~exec_assistant.errors.NotFoundError`.
 * The notification ledger (see DESIGN.md "Delivery semantics"): ``claim_notification`` is a
-  conditional write that exactly one concurrent caller wins; attempts are recorded before a
-  provider call (the first one may ride on a winning claim) and completed after; every ledger
-  write after the claim requires the caller to still own the lease (else
-  :class:`~exec_assistant.errors.LeaseLostError`).
+  conditional write that exactly one concurrent caller wins; attempts are recorded immediately
+  before a provider call and completed after; every ledger write after the claim requires the
+  caller to still own the lease (else :class:`~exec_assistant.errors.LeaseLostError`). Every
+  ledger write recognises the caller's own earlier write (same owner token) as success, so a
+  write whose answer was lost and that was sent again does not fail
+  (:mod:`exec_assistant.store.ledger_rules`). Reads by key are strongly consistent.
 * Infrastructure failures surface as :class:`~exec_assistant.errors.StoreUnavailableError`.
 """
 
@@ -158,20 +160,20 @@ class Store(Protocol):
         owner: str,
         now: datetime,
         lease_seconds: float,
-        first_attempt: DeliveryAttempt | None = None,
     ) -> Claim:
         """Claim ``key``: WON (new), RECOVERED (expired lease or released claim taken over,
         prior attempts kept), DONE (final record returned) or BUSY (live lease elsewhere).
 
-        ``first_attempt`` (seq 0, else ``ValueError`` before any write): on WON only, the new
-        record holds it as its first attempt, written by the same conditional write, exactly
-        as ``record_attempt`` right after the claim would have. On any other outcome it is not
-        written (the record's attempts are as found); the caller records its attempts as usual.
+        A claim whose record shows ``owner`` already (its own earlier write, whose answer was
+        lost) is the caller's: WON if that write created the record, else RECOVERED.
         """
         ...
 
     def record_attempt(self, key: str, *, owner: str, attempt: DeliveryAttempt) -> None:
-        """Append an attempt (its ``seq`` must equal the number of attempts so far)."""
+        """Append an attempt (its ``seq`` must equal the number of attempts so far).
+
+        Idempotent for its owner: if the record already holds this attempt (same owner, seq and
+        channel: a resent write), nothing changes and no error is raised."""
         ...
 
     def complete_attempt(self, key: str, *, owner: str, attempt: DeliveryAttempt) -> None:
@@ -192,7 +194,8 @@ class Store(Protocol):
 
         ``completed``: an attempt already recorded (``record_attempt``) to complete in the same
         conditional write, as ``complete_attempt`` would (``ValueError`` if its seq was never
-        recorded): the last attempt's outcome and the final state land together.
+        recorded): the last attempt's outcome and the final state land together. A record
+        already finished by ``owner`` in ``state`` (a resent write) is returned as it is.
         """
         ...
 

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Sequence
-from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from exec_assistant.errors import (
-    ConfigurationError,
-    LeaseLostError,
     NotFoundError,
 )
 from exec_assistant.models import (
@@ -26,11 +22,6 @@ from exec_assistant.models import (
     ChatMessage,
     ChatSession,
     ChatState,
-    Claim,
-    ClaimOutcome,
-    DeliveryAttempt,
-    LedgerRecord,
-    LedgerState,
     Meeting,
     MeetingStatus,
     NotificationStatus,
@@ -38,48 +29,10 @@ from exec_assistant.models import (
     chat_session_id_for,
     iso_utc,
 )
-from exec_assistant.sqlite_file import SQLiteFile
-from exec_assistant.store.base import LEDGER_RETENTION_DAYS
+from exec_assistant.store.sqlite_base import SCHEMA_VERSION
+from exec_assistant.store.sqlite_ledger import SQLiteLedger
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    user_id TEXT PRIMARY KEY,
-    slack_user_id TEXT,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS users_slack ON users(slack_user_id);
-CREATE TABLE IF NOT EXISTS meetings (
-    meeting_id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    start_time TEXT NOT NULL,
-    data TEXT NOT NULL
-);
--- The listings order by (start_time, meeting_id): with meeting_id in the index a LIMIT stops
--- the index walk early instead of sorting the whole window (the first indexes lacked it).
-DROP INDEX IF EXISTS meetings_owner_start;
-DROP INDEX IF EXISTS meetings_status_start;
-CREATE INDEX IF NOT EXISTS meetings_owner_start_id ON meetings(user_id, start_time, meeting_id);
-CREATE INDEX IF NOT EXISTS meetings_status_start_id ON meetings(status, start_time, meeting_id);
-CREATE TABLE IF NOT EXISTS chat_sessions (
-    session_id TEXT PRIMARY KEY,
-    meeting_id TEXT NOT NULL UNIQUE,
-    slack_user_id TEXT,
-    state TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chat_active ON chat_sessions(slack_user_id, state, updated_at);
-CREATE TABLE IF NOT EXISTS notifications (
-    key TEXT PRIMARY KEY,
-    meeting_id TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS notifications_meeting ON notifications(meeting_id);
-"""
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 
 def _sql_limit(limit: int | None) -> int:
@@ -91,37 +44,10 @@ def _sql_limit(limit: int | None) -> int:
     return limit
 
 
-class SQLiteStore:
-    """The :class:`~exec_assistant.store.base.Store` on one SQLite file."""
-
-    def __init__(self, path: str | Path) -> None:
-        self._file = SQLiteFile(path, label="SQLite store")
-        self.path = self._file.path
-        conn = self._conn()
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:  # permanent: retrying cannot help, upgrading can
-            self.close()
-            raise ConfigurationError(
-                f"{self.path} has schema version {version}; this exec-assistant knows "
-                f"{SCHEMA_VERSION}. Upgrade exec-assistant."
-            )
-        if version < SCHEMA_VERSION:
-            conn.executescript(_SCHEMA)  # idempotent DDL; later versions add migrations here
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    # connection handling ---------------------------------------------------------------------
-
-    def _conn(self) -> sqlite3.Connection:
-        return self._file.connection()
-
-    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
-        return self._file.transaction()
-
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self._file.query(sql, params)
-
-    def close(self) -> None:
-        self._file.close()
+class SQLiteStore(SQLiteLedger):
+    """The :class:`~exec_assistant.store.base.Store` on one SQLite file: users, meetings and chat
+    sessions here; the file, schema and connections in :mod:`.sqlite_base`; the ledger in
+    :mod:`.sqlite_ledger`."""
 
     # users -----------------------------------------------------------------------------------
 
@@ -394,136 +320,3 @@ class SQLiteStore:
                 ),
             )
         return True
-
-    # notification ledger ---------------------------------------------------------------------
-
-    @staticmethod
-    def _read_record(conn: sqlite3.Connection, key: str) -> LedgerRecord | None:
-        row = conn.execute("SELECT data FROM notifications WHERE key=?", (key,)).fetchone()
-        return LedgerRecord.model_validate_json(row[0]) if row else None
-
-    @staticmethod
-    def _insert_record(conn: sqlite3.Connection, record: LedgerRecord) -> None:
-        conn.execute(
-            "INSERT INTO notifications(key, meeting_id, expires_at, data) VALUES (?,?,?,?)",
-            (record.key, record.meeting_id, iso_utc(record.expires_at), record.model_dump_json()),
-        )
-
-    @staticmethod
-    def _rewrite_record(conn: sqlite3.Connection, record: LedgerRecord) -> None:
-        """Store ``record``, read in this transaction with the same key, meeting and expiry:
-        only its document changes, so no index is touched."""
-        conn.execute(
-            "UPDATE notifications SET data=? WHERE key=?", (record.model_dump_json(), record.key)
-        )
-
-    def _owned_record(self, conn: sqlite3.Connection, key: str, owner: str) -> LedgerRecord:
-        record = self._read_record(conn, key)
-        if record is None or record.owner != owner or record.state != LedgerState.IN_PROGRESS:
-            raise LeaseLostError(f"ledger key {key} is no longer owned by {owner}")
-        return record
-
-    def claim_notification(
-        self,
-        key: str,
-        meeting_id: str,
-        *,
-        owner: str,
-        now: datetime,
-        lease_seconds: float,
-        first_attempt: DeliveryAttempt | None = None,
-    ) -> Claim:
-        if first_attempt is not None and first_attempt.seq != 0:
-            raise ValueError(f"first attempt seq {first_attempt.seq} != 0")
-        lease_until = now + timedelta(seconds=lease_seconds)
-        with self._tx() as conn:
-            record = self._read_record(conn, key)
-            if record is None:
-                record = LedgerRecord(
-                    key=key,
-                    meeting_id=meeting_id,
-                    state=LedgerState.IN_PROGRESS,
-                    owner=owner,
-                    lease_expires_at=lease_until,
-                    attempts=[first_attempt] if first_attempt is not None else [],
-                    created_at=now,
-                    updated_at=now,
-                    expires_at=now + timedelta(days=LEDGER_RETENTION_DAYS),
-                )
-                self._insert_record(conn, record)
-                return Claim(outcome=ClaimOutcome.WON, record=record)
-            if record.final:
-                return Claim(outcome=ClaimOutcome.DONE, record=record)
-            if record.state == LedgerState.IN_PROGRESS and record.lease_expires_at > now:
-                return Claim(outcome=ClaimOutcome.BUSY, record=record)
-            record = record.model_copy(
-                update={
-                    "state": LedgerState.IN_PROGRESS,
-                    "owner": owner,
-                    "lease_expires_at": lease_until,
-                    "updated_at": now,
-                }
-            )
-            self._rewrite_record(conn, record)
-            return Claim(outcome=ClaimOutcome.RECOVERED, record=record)
-
-    def record_attempt(self, key: str, *, owner: str, attempt: DeliveryAttempt) -> None:
-        with self._tx() as conn:
-            record = self._owned_record(conn, key, owner)
-            if attempt.seq != len(record.attempts):
-                raise ValueError(f"attempt seq {attempt.seq} != {len(record.attempts)} recorded")
-            self._rewrite_record(
-                conn, record.model_copy(update={"attempts": [*record.attempts, attempt]})
-            )
-
-    def complete_attempt(self, key: str, *, owner: str, attempt: DeliveryAttempt) -> None:
-        with self._tx() as conn:
-            record = self._owned_record(conn, key, owner)
-            if not 0 <= attempt.seq < len(record.attempts):
-                raise ValueError(f"attempt seq {attempt.seq} was never recorded")
-            attempts = list(record.attempts)
-            attempts[attempt.seq] = attempt
-            self._rewrite_record(conn, record.model_copy(update={"attempts": attempts}))
-
-    def finish_notification(
-        self,
-        key: str,
-        *,
-        owner: str,
-        state: LedgerState,
-        delivered_channel: Channel | None,
-        now: datetime,
-        completed: DeliveryAttempt | None = None,
-    ) -> LedgerRecord:
-        if state == LedgerState.IN_PROGRESS:
-            raise ValueError("finish_notification needs a final or released state")
-        with self._tx() as conn:
-            record = self._owned_record(conn, key, owner)
-            attempts = list(record.attempts)
-            if completed is not None:
-                if not 0 <= completed.seq < len(attempts):
-                    raise ValueError(f"attempt seq {completed.seq} was never recorded")
-                attempts[completed.seq] = completed
-            record = record.model_copy(
-                update={
-                    "attempts": attempts,
-                    "state": state,
-                    "delivered_channel": delivered_channel,
-                    "lease_expires_at": now,
-                    "updated_at": now,
-                }
-            )
-            self._rewrite_record(conn, record)
-        return record
-
-    def get_notification(self, key: str) -> LedgerRecord | None:
-        rows = self._query("SELECT data FROM notifications WHERE key=?", (key,))
-        return LedgerRecord.model_validate_json(rows[0][0]) if rows else None
-
-    def list_notifications_for_meeting(self, meeting_id: str) -> list[LedgerRecord]:
-        rows = self._query(
-            "SELECT data FROM notifications WHERE meeting_id=? ORDER BY key", (meeting_id,)
-        )
-        return sorted(
-            (LedgerRecord.model_validate_json(r[0]) for r in rows), key=lambda r: r.created_at
-        )

@@ -18,50 +18,35 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
-from exec_assistant.events.base import BusEvent
 from exec_assistant.logs import configure_logging, log_event
-from exec_assistant.models import (
-    PREP_EVENT_DETAIL_TYPE,
-    PREP_EVENT_SOURCE,
-    Meeting,
-    MeetingStatus,
-)
+from exec_assistant.models import Meeting, MeetingStatus
+from exec_assistant.workflows.recovery import MAX_PREP_HORIZON, SweepResult, prep_event, sweep
+
+__all__ = [
+    "MAX_PREP_HORIZON",
+    "MonitorResult",
+    "lambda_handler",
+    "prep_event",
+    "publish_prep_event",
+    "run_once",
+]
 
 logger = logging.getLogger(__name__)
-
-#: The longest prep window a meeting may have (``Meeting.prep_hours_before`` ≤ 14 days).
-MAX_PREP_HORIZON = timedelta(days=14)
 
 
 class MonitorResult(BaseModel):
     checked: int = 0
     published: list[str] = Field(default_factory=list)
     failed: list[str] = Field(default_factory=list)
-
-
-def prep_event(meeting: Meeting, *, cycle: str | None = None) -> BusEvent:
-    """The MeetingPrepRequired event of ``meeting`` (the contract's fields plus context).
-
-    ``cycle`` starts a new prep cycle (a new ledger key), so a meeting already notified is
-    notified again; without it the event belongs to the meeting's first cycle.
-    """
-    detail: dict[str, Any] = {
-        "meeting_id": meeting.meeting_id,
-        "user_id": meeting.user_id,
-        "meeting_type": meeting.meeting_type,
-        "start_time": meeting.start_time.isoformat(),
-        "title": meeting.title,
-    }
-    if cycle is not None:
-        detail["cycle"] = cycle
-    return BusEvent(source=PREP_EVENT_SOURCE, detail_type=PREP_EVENT_DETAIL_TYPE, detail=detail)
+    #: What the recovery sweep at the end of the pass did (:mod:`.recovery`).
+    recovery: SweepResult = Field(default_factory=SweepResult)
 
 
 def publish_prep_event(runtime: Runtime, meeting: Meeting, *, cycle: str | None = None) -> str:
@@ -75,7 +60,8 @@ def publish_prep_event(runtime: Runtime, meeting: Meeting, *, cycle: str | None 
 
 
 def run_once(runtime: Runtime, now: datetime | None = None) -> MonitorResult:
-    """Publish MeetingPrepRequired for every meeting whose prep window has opened."""
+    """Publish MeetingPrepRequired for every meeting whose prep window has opened, then run the
+    recovery sweep over the cycles already published (:func:`.recovery.sweep`)."""
     now = now or runtime.clock()
     candidates = runtime.store.list_meetings_by_status(
         MeetingStatus.DISCOVERED, now, now + MAX_PREP_HORIZON
@@ -114,6 +100,7 @@ def run_once(runtime: Runtime, now: datetime | None = None) -> MonitorResult:
             user_id=meeting.user_id,
             start_time=meeting.start_time.isoformat(),
         )
+    result.recovery = sweep(runtime, now)
     return result
 
 

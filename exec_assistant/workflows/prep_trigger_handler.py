@@ -5,11 +5,15 @@ target); locally the in-process bus calls :func:`handle_event` with the same env
 
 Error policy (EventBridge delivers at least once and Lambda retries asynchronous invocations):
 
-* bad or unknown input (malformed envelope or detail, wrong source or type, unknown meeting or
-  user, a permanent error on the way) is logged with the event id and *returned*: retrying
-  cannot help, so no retry storm;
-* a transient outage (store unavailable, every channel failing transiently) *raises*, so
-  Lambda's retries and then the DLQ take over;
+* bad or unknown input (malformed envelope or detail, wrong source or type, ids too long for a
+  key or not storable, times with no UTC equivalent, unknown meeting or user, a permanent
+  error on the way) is logged with the event id (``prep_trigger.rejected``) and *returned*:
+  retrying cannot help, so no retry storm;
+* anything that may succeed later *raises* after one ``prep_trigger.retryable`` line (event
+  id, meeting id, error class and code), so Lambda's retries, then the DLQ and the recovery
+  sweep (:mod:`exec_assistant.workflows.recovery`) take over: a store outage, every channel
+  failing transiently, an outcome to reconcile later, the walk not fitting the invocation,
+  and another worker holding the cycle under a live lease (it may die: the retry will see);
 * a retried or duplicated event never notifies twice: the notification service dedupes on the
   key meeting + cycle, and the steps after a delivery are idempotent (conditional status move,
   schedule named after the cycle, the meeting's notification fields written last).
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -30,6 +34,7 @@ from exec_assistant.logs import configure_logging, log_event
 from exec_assistant.models import (
     AttemptStatus,
     Channel,
+    ErrorClass,
     Meeting,
     MeetingPrepRequired,
     MeetingStatus,
@@ -72,25 +77,56 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     from exec_assistant.runtime import get_runtime  # the entry reaches the root
 
     configure_logging()
-    return handle_event(event, get_runtime()).model_dump(mode="json")
+    runtime = get_runtime()
+    deadline = invocation_deadline(context, runtime.clock())
+    return handle_event(event, runtime, deadline=deadline).model_dump(mode="json")
 
 
-def handle_event(envelope: Mapping[str, Any], runtime: Runtime) -> TriggerResult:
-    """Decide and act on one MeetingPrepRequired envelope; see the module docstring."""
+def invocation_deadline(context: Any, now: datetime) -> datetime | None:
+    """When this Lambda invocation will be stopped, from its context; None without one."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return now + timedelta(milliseconds=int(remaining()))
+
+
+def handle_event(
+    envelope: Mapping[str, Any], runtime: Runtime, *, deadline: datetime | None = None
+) -> TriggerResult:
+    """Decide and act on one MeetingPrepRequired envelope; see the module docstring.
+
+    ``deadline``: when the caller will be stopped (the Lambda invocation's end), or None.
+    Raises :class:`TransientError` (or the store's error) when a retry may succeed.
+    """
     event_id = _event_id(envelope)
     try:
         env, detail = parse_prep_event(envelope)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         return _finish(event_id, None, "rejected", f"invalid event: {_describe(exc)}")
     try:
-        return _handle(env.id, detail, runtime)
+        return _handle(env.id, detail, runtime, deadline)
     except PermanentError as exc:
         return _finish(
             env.id, detail.meeting_id, "rejected", f"{type(exc).__name__}: {exc}", logging.ERROR
         )
+    except Exception as exc:
+        error_class = getattr(exc, "error_class", ErrorClass.UNKNOWN)
+        log_event(
+            logger,
+            logging.WARNING if error_class == ErrorClass.TRANSIENT else logging.ERROR,
+            "prep_trigger.retryable",
+            event_id=env.id,
+            meeting_id=detail.meeting_id,
+            error_class=error_class,
+            error_code=getattr(exc, "code", None) or type(exc).__name__,
+            reason=str(exc)[:300],
+        )
+        raise
 
 
-def _handle(event_id: str, detail: MeetingPrepRequired, runtime: Runtime) -> TriggerResult:
+def _handle(
+    event_id: str, detail: MeetingPrepRequired, runtime: Runtime, deadline: datetime | None
+) -> TriggerResult:
     store = runtime.store
     now = runtime.clock()
     meeting = store.get_meeting(detail.meeting_id)
@@ -109,9 +145,13 @@ def _handle(event_id: str, detail: MeetingPrepRequired, runtime: Runtime) -> Tri
         kind = NotificationKind.ESCALATION
         existing = store.get_notification(key)
         if existing is None or not existing.final:
-            from exec_assistant.notifications.escalation import plan_escalation
+            from exec_assistant.notifications.escalation import (
+                plan_escalation,
+                records_for_decision,
+            )
 
-            records = store.list_notifications_for_meeting(meeting.meeting_id)
+            consistent = [detail.source_key] if detail.source_key else []
+            records = records_for_decision(store, meeting.meeting_id, consistent)
             plan = plan_escalation(meeting, user, records, runtime.configured_channels, now)
             if not plan.escalate:
                 return _finish(
@@ -124,7 +164,7 @@ def _handle(event_id: str, detail: MeetingPrepRequired, runtime: Runtime) -> Tri
         kind = NotificationKind.INITIAL
 
     result = runtime.notifications.notify(
-        meeting, user, key=key, kind=kind, channel_order=channel_order
+        meeting, user, key=key, kind=kind, channel_order=channel_order, deadline=deadline
     )
     return _after_send(
         event_id=event_id,
@@ -162,20 +202,14 @@ def _after_send(
 ) -> TriggerResult:
     mid = meeting.meeting_id
     if result.outcome == NotificationOutcome.IN_PROGRESS:
-        return _finish(
-            event_id, mid, "duplicate", "another worker is sending this cycle", result=result
+        # Not a success: the holder may die. Lambda retries later; by then the cycle is done
+        # (this retry is a duplicate) or its lease has expired (this retry takes it over).
+        raise TransientError(
+            f"cycle {result.key} is held by another worker: {result.reason}", code="busy"
         )
     if result.outcome == NotificationOutcome.RETRYABLE:
-        log_event(
-            logger,
-            logging.WARNING,
-            "prep_trigger.retryable",
-            event_id=event_id,
-            meeting_id=mid,
-            key=result.key,
-        )
         raise TransientError(
-            f"no channel delivered meeting {mid} and some failed transiently; retry",
+            f"meeting {mid} not delivered yet: {result.reason or 'a channel failed transiently'}",
             code="retryable",
         )
     if result.outcome == NotificationOutcome.EXHAUSTED:
@@ -271,9 +305,12 @@ def _finish(
 
 
 def _event_id(envelope: object) -> str | None:
+    """The envelope's id for the log line, whatever the envelope is (bounded, printable)."""
     if isinstance(envelope, Mapping):
         value = envelope.get("id")
-        return str(value) if value is not None else None
+        if value is not None:
+            text = str(value)[:256]
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return None
 
 

@@ -151,7 +151,11 @@ def schedule_escalation(
     now: nothing is scheduled when the user already acted, no channel is left to escalate to,
     or the check would come at or after the meeting's start.
     """
-    from exec_assistant.notifications.escalation import escalation_targets, plan_escalation
+    from exec_assistant.notifications.escalation import (
+        escalation_targets,
+        plan_escalation,
+        records_for_decision,
+    )
 
     if not escalation_targets(user, runtime.configured_channels):
         # Decided by the user and the deployment alone: no store reads on the hot path.
@@ -166,7 +170,7 @@ def schedule_escalation(
     meeting = runtime.store.get_meeting(meeting_id)
     if meeting is None:
         return None
-    records = runtime.store.list_notifications_for_meeting(meeting_id)
+    records = records_for_decision(runtime.store, meeting_id, [key])
     plan = plan_escalation(meeting, user, records, runtime.configured_channels, runtime.clock())
     if not plan.escalate or plan.due_at is None:
         log_event(
@@ -177,7 +181,7 @@ def schedule_escalation(
     item = ScheduledEvent(
         name=reminder_id,
         fire_at=plan.due_at,
-        event=_prep_event(meeting, reminder_id=reminder_id, escalation=True),
+        event=_prep_event(meeting, reminder_id=reminder_id, escalation=True, source_key=key),
     )
     runtime.scheduler.schedule(item)
     log_event(

@@ -41,11 +41,12 @@ def moto_server() -> Iterator[MotoServer]:
 
 @pytest.fixture
 def fake_ses(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> FakeSES:
-    from exec_assistant.aws import client, reset_clients
+    from exec_assistant.aws import reset_clients
+    from exec_assistant.notifications.channels.email import EmailChannel
 
     moto_server.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
     reset_clients()
-    fake = FakeSES(client("sesv2"))
+    fake = FakeSES(EmailChannel.ses_client())
     fake.verify_sender()
     return fake

@@ -15,6 +15,20 @@ recorded with its form parameters and the HTTP basic-auth user. Failures: :meth:
 ``GET /2010-04-01/Accounts/{AccountSid}.json`` (how a credential pair is checked) answers 200 with
 the account resource when the basic-auth pair is that SID and :attr:`FakeTwilioAPI.auth_token`,
 else 401 with Twilio's error 20003.
+
+``GET /2010-04-01/Accounts/{AccountSid}/Messages.json`` lists the messages created so far, newest
+first, filtered by ``To``, ``From`` and ``DateSent`` (``DateSent=``, ``DateSent<=``,
+``DateSent>=``: a GMT *date*, inclusive — a time part, as twilio-python sends for a datetime, is
+cut to its date, see NOTES.md), paged with ``PageSize`` (default 50) and ``Page`` in Twilio's
+page shape (``messages``, ``next_page_uri``, ``page``, ``page_size``, ``start``, ``end``…).
+Times (``date_created``, ``date_sent``, RFC 2822) come from :attr:`FakeTwilioAPI.clock`. A created
+message answers ``queued`` and is listed as ``sent`` with ``date_sent`` = ``date_created``; with
+:attr:`FakeTwilioAPI.send_immediately` off it stays ``queued`` without a ``date_sent`` (and no
+``DateSent`` filter matches it), the case NOTES.md leaves open.
+
+Routes for :meth:`~tests.fakes._server.LoopbackFake.lose_response_next` and
+:meth:`~tests.fakes._server.LoopbackFake.on`: ``messages.create``, ``messages.list``,
+``account.fetch``.
 """
 
 from __future__ import annotations
@@ -22,15 +36,20 @@ from __future__ import annotations
 import base64
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import format_datetime
+from datetime import date, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from exec_assistant.models import utcnow
 from tests.fakes._server import LoopbackFake, Reply, Request
 
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
 _ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)\.json$")
+#: Messages per page when the list call gives no ``PageSize`` (Twilio's default).
+LIST_DEFAULT_PAGE_SIZE = 50
 
 #: HTTP status Twilio answers with for the error codes tests use.
 ERROR_STATUS: dict[int, int] = {
@@ -58,12 +77,17 @@ class TwilioRequest:
 class FakeTwilioAPI(LoopbackFake):
     """Fake Twilio REST API. Start it (or use ``with``), then point the client at :attr:`url`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], datetime] = utcnow) -> None:
         super().__init__()
         self._requests: list[TwilioRequest] = []
+        self._created: list[dict[str, Any]] = []  # the message resources, oldest first
         self._counter = itertools.count(1)
         #: The auth token the Accounts fetch accepts (with the SID in its URL as the user).
         self.auth_token: str | None = None
+        #: Where ``date_created`` / ``date_sent`` come from (a test's injected clock).
+        self.clock = clock
+        #: Listed messages are ``sent`` at once; off, they stay ``queued`` with no date_sent.
+        self.send_immediately = True
 
     @property
     def url(self) -> str:
@@ -81,9 +105,16 @@ class FakeTwilioAPI(LoopbackFake):
         """The Messages.json create requests received (including failed ones)."""
         return [r for r in self.requests if r.method == "POST" and _MESSAGES.match(r.path)]
 
+    @property
+    def created(self) -> list[dict[str, Any]]:
+        """The message resources actually created, oldest first (as the list shows them)."""
+        with self._lock:
+            return [dict(m) for m in self._created]
+
     def reset(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._created.clear()
         self.clear_failures()
 
     # scripting -------------------------------------------------------------------------------
@@ -96,13 +127,15 @@ class FakeTwilioAPI(LoopbackFake):
         retry_after: int | None = None,
         message: str | None = None,
         times: int = 1,
+        delay: float = 0.0,
     ) -> None:
         """Fail the next ``times`` message creations.
 
         With ``error_code``: Twilio's error JSON (``code``, ``message``, ``more_info``,
         ``status``), the HTTP status from :data:`ERROR_STATUS` unless ``status`` is given.
         Without it: a bare HTTP ``status`` (e.g. 429, 500, 503) with a short text body.
-        ``retry_after`` adds a ``Retry-After`` header.
+        ``retry_after`` adds a ``Retry-After`` header; ``delay`` answers that many seconds late.
+        Nothing is created.
         """
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         if error_code is not None:
@@ -117,13 +150,20 @@ class FakeTwilioAPI(LoopbackFake):
             http_status, body = status, message or "Service Unavailable"
         else:
             raise ValueError("give error_code or status")
-        self._script("messages", Reply(http_status, body, headers), times)
+        self._script("messages.create", Reply(http_status, body, headers, delay), times)
 
     def hang_next(self, *, seconds: float = 5.0, times: int = 1) -> None:
         """Accept (and create) the next message but answer only after ``seconds``."""
-        self._script("messages", Reply(delay=seconds), times)
+        self._script("messages.create", Reply(delay=seconds), times)
 
     # serving ---------------------------------------------------------------------------------
+
+    def route(self, request: Request) -> str:
+        if _MESSAGES.match(request.path):
+            return "messages.create" if request.method == "POST" else "messages.list"
+        if _ACCOUNT.match(request.path):
+            return "account.fetch"
+        return "other"
 
     def handle(self, request: Request) -> Reply:
         match = _MESSAGES.match(request.path)
@@ -141,15 +181,51 @@ class FakeTwilioAPI(LoopbackFake):
             self._requests.append(recorded)
         if account is not None and request.method == "GET":
             return self._account(account.group("sid"), request.headers.get("authorization", ""))
+        if match is not None and request.method == "GET":
+            if recorded.auth_user is None:
+                return Reply(401, _error(20003, "Authenticate", 401))
+            return Reply(200, self._list(match.group("sid"), request))
         if match is None or request.method != "POST":
             return Reply(404, _error(20404, "The requested resource was not found", 404))
-        scripted = self._scripted("messages")
+        scripted = self._scripted("messages.create")
         if scripted is not None and scripted.body is not None:
             return scripted
         delay = scripted.delay if scripted is not None else 0.0
         if recorded.auth_user is None:
             return Reply(401, _error(20003, "Authenticate", 401), delay=delay)
         return Reply(201, self._message(recorded), delay=delay)
+
+    def _list(self, account: str, request: Request) -> dict[str, Any]:
+        params = request.params
+        with self._lock:
+            found = [
+                dict(m)
+                for m in reversed(self._created)
+                if m["account_sid"] == account and _matches(m, params)
+            ]
+        size = int(params.get("PageSize") or LIST_DEFAULT_PAGE_SIZE)
+        page = int(params.get("Page") or 0)
+        start = page * size
+        chunk = found[start : start + size]
+        filters = {
+            k: v for k, v in params.items() if k in ("To", "From", "DateSent<", "DateSent>")
+        } | ({"DateSent": params["DateSent"]} if "DateSent" in params else {})
+
+        def uri(number: int) -> str:
+            query = urlencode(filters | {"PageSize": size, "Page": number})
+            return f"{request.path}?{query}"
+
+        return {
+            "messages": chunk,
+            "end": start + max(len(chunk) - 1, 0),
+            "first_page_uri": uri(0),
+            "next_page_uri": uri(page + 1) if start + size < len(found) else None,
+            "page": page,
+            "page_size": size,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": uri(page),
+        }
 
     def _account(self, sid: str, authorization: str) -> Reply:
         if self.auth_token is None or _basic_auth(authorization) != (sid, self.auth_token):
@@ -176,9 +252,9 @@ class FakeTwilioAPI(LoopbackFake):
             n = next(self._counter)
         sid = f"SM{n:032x}"
         account = request.account_sid or ""
-        now = format_datetime(utcnow())
+        now = format_datetime(self.clock())
         body = str(request.params.get("Body", ""))
-        return {
+        created = {
             "account_sid": account,
             "api_version": "2010-04-01",
             "body": body,
@@ -202,6 +278,39 @@ class FakeTwilioAPI(LoopbackFake):
             "to": request.params.get("To"),
             "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
         }
+        listed = dict(created)
+        if self.send_immediately:
+            listed.update(status="sent", date_sent=now)
+        with self._lock:
+            self._created.append(listed)
+        return created
+
+
+def _gmt_date(value: str) -> date:
+    """``YYYY-MM-DD``, or an ISO time (twilio-python's form for a datetime), as its GMT date."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")[:10]).date()
+
+
+def _matches(message: dict[str, Any], params: dict[str, Any]) -> bool:
+    if "To" in params and message["to"] != params["To"]:
+        return False
+    if "From" in params and message["from"] != params["From"]:
+        return False
+    bounds = [(k, params[k]) for k in ("DateSent", "DateSent<", "DateSent>") if k in params]
+    if not bounds:
+        return True
+    if not message["date_sent"]:
+        return False  # not sent yet: no date filter matches it
+    sent = parsedate_to_datetime(message["date_sent"]).date()
+    for name, value in bounds:
+        day = _gmt_date(str(value))
+        if (
+            (name == "DateSent" and sent != day)
+            or (name == "DateSent<" and sent > day)
+            or (name == "DateSent>" and sent < day)
+        ):
+            return False
+    return True
 
 
 def _error(code: int, message: str, status: int) -> dict[str, Any]:

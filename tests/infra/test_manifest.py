@@ -136,6 +136,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat_postEphemeral": "chat:write",
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
+    "conversations_history": "im:history",  # reconciling an unknown outcome (DM history)
     "conversations_open": "im:write",
     "views_publish": None,
     "users_info": "users:read",

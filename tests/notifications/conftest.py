@@ -17,7 +17,7 @@ from exec_assistant.notifications.channels.email import EmailChannel
 from exec_assistant.notifications.channels.slack import SlackChannel
 from exec_assistant.notifications.channels.sms import SmsChannel
 from exec_assistant.notifications.service import NotificationService
-from exec_assistant.notifications.types import NotificationChannel
+from exec_assistant.notifications.types import NotificationChannel, PrepNotification
 from exec_assistant.store.sqlite import SQLiteStore
 from tests.fakes.fixtures import fake_ses, fake_slack, fake_twilio, moto_server
 from tests.fakes.ses import SENDER
@@ -135,3 +135,11 @@ def make_service(store: SQLiteStore, clock: Clock) -> ServiceFactory:
         return NotificationService(store, channels, clock=clock, **kwargs)
 
     return build
+
+
+def send_now(
+    channel: NotificationChannel, notification: PrepNotification, *, attempt: int = 0
+) -> str:
+    """One ``channel.send`` as the service makes it, with a ``before_request`` that lets the
+    request go (the service's records the attempt and checks the deadline there)."""
+    return channel.send(notification, attempt=attempt, before_request=lambda seconds: None)

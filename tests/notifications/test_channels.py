@@ -6,7 +6,6 @@ import io
 import socket
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 
@@ -27,6 +26,7 @@ from tests.notifications.conftest import (
     TWILIO_SID,
     make_meeting,
     make_user,
+    send_now,
     slack_channel,
     sms_channel,
 )
@@ -40,7 +40,7 @@ def note() -> PrepNotification:
 
 
 def test_slack_posts_blocks_to_the_users_dm(fake_slack: FakeSlackAPI) -> None:
-    provider_id = slack_channel(fake_slack).send(note())
+    provider_id = send_now(slack_channel(fake_slack), note())
     [call] = fake_slack.calls_to("chat.postMessage")
     assert call.params["channel"] == "U0ADA1234"
     assert call.token == SLACK_TOKEN
@@ -53,7 +53,7 @@ def test_slack_posts_blocks_to_the_users_dm(fake_slack: FakeSlackAPI) -> None:
 
 def test_slack_honours_retry_after_then_delivers(fake_slack: FakeSlackAPI) -> None:
     fake_slack.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=0)
-    assert slack_channel(fake_slack).send(note()).startswith("D0ADA1234:")
+    assert send_now(slack_channel(fake_slack), note()).startswith("D0ADA1234:")
     assert len(fake_slack.calls_to("chat.postMessage")) == 2
 
 
@@ -62,15 +62,15 @@ def test_slack_rate_limit_retries_are_bounded(fake_slack: FakeSlackAPI) -> None:
         "chat.postMessage", error="ratelimited", status=429, retry_after=0, times=10
     )
     with pytest.raises(DeliveryError) as info:
-        slack_channel(fake_slack).send(note())
+        send_now(slack_channel(fake_slack), note())
     assert (info.value.error_class, info.value.code) == (ErrorClass.TRANSIENT, "ratelimited")
-    assert len(fake_slack.calls_to("chat.postMessage")) == 3  # 1 + max_retries
+    assert len(fake_slack.calls_to("chat.postMessage")) == 2  # 1 + max_retries
 
 
 def test_slack_does_not_wait_out_a_long_retry_after(fake_slack: FakeSlackAPI) -> None:
     fake_slack.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=3600)
     with pytest.raises(DeliveryError) as info:
-        slack_channel(fake_slack).send(note())
+        send_now(slack_channel(fake_slack), note())
     assert (info.value.error_class, info.value.code) == (ErrorClass.TRANSIENT, "ratelimited")
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
@@ -78,7 +78,7 @@ def test_slack_does_not_wait_out_a_long_retry_after(fake_slack: FakeSlackAPI) ->
 def test_slack_timeout_after_send_is_unknown_and_not_resent(fake_slack: FakeSlackAPI) -> None:
     fake_slack.hang_next("chat.postMessage", seconds=10)
     with pytest.raises(DeliveryError) as info:
-        slack_channel(fake_slack, timeout=1).send(note())
+        send_now(slack_channel(fake_slack, timeout=1), note())
     assert (info.value.error_class, info.value.code) == (ErrorClass.UNKNOWN, "timeout")
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
@@ -92,7 +92,7 @@ def _closed_port_url() -> str:
 
 def test_slack_unreachable_is_transient() -> None:
     with pytest.raises(DeliveryError) as info:
-        slack_channel(_closed_port_url()).send(note())
+        send_now(slack_channel(_closed_port_url()), note())
     assert (info.value.error_class, info.value.code) == (ErrorClass.TRANSIENT, "connection_error")
 
 
@@ -106,7 +106,7 @@ def test_slack_refuses_a_user_without_slack_id(fake_slack: FakeSlackAPI) -> None
 
 
 def test_sms_sends_from_the_configured_number(fake_twilio: FakeTwilioAPI) -> None:
-    sid = sms_channel(fake_twilio).send(note())
+    sid = send_now(sms_channel(fake_twilio), note())
     [request] = fake_twilio.messages
     assert sid == "SM" + f"{1:032x}"
     assert request.account_sid == TWILIO_SID
@@ -116,16 +116,33 @@ def test_sms_sends_from_the_configured_number(fake_twilio: FakeTwilioAPI) -> Non
     assert len(request.params["Body"]) <= 320
 
 
-@pytest.mark.parametrize(
-    ("script", "requests"),
-    [({"error_code": 20429, "retry_after": 0}, 2), ({"status": 503}, 2)],
-)
-def test_sms_retries_transient_then_delivers(
-    fake_twilio: FakeTwilioAPI, script: dict[str, Any], requests: int
+def test_sms_retries_a_rate_limit_then_delivers(fake_twilio: FakeTwilioAPI) -> None:
+    fake_twilio.fail_next(error_code=20429, retry_after=0)
+    assert send_now(sms_channel(fake_twilio), note()).startswith("SM")
+    assert len(fake_twilio.messages) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_sms_server_error_is_unknown_and_never_resent(
+    fake_twilio: FakeTwilioAPI, status: int
 ) -> None:
-    fake_twilio.fail_next(**script)
-    assert sms_channel(fake_twilio).send(note()).startswith("SM")
-    assert len(fake_twilio.messages) == requests
+    # A 5xx may come with the message created: resending could text the executive twice.
+    fake_twilio.fail_next(status=status)
+    with pytest.raises(DeliveryError) as info:
+        send_now(sms_channel(fake_twilio), note())
+    assert (info.value.error_class, info.value.code) == (ErrorClass.UNKNOWN, f"http_{status}")
+    assert len(fake_twilio.messages) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_slack_server_error_is_unknown_and_never_resent(
+    fake_slack: FakeSlackAPI, status: int
+) -> None:
+    fake_slack.fail_next("chat.postMessage", error="internal_error", status=status)
+    with pytest.raises(DeliveryError) as info:
+        send_now(slack_channel(fake_slack), note())
+    assert (info.value.error_class, info.value.code) == (ErrorClass.UNKNOWN, f"http_{status}")
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
 
 def test_sms_caps_a_long_retry_after(
@@ -136,15 +153,15 @@ def test_sms_caps_a_long_retry_after(
     slept: list[float] = []
     monkeypatch.setattr(time_module, "sleep", slept.append)  # urllib3 sleeps via time.sleep
     fake_twilio.fail_next(error_code=20429, retry_after=3600)
-    assert sms_channel(fake_twilio).send(note()).startswith("SM")
-    assert slept == [10.0]
+    assert send_now(sms_channel(fake_twilio), note()).startswith("SM")
+    assert slept == [3.0]  # MAX_RETRY_AFTER_SECONDS
     assert len(fake_twilio.messages) == 2
 
 
 def test_sms_timeout_after_send_is_unknown_and_not_resent(fake_twilio: FakeTwilioAPI) -> None:
     fake_twilio.hang_next(seconds=10)
     with pytest.raises(DeliveryError) as info:
-        sms_channel(fake_twilio, timeout=0.5).send(note())
+        send_now(sms_channel(fake_twilio, timeout=0.5), note())
     assert (info.value.error_class, info.value.code) == (ErrorClass.UNKNOWN, "timeout")
     assert len(fake_twilio.messages) == 1
 
@@ -152,9 +169,9 @@ def test_sms_timeout_after_send_is_unknown_and_not_resent(fake_twilio: FakeTwili
 def test_sms_client_is_built_once(fake_twilio: FakeTwilioAPI) -> None:
     channel = sms_channel(fake_twilio)
     assert channel._client is None
-    channel.send(note())
+    send_now(channel, note())
     first = channel._client
-    channel.send(note())
+    send_now(channel, note())
     assert channel._client is first and first is not None
 
 
@@ -162,7 +179,7 @@ def test_sms_client_is_built_once(fake_twilio: FakeTwilioAPI) -> None:
 
 
 def test_email_sends_html_and_text(fake_ses: FakeSES) -> None:
-    message_id = EmailChannel(sender=SENDER).send(note())
+    message_id = send_now(EmailChannel(sender=SENDER), note())
     [send] = fake_ses.delivered
     assert message_id
     assert send.to == ["ada@example.com"]
@@ -173,21 +190,21 @@ def test_email_sends_html_and_text(fake_ses: FakeSES) -> None:
 
 def test_email_throttling_is_retried_by_botocore(fake_ses: FakeSES) -> None:
     fake_ses.fail_next("TooManyRequestsException", status=429)
-    assert EmailChannel(sender=SENDER).send(note())
+    assert send_now(EmailChannel(sender=SENDER), note())
     assert [s.answered_by for s in fake_ses.sends] == ["TooManyRequestsException", "moto"]
 
 
 def test_email_read_timeout_is_unknown_and_not_resent(fake_ses: FakeSES) -> None:
     fake_ses.fail_next("timeout")
     with pytest.raises(DeliveryError) as info:
-        EmailChannel(sender=SENDER).send(note())
+        send_now(EmailChannel(sender=SENDER), note())
     assert (info.value.error_class, info.value.code) == (ErrorClass.UNKNOWN, "ReadTimeoutError")
     assert len(fake_ses.sends) == 1
 
 
 def test_email_from_an_unverified_sender_is_rejected_by_moto(fake_ses: FakeSES) -> None:
     with pytest.raises(DeliveryError) as info:
-        EmailChannel(sender="nobody@unverified.example").send(note())
+        send_now(EmailChannel(sender="nobody@unverified.example"), note())
     assert (info.value.error_class, info.value.code) == (ErrorClass.PERMANENT, "MessageRejected")
 
 
@@ -196,7 +213,7 @@ def test_email_from_an_unverified_sender_is_rejected_by_moto(fake_ses: FakeSES) 
 
 def test_console_renders_the_slack_message_with_rich() -> None:
     out = io.StringIO()
-    provider_id = ConsoleChannel(out, width=100).send(note())
+    provider_id = send_now(ConsoleChannel(out, width=100), note())
     text = out.getvalue()
     assert provider_id == "console:mtg-qbr-1#prep:1"
     assert "Slack DM to Ada Exec" in text
@@ -211,7 +228,7 @@ def test_console_falls_back_to_plain_text_without_rich(monkeypatch: pytest.Monke
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "rich", None)  # makes "import rich..." raise ImportError
     out = io.StringIO()
-    ConsoleChannel(out).send(note())
+    send_now(ConsoleChannel(out), note())
     lines = out.getvalue().splitlines()
     assert lines[:2] == ["--- Slack DM to Ada Exec ---", "Time to prep for your meeting"]
     assert "Where: Board room, 12th floor" in lines

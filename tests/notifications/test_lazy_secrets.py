@@ -15,6 +15,7 @@ from exec_assistant.models import Channel, ErrorClass
 from exec_assistant.notifications.channels import build_channels
 from exec_assistant.notifications.types import DeliveryError
 from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.notifications.conftest import send_now
 from tests.notifications.test_channels import note
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:exec-assistant/twilio-{}-AbCdEf"
@@ -43,7 +44,7 @@ def test_building_the_sms_channel_reads_no_secret(
     channels = build_channels(settings)
     assert set(channels) == {Channel.SMS}
     with pytest.raises(DeliveryError) as info:
-        channels[Channel.SMS].send(note())
+        send_now(channels[Channel.SMS], note())
     assert info.value.error_class == ErrorClass.PERMANENT
     assert info.value.code == "secret_unreadable"
     assert fake_twilio.messages == []
@@ -58,7 +59,7 @@ def test_first_sms_reads_the_secrets_and_sends(
         for key, value in values.items()
     }
     channel = build_channels(_settings(fake_twilio.url, arns))[Channel.SMS]
-    assert channel.send(note()).startswith("SM")
+    assert send_now(channel, note()).startswith("SM")
     assert len(fake_twilio.messages) == 1
     sent = fake_twilio.messages[0]
     assert (sent.account_sid, sent.auth_user) == (values["sid"], values["sid"])

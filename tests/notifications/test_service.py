@@ -21,8 +21,9 @@ from exec_assistant.models import (
 )
 from exec_assistant.notifications.channels.console import ConsoleChannel
 from exec_assistant.notifications.channels.email import EmailChannel
-from exec_assistant.notifications.service import NotificationService
+from exec_assistant.notifications.service import LEASE_MARGIN_SECONDS, NotificationService
 from exec_assistant.notifications.types import (
+    BeforeRequest,
     NotificationChannel,
     NotificationKind,
     NotificationOutcome,
@@ -89,7 +90,7 @@ class _Recording:
             return target
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            done = kwargs.get("completed") or kwargs.get("attempt") or kwargs.get("first_attempt")
+            done = kwargs.get("completed") or kwargs.get("attempt")
             status = f":{done.status}" if done is not None else ""
             self.calls.append(name + status)
             return target(*args, **kwargs)
@@ -99,24 +100,33 @@ class _Recording:
     def skip_reason(self, user: Any) -> str | None:
         return self.channel.skip_reason(user)
 
-    def send(self, notification: PrepNotification) -> str:
-        stored = self.store.get_notification(KEY)
-        assert stored is not None and stored.attempts[-1].status == AttemptStatus.STARTED
-        self.calls.append("send")
-        return self.channel.send(notification)
+    def send(
+        self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
+    ) -> str:
+        def recorded_then_request(seconds: float) -> None:
+            before_request(seconds)
+            stored = self.store.get_notification(KEY)
+            assert stored is not None and stored.attempts[-1].status == AttemptStatus.STARTED
+            self.calls.append("request")
+
+        return self.channel.send(
+            notification, attempt=attempt, before_request=recorded_then_request
+        )
 
 
-def test_the_first_attempt_is_recorded_by_the_claim_and_completed_with_the_finish(
+def test_the_attempt_is_recorded_right_before_the_request_and_completed_with_the_finish(
     fake_slack: FakeSlackAPI, store: SQLiteStore, clock: Clock
 ) -> None:
     recording = _Recording(store, slack_channel(fake_slack, timeout=1))
     service = NotificationService(recording, {S: recording}, clock=clock)
     result = service.notify(make_meeting(), make_user(), key=KEY)
     assert result.delivered
-    # two ledger writes: the claim carries the STARTED attempt (checked inside send)
+    # three ledger writes: the claim, the STARTED attempt (checked before the request), the
+    # finish carrying the attempt's completion
     assert recording.calls == [
-        "claim_notification:started",
-        "send",
+        "claim_notification",
+        "record_attempt:started",
+        "request",
         "finish_notification:delivered",
     ]
     record = store.get_notification(KEY)
@@ -137,7 +147,7 @@ def test_a_first_channel_that_is_skipped_is_recorded_after_the_claim(
         "claim_notification",
         "record_attempt:skipped",
         "record_attempt:started",
-        "send",
+        "request",
         "finish_notification:delivered",
     ]
     assert summary(result.attempts) == [
@@ -150,17 +160,21 @@ class _Crash(BaseException):
     """The process dying: nothing in the service catches it."""
 
 
-class _CrashBeforeSending:
+class _CrashBeforeTheRequest:
+    """Dies while getting ready (a secret read, a client): before ``before_request``."""
+
     name = S
 
     def skip_reason(self, user: Any) -> str | None:
         return None
 
-    def send(self, notification: PrepNotification) -> str:
+    def send(
+        self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
+    ) -> str:
         raise _Crash
 
 
-def test_a_crash_between_the_claim_and_the_send_is_never_resent_on_that_channel(
+def test_a_crash_before_the_request_leaves_the_channel_untried(
     slack_sms: dict[Channel, NotificationChannel],
     make_service: ServiceFactory,
     store: SQLiteStore,
@@ -168,29 +182,19 @@ def test_a_crash_between_the_claim_and_the_send_is_never_resent_on_that_channel(
     fake_twilio: FakeTwilioAPI,
     clock: Clock,
 ) -> None:
-    # The trade-off of recording the first attempt with the claim: a worker that dies after
-    # the claim, even before its send, leaves that attempt STARTED. Nobody can tell it from a
-    # crash after the send, so it is settled as unknown and the next channel is used.
     with pytest.raises(_Crash):
-        make_service({S: _CrashBeforeSending(), M: slack_sms[M]}).notify(
+        make_service({S: _CrashBeforeTheRequest(), M: slack_sms[M]}).notify(
             make_meeting(), make_user(), key=KEY
         )
     record = store.get_notification(KEY)
-    assert record is not None and record.state == LedgerState.IN_PROGRESS
-    assert [(a.channel, a.status) for a in record.attempts] == [(S, AttemptStatus.STARTED)]
-    clock.advance(seconds=121)  # the dead worker's lease expires
+    # The process "died" (BaseException): the service still tried to give the claim back.
+    assert record is not None and record.state == LedgerState.RELEASED
+    assert record.attempts == []  # no attempt: nothing can have left
 
     result = make_service(slack_sms).notify(make_meeting(), make_user(), key=KEY)
 
-    assert result.delivered_channel == M
-    assert summary(result.attempts)[0] == (
-        S,
-        AttemptStatus.FAILED,
-        ErrorClass.UNKNOWN,
-        "interrupted",
-        "the previous worker lost its lease during this send; not resent",
-    )
-    assert fake_slack.calls == [] and len(fake_twilio.messages) == 1
+    assert result.delivered_channel == S  # Slack is tried: it never was
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1 and fake_twilio.messages == []
 
 
 def test_a_duplicate_key_returns_the_first_result_without_contacting_providers(
@@ -281,8 +285,8 @@ def test_all_transient_is_retryable_and_a_later_call_delivers(
     fake_slack: FakeSlackAPI,
     fake_twilio: FakeTwilioAPI,
 ) -> None:
-    fake_slack.fail_next("chat.postMessage", error="internal_error")
-    fake_twilio.fail_next(status=503, times=3)
+    fake_slack.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=3600)
+    fake_twilio.fail_next(error_code=20429, retry_after=0, times=3)
     order = [S, M]
     first = make_service(slack_sms).notify(
         make_meeting(), make_user(), key=KEY, channel_order=order
@@ -306,7 +310,7 @@ def test_all_transient_is_retryable_and_a_later_call_delivers(
         AttemptStatus.DELIVERED,
     ]
     assert len(fake_slack.calls_to("chat.postMessage")) == 2
-    assert len(fake_twilio.messages) == 3
+    assert len(fake_twilio.messages) == 2  # 1 + one bounded retry, in the first call only
 
 
 def test_a_retry_never_resends_a_channel_that_failed_unknown_or_permanently(
@@ -316,14 +320,18 @@ def test_a_retry_never_resends_a_channel_that_failed_unknown_or_permanently(
     all_channels: dict[Channel, NotificationChannel],
     make_service: ServiceFactory,
 ) -> None:
-    all_channels[S] = slack_channel(fake_slack, timeout=1)
-    fake_slack.hang_next("chat.postMessage", seconds=10)  # unknown
-    fake_twilio.fail_next(error_code=20429, times=3)  # transient
-    fake_ses.fail_next("MessageRejected")  # permanent
-    first = make_service(all_channels).notify(make_meeting(), make_user(), key=KEY)
+    fake_ses.fail_next("timeout")  # unknown, and SES cannot be asked: never resent
+    fake_slack.fail_next("chat.postMessage", error="channel_not_found")  # permanent
+    fake_twilio.fail_next(error_code=20429, retry_after=0, times=3)  # transient
+    order = [E, S, M]
+    first = make_service(all_channels).notify(
+        make_meeting(), make_user(), key=KEY, channel_order=order
+    )
     assert first.outcome == NotificationOutcome.RETRYABLE
 
-    second = make_service(all_channels).notify(make_meeting(), make_user(), key=KEY)
+    second = make_service(all_channels).notify(
+        make_meeting(), make_user(), key=KEY, channel_order=order
+    )
     assert second.delivered_channel == M
     assert len(fake_slack.calls_to("chat.postMessage")) == 1  # never resent
     assert len(fake_ses.sends) == 1  # never resent
@@ -370,39 +378,44 @@ def test_everything_failing_is_exhausted_and_logged_as_an_error(
     assert len(fake_slack.calls) == 1 and len(fake_twilio.requests) == 1
 
 
-def test_an_expired_lease_mid_send_is_recovered_without_resending_that_channel(
-    slack_sms: dict[Channel, NotificationChannel],
+def test_an_expired_lease_mid_send_on_a_channel_that_cannot_be_asked_is_not_resent(
+    fake_ses: FakeSES,
+    all_channels: dict[Channel, NotificationChannel],
     make_service: ServiceFactory,
     store: SQLiteStore,
-    fake_slack: FakeSlackAPI,
     fake_twilio: FakeTwilioAPI,
     clock: Clock,
 ) -> None:
-    # A worker claimed the key, wrote its Slack attempt and died before completing it.
+    # A worker claimed the key, wrote its email attempt and died before completing it.
     store.claim_notification(
         KEY, "mtg-qbr-1", owner="dead-worker", now=clock.now, lease_seconds=120
     )
     store.record_attempt(
-        KEY, owner="dead-worker", attempt=DeliveryAttempt(seq=0, channel=S, started_at=clock.now)
+        KEY, owner="dead-worker", attempt=DeliveryAttempt(seq=0, channel=E, started_at=clock.now)
     )
-    busy = make_service(slack_sms).notify(make_meeting(), make_user(), key=KEY)
+    order = [E, M]
+    busy = make_service(all_channels).notify(
+        make_meeting(), make_user(), key=KEY, channel_order=order
+    )
     assert busy.outcome == NotificationOutcome.IN_PROGRESS and busy.duplicate
     clock.advance(seconds=121)
 
-    result = make_service(slack_sms).notify(make_meeting(), make_user(), key=KEY)
+    result = make_service(all_channels).notify(
+        make_meeting(), make_user(), key=KEY, channel_order=order
+    )
 
     assert result.delivered_channel == M
     assert summary(result.attempts) == [
         (
-            S,
+            E,
             AttemptStatus.FAILED,
             ErrorClass.UNKNOWN,
             "interrupted",
-            "the previous worker lost its lease during this send; not resent",
+            "outcome unknown and the provider cannot be asked; not resent",
         ),
         (M, AttemptStatus.DELIVERED, None, None, None),
     ]
-    assert fake_slack.calls == []
+    assert fake_ses.sends == []
     assert len(fake_twilio.messages) == 1
 
 
@@ -432,78 +445,41 @@ def test_a_recovered_claim_that_had_delivered_is_finished_without_sending(
     assert record is not None and record.state == LedgerState.DELIVERED
 
 
-class _TakenOverMidSend:
-    """A Slack channel during whose send the lease expires and another worker takes over."""
-
-    name = S
-
-    def __init__(self, inner: NotificationChannel, clock: Clock, rival: NotificationService):
-        self.inner, self.clock, self.rival = inner, clock, rival
-        self.rival_result: Any = None
-
-    def skip_reason(self, user: Any) -> str | None:
-        return self.inner.skip_reason(user)
-
-    def send(self, notification: PrepNotification) -> str:
-        provider_id = self.inner.send(notification)  # Slack accepted the message...
-        self.clock.advance(seconds=300)  # ...but this worker stalls past its lease
-        self.rival_result = self.rival.notify(
-            notification.meeting, notification.user, key=notification.key
-        )
-        return provider_id
-
-
-def test_the_uncertain_window_uses_the_next_channel_never_the_same_one(
-    slack_sms: dict[Channel, NotificationChannel],
-    store: SQLiteStore,
-    fake_slack: FakeSlackAPI,
-    fake_twilio: FakeTwilioAPI,
-    clock: Clock,
-) -> None:
-    rival = NotificationService(store, slack_sms, clock=clock, worker_id="rival")
-    stalled = _TakenOverMidSend(slack_sms[S], clock, rival)
-    mine = NotificationService(store, {S: stalled, M: slack_sms[M]}, clock=clock)
-
-    result = mine.notify(make_meeting(), make_user(), key=KEY)
-
-    # This worker knows Slack delivered, but the ledger is no longer its to write.
-    assert result.outcome == NotificationOutcome.DELIVERED and result.delivered_channel == S
-    # The rival found the Slack attempt STARTED: unknown, not resent; SMS went out.
-    assert stalled.rival_result.delivered_channel == M
-    assert len(fake_slack.calls_to("chat.postMessage")) == 1
-    assert len(fake_twilio.messages) == 1
-    record = store.get_notification(KEY)
-    assert record is not None
-    assert record.state == LedgerState.DELIVERED and record.delivered_channel == M
-    assert [(a.channel, a.status, a.error_code) for a in record.attempts] == [
-        (S, AttemptStatus.FAILED, "interrupted"),
-        (M, AttemptStatus.DELIVERED, None),
-    ]
-
-
 class _Broken:
     name = S
+
+    def __init__(self, *, after_request: bool) -> None:
+        self.after_request = after_request
 
     def skip_reason(self, user: Any) -> str | None:
         return None
 
-    def send(self, notification: PrepNotification) -> str:
+    def send(
+        self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
+    ) -> str:
+        if self.after_request:
+            before_request(1.0)
         raise KeyError("bug")
 
 
-def test_a_bug_in_a_channel_is_unknown_and_the_next_channel_delivers(
-    fake_twilio: FakeTwilioAPI, make_service: ServiceFactory
+@pytest.mark.parametrize(
+    ("after_request", "expected"),
+    [
+        (False, (ErrorClass.PERMANENT, "unexpected_error", "before the request: KeyError")),
+        (True, (ErrorClass.UNKNOWN, "unexpected_error", "KeyError")),
+    ],
+)
+def test_a_bug_in_a_channel_is_recorded_and_the_next_channel_delivers(
+    fake_twilio: FakeTwilioAPI,
+    make_service: ServiceFactory,
+    after_request: bool,
+    expected: tuple[Any, ...],
 ) -> None:
-    result = make_service({S: _Broken(), M: sms_channel(fake_twilio)}).notify(
-        make_meeting(), make_user(), key=KEY
-    )
-    assert summary(result.attempts)[0] == (
-        S,
-        AttemptStatus.FAILED,
-        ErrorClass.UNKNOWN,
-        "unexpected_error",
-        "KeyError",
-    )
+    # Before the request nothing left: not unknown, but a bug: not retried blindly either.
+    result = make_service(
+        {S: _Broken(after_request=after_request), M: sms_channel(fake_twilio)}
+    ).notify(make_meeting(), make_user(), key=KEY)
+    assert summary(result.attempts)[0] == (S, AttemptStatus.FAILED, *expected)
     assert result.delivered_channel == M
 
 
@@ -541,8 +517,7 @@ def test_logs_are_json_with_ids(
         "attempt": 0,
     }
     assert (failed["error_class"], failed["error_code"]) == ("permanent", "is_archived")
-    # one line per outcome at INFO and above: the attempts' start lines are DEBUG, and the
-    # delivering attempt is named by the final line
+    # one line per outcome at INFO and above: the delivering attempt is named by the final line
     assert [(line["level"], line["event"]) for line in lines] == [
         ("WARNING", "notification.attempt_failed"),
         ("INFO", "notification.delivered"),
@@ -558,19 +533,6 @@ def test_logs_are_json_with_ids(
     ]
 
 
-def test_attempt_starts_are_logged_at_debug(
-    slack_sms: dict[Channel, NotificationChannel],
-    make_service: ServiceFactory,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with caplog.at_level(logging.DEBUG, logger="exec_assistant.notifications"):
-        make_service(slack_sms).notify(make_meeting(), make_user(), key=KEY)
-    started = [r for r in caplog.records if r.getMessage() == "notification.attempt_started"]
-    assert [(r.levelno, getattr(r, "fields", {}).get("channel")) for r in started] == [
-        (logging.DEBUG, S)
-    ]
-
-
 class _LeaseSpy:
     name = S
 
@@ -581,15 +543,32 @@ class _LeaseSpy:
     def skip_reason(self, user: Any) -> str | None:
         return None
 
-    def send(self, notification: PrepNotification) -> str:
+    def send(
+        self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
+    ) -> str:
+        before_request(1.0)
         record = self.store.get_notification(notification.key)
         assert record is not None
         self.lease = record.lease_expires_at
         return "spy:1"
 
 
-def test_the_claim_lease_is_lease_seconds_long(store: SQLiteStore, clock: Clock) -> None:
+def test_the_claim_lease_is_lease_seconds_long_without_a_deadline(
+    store: SQLiteStore, clock: Clock
+) -> None:
     spy = _LeaseSpy(store)
     service = NotificationService(store, {S: spy}, clock=clock, lease_seconds=30)
     assert service.notify(make_meeting(), make_user(), key=KEY).delivered
     assert spy.lease == clock.now + timedelta(seconds=30)
+
+
+def test_the_claim_lease_ends_just_after_the_callers_deadline(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    # A Lambda invocation with 50 s left: its claim must be expired by the time Lambda's first
+    # retry comes (about a minute after a timeout), whatever lease_seconds says.
+    spy = _LeaseSpy(store)
+    service = NotificationService(store, {S: spy}, clock=clock, lease_seconds=600)
+    deadline = clock.now + timedelta(seconds=50)
+    assert service.notify(make_meeting(), make_user(), key=KEY, deadline=deadline).delivered
+    assert spy.lease == deadline + timedelta(seconds=LEASE_MARGIN_SECONDS)

@@ -178,22 +178,24 @@ def test_no_write_overwrites_a_whole_item(recorded: tuple[DynamoDBStore, Recordi
     assert [kw["TableName"] for kw in unconditional] == ["exec-assistant-users-test"] * 2
 
 
-def test_a_claim_with_its_first_attempt_is_one_conditional_update(
+def test_a_claim_is_one_conditional_update_and_a_resent_one_reads_nothing_more(
     recorded: tuple[DynamoDBStore, RecordingClient],
 ) -> None:
     store, client = recorded
-    first = DeliveryAttempt(seq=0, channel=Channel.SLACK, started_at=NOW)
-    claim = store.claim_notification(
-        "k", "mtg-1", owner="a", now=NOW, lease_seconds=60, first_attempt=first
-    )
+    claim = store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
     assert claim.outcome == ClaimOutcome.WON
     [(op, kwargs)] = client.calls
     assert op == "update_item" and "ConditionExpression" in kwargs
+    assert kwargs["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
     item = client.inner.get_item(
         TableName="exec-assistant-notifications-test", Key={"notification_key": {"S": "k"}}
     )["Item"]
-    assert item["attempts"]["L"][0]["M"]["status"] == {"S": "started"}
+    assert item["attempts"] == {"L": []}
     assert item["owner"] == {"S": "a"}
+    # the same write again (its answer lost): refused, and the refusal itself shows it is ours
+    again = store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    assert again.outcome == ClaimOutcome.WON
+    assert [op for op, _ in client.calls] == ["update_item", "update_item"]
 
 
 def test_item_layout_ttl_and_sparse_active_index(
@@ -335,7 +337,7 @@ def test_the_shared_client_is_created_on_the_first_table_call(
         store = DynamoDBStore.from_settings(Settings(environment="test"))
         assert aws._clients == {}
         store.create_tables()
-        assert list(aws._clients) == [("dynamodb", None)]
+        assert [key[0] for key in aws._clients] == ["dynamodb"]
         assert store.get_meeting("mtg-none") is None  # the same client serves every call
-        assert list(aws._clients) == [("dynamodb", None)]
+        assert [key[0] for key in aws._clients] == ["dynamodb"]
     aws.reset_clients()

@@ -22,6 +22,7 @@ from exec_assistant.models import (
     ClaimOutcome,
     DeliveryAttempt,
     ErrorClass,
+    LedgerRecord,
     LedgerState,
     MeetingStatus,
     NotificationStatus,
@@ -496,13 +497,12 @@ def test_first_claim_wins_and_others_are_busy(store: Store) -> None:
     assert record.lease_expires_at == NOW + timedelta(seconds=60)
     assert record.expires_at == NOW + timedelta(days=LEDGER_RETENTION_DAYS)
     assert store.get_notification("mtg-1#prep") == record
-    for owner in ("b", "a"):  # a live lease is busy even for its own owner's duplicate
-        busy = store.claim_notification(
-            "mtg-1#prep", "mtg-1", owner=owner, now=NOW + timedelta(seconds=59), lease_seconds=60
-        )
-        assert busy.outcome == ClaimOutcome.BUSY
-        assert not busy.owned
-        assert busy.record.owner == "a"
+    busy = store.claim_notification(
+        "mtg-1#prep", "mtg-1", owner="b", now=NOW + timedelta(seconds=59), lease_seconds=60
+    )
+    assert busy.outcome == ClaimOutcome.BUSY
+    assert not busy.owned
+    assert busy.record.owner == "a"
 
 
 def test_attempts_recorded_in_order_and_completed(store: Store) -> None:
@@ -579,74 +579,66 @@ def test_finish_completes_the_last_attempt_in_the_same_write(store: Store) -> No
     assert store.get_notification("k") == final
 
 
-def test_a_won_claim_holds_the_first_attempt(store: Store) -> None:
-    first = _attempt(0, Channel.SLACK)
-    claim = store.claim_notification(
-        "k", "mtg-1", owner="a", now=NOW, lease_seconds=60, first_attempt=first
-    )
-    assert claim.outcome == ClaimOutcome.WON
-    assert claim.record.attempts == [first]
-    assert store.get_notification("k") == claim.record
-    with pytest.raises(ValueError):  # seq 0 is taken, as after record_attempt
-        store.record_attempt("k", owner="a", attempt=_attempt(0, Channel.SMS))
-    delivered = first.model_copy(
+def _owned(seq: int, owner: str, channel: Channel = Channel.SLACK) -> DeliveryAttempt:
+    return _attempt(seq, channel).model_copy(update={"owner": owner})
+
+
+def test_a_resent_claim_is_the_senders_own(store: Store) -> None:
+    # The claim was applied but its answer lost; the client sends it again (botocore does).
+    first = store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    again = store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    assert (first.outcome, again.outcome) == (ClaimOutcome.WON, ClaimOutcome.WON)
+    assert again.record == first.record == store.get_notification("k")
+    # a take-over resent: still the sender's, as RECOVERED, with the attempts it found
+    store.record_attempt("k", owner="a", attempt=_owned(0, "a"))
+    later = NOW + timedelta(seconds=60)
+    taken = store.claim_notification("k", "mtg-1", owner="b", now=later, lease_seconds=60)
+    resent = store.claim_notification("k", "mtg-1", owner="b", now=later, lease_seconds=60)
+    assert (taken.outcome, resent.outcome) == (ClaimOutcome.RECOVERED, ClaimOutcome.RECOVERED)
+    assert resent.record.attempts == [_owned(0, "a")]
+    assert resent.record.owner == "b"
+
+
+def test_a_resent_attempt_is_the_senders_own(store: Store) -> None:
+    store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    store.record_attempt("k", owner="a", attempt=_owned(0, "a"))
+    store.record_attempt("k", owner="a", attempt=_owned(0, "a"))  # its answer was lost: resent
+    record = store.get_notification("k")
+    assert record is not None and record.attempts == [_owned(0, "a")]
+    with pytest.raises(ValueError):  # a different attempt at a taken seq is still refused
+        store.record_attempt("k", owner="a", attempt=_owned(0, "a", Channel.SMS))
+    with pytest.raises(ValueError):  # and so is one recorded without an owner token
+        store.record_attempt("k", owner="a", attempt=_attempt(0))
+    done = _owned(0, "a").model_copy(update={"status": AttemptStatus.FAILED, "completed_at": NOW})
+    store.complete_attempt("k", owner="a", attempt=done)
+    store.complete_attempt("k", owner="a", attempt=done)  # resent: the same write again
+    record = store.get_notification("k")
+    assert record is not None and record.attempts == [done]
+
+
+def test_a_resent_finish_returns_the_finished_record(store: Store) -> None:
+    store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    store.record_attempt("k", owner="a", attempt=_owned(0, "a"))
+    delivered = _owned(0, "a").model_copy(
         update={"status": AttemptStatus.DELIVERED, "provider_id": "D1:1.2", "completed_at": NOW}
     )
-    final = store.finish_notification(
-        "k",
-        owner="a",
-        state=LedgerState.DELIVERED,
-        delivered_channel=Channel.SLACK,
-        now=NOW,
-        completed=delivered,
-    )
-    assert final.attempts == [delivered]
 
-
-def test_a_first_attempt_must_be_seq_zero_and_nothing_is_written_otherwise(store: Store) -> None:
-    with pytest.raises(ValueError):
-        store.claim_notification(
-            "k", "mtg-1", owner="a", now=NOW, lease_seconds=60, first_attempt=_attempt(1)
+    def finish(owner: str, state: LedgerState) -> LedgerRecord:
+        return store.finish_notification(
+            "k",
+            owner=owner,
+            state=state,
+            delivered_channel=Channel.SLACK,
+            now=NOW,
+            completed=delivered,
         )
-    assert store.get_notification("k") is None
 
-
-def test_a_first_attempt_is_not_written_unless_the_claim_is_new(store: Store) -> None:
-    sms = _attempt(0, Channel.SMS)
-    store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
-    store.record_attempt("k", owner="a", attempt=_attempt(0, Channel.SLACK))
-    # BUSY: a's live lease; b's first attempt goes nowhere
-    busy = store.claim_notification(
-        "k", "mtg-1", owner="b", now=NOW, lease_seconds=60, first_attempt=sms
-    )
-    assert busy.outcome == ClaimOutcome.BUSY
-    assert busy.record.attempts == [_attempt(0, Channel.SLACK)]
-    # RECOVERED (a's lease expired): a's STARTED attempt is kept as it was, b's is not written
-    later = NOW + timedelta(seconds=60)
-    recovered = store.claim_notification(
-        "k", "mtg-1", owner="b", now=later, lease_seconds=60, first_attempt=sms
-    )
-    assert recovered.outcome == ClaimOutcome.RECOVERED
-    assert recovered.record.attempts == [_attempt(0, Channel.SLACK)]
-    assert store.get_notification("k") == recovered.record
-    # RECOVERED after a release: the same
-    store.finish_notification(
-        "k", owner="b", state=LedgerState.RELEASED, delivered_channel=None, now=later
-    )
-    again = store.claim_notification(
-        "k", "mtg-1", owner="c", now=later, lease_seconds=60, first_attempt=sms
-    )
-    assert again.outcome == ClaimOutcome.RECOVERED
-    assert again.record.attempts == [_attempt(0, Channel.SLACK)]
-    # DONE: the final record, untouched
-    final = store.finish_notification(
-        "k", owner="c", state=LedgerState.EXHAUSTED, delivered_channel=None, now=later
-    )
-    done = store.claim_notification(
-        "k", "mtg-1", owner="d", now=later, lease_seconds=60, first_attempt=sms
-    )
-    assert done.outcome == ClaimOutcome.DONE
-    assert done.record == final == store.get_notification("k")
+    first = finish("a", LedgerState.DELIVERED)
+    assert finish("a", LedgerState.DELIVERED) == first == store.get_notification("k")
+    with pytest.raises(LeaseLostError):  # not what this owner wrote: refused as before
+        finish("a", LedgerState.EXHAUSTED)
+    with pytest.raises(LeaseLostError):
+        finish("b", LedgerState.DELIVERED)
 
 
 @pytest.mark.parametrize("final_state", [LedgerState.DELIVERED, LedgerState.EXHAUSTED])
@@ -743,15 +735,9 @@ def test_notifications_for_meeting(store: Store) -> None:
     assert store.get_notification("nope") is None
 
 
-@pytest.mark.parametrize("with_first_attempt", [False, True])
-def test_twenty_concurrent_claims_exactly_one_wins(store: Store, with_first_attempt: bool) -> None:
+def test_twenty_concurrent_claims_exactly_one_wins(store: Store) -> None:
     workers = 20
     barrier = threading.Barrier(workers)
-    # one distinguishable first attempt per worker: only the winner's may be stored
-    firsts = {
-        f"w{i}": _attempt(0).model_copy(update={"started_at": NOW + timedelta(microseconds=i)})
-        for i in range(workers)
-    }
     outcomes: list[ClaimOutcome] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -765,7 +751,6 @@ def test_twenty_concurrent_claims_exactly_one_wins(store: Store, with_first_atte
                 owner=owner,
                 now=NOW,
                 lease_seconds=60,
-                first_attempt=firsts[owner] if with_first_attempt else None,
             )
             with lock:
                 outcomes.append(result.outcome)
@@ -783,4 +768,4 @@ def test_twenty_concurrent_claims_exactly_one_wins(store: Store, with_first_atte
     record = store.get_notification("mtg-1#prep")
     assert record is not None
     assert record.state == LedgerState.IN_PROGRESS
-    assert record.attempts == ([firsts[record.owner]] if with_first_attempt else [])
+    assert record.attempts == []

@@ -16,7 +16,12 @@ import pytest
 
 from exec_assistant.config import Settings
 from exec_assistant.models import Channel, ErrorClass, Meeting, MeetingStatus, User
-from exec_assistant.notifications.types import DeliveryError, NotificationChannel, PrepNotification
+from exec_assistant.notifications.types import (
+    BeforeRequest,
+    DeliveryError,
+    NotificationChannel,
+    PrepNotification,
+)
 from exec_assistant.runtime import Runtime, build_runtime
 from exec_assistant.store.sqlite import SQLiteStore
 
@@ -50,7 +55,10 @@ class CountingChannel:
     def skip_reason(self, user: User) -> str | None:
         return None
 
-    def send(self, notification: PrepNotification) -> str:
+    def send(
+        self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
+    ) -> str:
+        before_request(1.0)
         with self._lock:
             if self.fail_with is not None:
                 raise DeliveryError(self.fail_with, "scripted", "scripted failure")

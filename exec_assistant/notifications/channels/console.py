@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from exec_assistant.models import Channel, User
 from exec_assistant.notifications.rendering import Block, slack_message
-from exec_assistant.notifications.types import PrepNotification
+from exec_assistant.notifications.types import BeforeRequest, PrepNotification
 
 
 def _unescape(text: str) -> str:
@@ -72,9 +72,15 @@ class ConsoleChannel:
     def skip_reason(self, user: User) -> str | None:
         return None
 
-    def send(self, notification: PrepNotification) -> str:
+    #: Printing to a local stream: no network, nothing to wait for.
+    request_seconds = 1.0
+
+    def send(
+        self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
+    ) -> str:
         stream = self._stream or sys.stdout
         text = flatten_blocks(notification.user.name, slack_message(notification).blocks)
+        before_request(self.request_seconds)
         with self._lock:
             number = next(self._counter)
             try:

@@ -1,10 +1,16 @@
 """Email channel: SES v2 ``SendEmail`` with an HTML and a plain-text body.
 
 The client is ``exec_assistant.aws.client("sesv2")`` — cached per process, botocore's
-``standard`` retry mode (throttling and 5xx are retried with backoff). Standard mode also
+``standard`` retry mode (throttling and 5xx are retried with backoff), :data:`RETRIES` retry at
+most, with a :data:`READ_TIMEOUT` s read timeout. Standard mode also
 retries a *read timeout*, i.e. a request that may already have been accepted; for SendEmail that
 would be a second email, so a ``needs-retry`` hook stops retries of errors raised after the
 request left, and the channel reports them as UNKNOWN.
+
+SES cannot be asked what it sent (no lookup by recipient or content), so an UNKNOWN email is
+never reconciled: the service never resends it and goes on to the next channel. A 5xx that
+botocore retries may, rarely, have been accepted the first time: the one duplicate window left
+on this channel (README, "Delivery guarantees").
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import Any
 
 from exec_assistant.models import Channel, ErrorClass, User
 from exec_assistant.notifications.rendering import email_message
-from exec_assistant.notifications.types import DeliveryError, PrepNotification
+from exec_assistant.notifications.types import BeforeRequest, DeliveryError, PrepNotification
 
 #: SES v2 error codes that mean "try again later" (botocore has already retried them).
 TRANSIENT_CODES = frozenset(
@@ -40,6 +46,12 @@ PERMANENT_CODES = frozenset(
     }
 )
 _NO_RESEND_HOOK_ID = "exec-assistant-sesv2-no-resend-after-send"
+#: Retries of one SendEmail (botocore's ``max_attempts`` counts retries) and each try's read
+#: timeout.
+RETRIES = 1
+READ_TIMEOUT = 5
+#: The longest standard mode waits between two tries (``random() * 2**attempt``, attempt 1).
+_MAX_BACKOFF = 2.0
 
 
 def classify_ses_error(code: str, status: int) -> ErrorClass:
@@ -62,22 +74,29 @@ class EmailChannel:
     name = Channel.EMAIL
 
     def __init__(self, *, sender: str) -> None:
+        from exec_assistant.aws import CONNECT_TIMEOUT
+
         self.sender = sender
+        #: The longest one SendEmail takes, botocore's bounded retries included.
+        self.request_seconds = (RETRIES + 1) * (CONNECT_TIMEOUT + READ_TIMEOUT) + _MAX_BACKOFF
 
     def skip_reason(self, user: User) -> str | None:
         return None if user.email else "user has no email address"
 
     @staticmethod
-    def _ses() -> Any:
+    def ses_client() -> Any:
+        """The process-wide SES v2 client as this channel configures it (tests script it)."""
         from exec_assistant.aws import client
 
-        ses = client("sesv2")
+        ses = client("sesv2", max_attempts=RETRIES, read_timeout=READ_TIMEOUT)
         ses.meta.events.register_first(
             "needs-retry.sesv2.SendEmail", _stop_retry_after_send, unique_id=_NO_RESEND_HOOK_ID
         )
         return ses
 
-    def send(self, notification: PrepNotification) -> str:
+    def send(
+        self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
+    ) -> str:
         from botocore.exceptions import (
             BotoCoreError,
             ClientError,
@@ -96,8 +115,10 @@ class EmailChannel:
         def part(data: str) -> dict[str, str]:
             return {"Data": data, "Charset": "UTF-8"}
 
+        ses = self.ses_client()
+        before_request(self.request_seconds)
         try:
-            response = self._ses().send_email(
+            response = ses.send_email(
                 FromEmailAddress=self.sender,
                 Destination={"ToAddresses": [address]},
                 Content={

@@ -5,10 +5,13 @@ its ``Api`` domain's ``base_url`` (``https://api.twilio.com``), so the channel s
 ``client.api.base_url``; regions and edges are untouched unless configured.
 
 Retries use the machinery under twilio's ``TwilioHttpClient``: a requests ``HTTPAdapter`` with a
-urllib3 ``Retry`` that retries connection failures and HTTP 429/5xx (honouring ``Retry-After``),
+urllib3 ``Retry`` that retries connection failures and HTTP 429 (honouring ``Retry-After``),
 a bounded number of times (waiting at most :data:`MAX_RETRY_AFTER_SECONDS`), and never a read
-error — once the request has left, a timeout or a
-dropped connection is UNKNOWN and the SMS is not sent again.
+error nor a 5xx — once the request has left, a timeout, a dropped connection or a server error
+may come with the message created: UNKNOWN. The notification service then reconciles:
+:meth:`SmsChannel.find_sent` lists the Messages sent to the user's number from the sender (newest
+first) and matches the body, client-side, since the attempt started — Twilio's ``DateSent``
+filter is a GMT *date* and may be empty while a message is queued, so it is not relied on.
 """
 
 from __future__ import annotations
@@ -16,21 +19,27 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import register_secret
 from exec_assistant.models import Channel, ErrorClass, User
 from exec_assistant.notifications.rendering import sms_text
-from exec_assistant.notifications.types import DeliveryError, PrepNotification
+from exec_assistant.notifications.types import BeforeRequest, DeliveryError, PrepNotification
 
 #: Twilio error codes after which the message was refused and will be refused again.
 PERMANENT_CODES = frozenset({20003, 20404, 21211, 21408, 21606, 21608, 21610, 21612, 21614})
 #: Twilio error codes that mean "slow down / try later".
 TRANSIENT_CODES = frozenset({20429})
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Statuses after which Twilio created nothing (a resend cannot duplicate): retried.
+RETRY_STATUSES = frozenset({429})
 #: The longest ``Retry-After`` honoured; a longer one is cut short (a second 429 then moves on).
-MAX_RETRY_AFTER_SECONDS = 10.0
+MAX_RETRY_AFTER_SECONDS = 3.0
+#: How many recent Messages a lookup reads before it gives up deciding.
+MAX_LOOKUP_MESSAGES = 100
+#: Allowance for the difference between this clock and Twilio's when looking back.
+CLOCK_SKEW_SECONDS = 60
 
 #: A secret's value, or how to get it on first use (e.g. a Secrets Manager read).
 Secret = str | Callable[[], str]
@@ -40,9 +49,12 @@ _twilio_http_logger = logging.getLogger("exec_assistant.notifications.twilio_htt
 _twilio_http_logger.setLevel(logging.WARNING)
 
 
-def classify_twilio_error(code: int | None, status: int) -> ErrorClass:
-    """The class of a Twilio REST error (its ``code``, HTTP ``status``)."""
-    if code in TRANSIENT_CODES or status in RETRY_STATUSES or status >= 500:
+def classify_twilio_error(code: int | None, status: int, *, writes: bool = True) -> ErrorClass:
+    """The class of a Twilio REST error (its ``code``, HTTP ``status``). ``writes``: the call
+    creates a message, so a 5xx may come with it created — UNKNOWN (a read: TRANSIENT)."""
+    if status >= 500:
+        return ErrorClass.UNKNOWN if writes else ErrorClass.TRANSIENT
+    if code in TRANSIENT_CODES or status in RETRY_STATUSES:
         return ErrorClass.TRANSIENT
     # Any other 4xx (21211, 21610, 21614, 21608, 20003, …): the message was not created.
     return ErrorClass.PERMANENT
@@ -81,11 +93,17 @@ class SmsChannel:
         auth_token: Secret,
         from_number: Secret,
         api_url: str | None = None,
-        timeout: float = 10.0,
-        max_retries: int = 2,
+        timeout: float = 5.0,
+        max_retries: int = 1,
         backoff_factor: float = 0.5,
     ) -> None:
         self._secrets = (account_sid, auth_token, from_number)
+        #: The longest one Messages request takes, its bounded retries and their waits included.
+        self.request_seconds = (max_retries + 1) * timeout + max_retries * (
+            MAX_RETRY_AFTER_SECONDS + backoff_factor * 2**max_retries
+        )
+        #: A lookup pages through at most :data:`MAX_LOOKUP_MESSAGES` (two requests of 50).
+        self.lookup_seconds = 2 * self.request_seconds
         self._from = ""
         self._api_url = api_url
         self._timeout = timeout
@@ -146,29 +164,59 @@ class SmsChannel:
                 )
             return self._client
 
-    def send(self, notification: PrepNotification) -> str:
-        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-
+    def send(
+        self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
+    ) -> str:
         phone = notification.user.phone
         if not phone:
             raise DeliveryError(ErrorClass.PERMANENT, "no_phone", "user has no phone number")
         client = self._twilio()
+        body = sms_text(notification)
+        before_request(self.request_seconds)
         try:
-            message = client.messages.create(
-                to=phone, from_=self._from, body=sms_text(notification)
-            )
-        except (TwilioRestException, TwilioServiceException) as exc:
-            status = int(exc.status)
-            # Without a Twilio error body the SDK reports the HTTP status as the code.
-            code = int(exc.code) if exc.code is not None and int(exc.code) != status else None
-            raise DeliveryError(
-                classify_twilio_error(code, status),
-                str(code) if code is not None else f"http_{status}",
-                f"Twilio answered HTTP {status}",
-            ) from exc
+            message = client.messages.create(to=phone, from_=self._from, body=body)
         except Exception as exc:
-            raise _transport_error(exc) from exc
+            raise _twilio_error(exc, writes=True) from exc
         return str(message.sid)
+
+    def find_sent(self, notification: PrepNotification, *, since: datetime) -> str | None:
+        """The SID of an SMS with this notification's text sent to the user since ``since``."""
+        phone = notification.user.phone
+        if not phone:
+            return None
+        client = self._twilio()
+        body = sms_text(notification)
+        oldest = since - timedelta(seconds=CLOCK_SKEW_SECONDS)
+        try:
+            for message in client.messages.stream(
+                to=phone, from_=self._from, limit=MAX_LOOKUP_MESSAGES, page_size=50
+            ):
+                created = message.date_created
+                if created is not None and created < oldest:
+                    return None  # newest first: everything further is older still
+                if body in str(message.body or ""):  # trial accounts prefix the body
+                    return str(message.sid)
+        except Exception as exc:
+            raise _twilio_error(exc, writes=False) from exc
+        return None
+
+
+def _twilio_error(exc: Exception, *, writes: bool) -> DeliveryError:
+    from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        status = int(exc.status)
+        # Without a Twilio error body the SDK reports the HTTP status as the code.
+        code = int(exc.code) if exc.code is not None and int(exc.code) != status else None
+        return DeliveryError(
+            classify_twilio_error(code, status, writes=writes),
+            str(code) if code is not None else f"http_{status}",
+            f"Twilio answered HTTP {status}",
+        )
+    error = _transport_error(exc)
+    if not writes and error.error_class == ErrorClass.UNKNOWN:
+        return DeliveryError(ErrorClass.TRANSIENT, error.code, error.message)
+    return error
 
 
 def _transport_error(exc: Exception) -> DeliveryError:

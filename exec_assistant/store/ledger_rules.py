@@ -1,0 +1,152 @@
+"""The notification ledger's rules, shared by every store: what a claim finds, and what a refused
+write means.
+
+A store applies each ledger write as one conditional write. When the condition is false, the
+store hands the record as it now is to one of the ``check_refused_*`` functions here, which
+decide between three readings:
+
+* the record shows *this owner's own write* — its answer was lost and the write was sent
+  again (botocore resends after a reset connection): the write succeeded, nothing to do;
+* the record belongs to someone else now (lease expired and taken over, or finished):
+  :class:`~exec_assistant.errors.LeaseLostError`;
+* the caller broke the protocol (an attempt number out of order): ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from exec_assistant.errors import LeaseLostError
+from exec_assistant.models import (
+    Claim,
+    ClaimOutcome,
+    DeliveryAttempt,
+    LedgerRecord,
+    LedgerState,
+)
+from exec_assistant.store.base import LEDGER_RETENTION_DAYS
+
+
+def new_record(
+    key: str, meeting_id: str, *, owner: str, now: datetime, lease_until: datetime
+) -> LedgerRecord:
+    """The record a first claim of ``key`` creates."""
+    return LedgerRecord(
+        key=key,
+        meeting_id=meeting_id,
+        state=LedgerState.IN_PROGRESS,
+        owner=owner,
+        lease_expires_at=lease_until,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(days=LEDGER_RETENTION_DAYS),
+    )
+
+
+def taken_over(
+    record: LedgerRecord, *, owner: str, now: datetime, lease_until: datetime
+) -> LedgerRecord:
+    """``record`` (released, or its lease expired) claimed by ``owner``; attempts are kept."""
+    return record.model_copy(
+        update={
+            "state": LedgerState.IN_PROGRESS,
+            "owner": owner,
+            "lease_expires_at": lease_until,
+            "updated_at": now,
+        }
+    )
+
+
+def claim_outcome(record: LedgerRecord, now: datetime) -> ClaimOutcome | None:
+    """What a claim at ``now`` finds in an existing record: DONE, BUSY, or None (claimable)."""
+    if record.final:
+        return ClaimOutcome.DONE
+    if record.state == LedgerState.IN_PROGRESS and record.lease_expires_at > now:
+        return ClaimOutcome.BUSY
+    return None
+
+
+def refused_claim(record: LedgerRecord, *, owner: str, now: datetime) -> Claim:
+    """The claim a refused claim write stands for. The record may show the caller's own claim
+    (a resent write whose first answer was lost): then the claim is the caller's — WON if it
+    created the record (``created_at`` is the claim's ``now``), else RECOVERED."""
+    if owned_by(record, owner):
+        won = record.created_at == now
+        return Claim(outcome=ClaimOutcome.WON if won else ClaimOutcome.RECOVERED, record=record)
+    outcome = claim_outcome(record, now)
+    return Claim(outcome=outcome or ClaimOutcome.BUSY, record=record)
+
+
+def owned_by(record: LedgerRecord | None, owner: str) -> bool:
+    return record is not None and record.owner == owner and record.state == LedgerState.IN_PROGRESS
+
+
+def lost(key: str, owner: str) -> LeaseLostError:
+    return LeaseLostError(f"ledger key {key} is no longer owned by {owner}")
+
+
+def _same_attempt(recorded: DeliveryAttempt, attempt: DeliveryAttempt) -> bool:
+    """Whether ``recorded`` is ``attempt`` as its owner wrote it (its own write, read back)."""
+    return (
+        attempt.owner is not None
+        and recorded.owner == attempt.owner
+        and recorded.seq == attempt.seq
+        and recorded.channel == attempt.channel
+    )
+
+
+def check_refused_append(
+    key: str, record: LedgerRecord | None, owner: str, attempt: DeliveryAttempt
+) -> None:
+    """A refused ``record_attempt``: success if the record already holds this very attempt."""
+    if not owned_by(record, owner):
+        raise lost(key, owner)
+    assert record is not None  # owned_by
+    if attempt.seq < len(record.attempts) and _same_attempt(record.attempts[attempt.seq], attempt):
+        return  # our own write, answered the first time round
+    raise ValueError(f"attempt seq {attempt.seq} != {len(record.attempts)} recorded")
+
+
+def check_refused_complete(
+    key: str, record: LedgerRecord | None, owner: str, attempt: DeliveryAttempt
+) -> None:
+    """A refused ``complete_attempt``: the claim is lost, or the attempt was never recorded."""
+    if not owned_by(record, owner):
+        raise lost(key, owner)
+    raise ValueError(f"attempt seq {attempt.seq} was never recorded")
+
+
+def check_finish_args(state: LedgerState, completed: DeliveryAttempt | None) -> None:
+    if state == LedgerState.IN_PROGRESS:
+        raise ValueError("finish_notification needs a final or released state")
+    if completed is not None and completed.seq < 0:
+        raise ValueError(f"attempt seq {completed.seq} was never recorded")
+
+
+def check_refused_finish(
+    key: str,
+    record: LedgerRecord | None,
+    owner: str,
+    state: LedgerState,
+    completed: DeliveryAttempt | None,
+) -> LedgerRecord:
+    """A refused ``finish_notification``: the record as finished if it shows this owner's own
+    finish (same owner, same state, the completed attempt in place), else the error."""
+    finished_here = (
+        record is not None
+        and record.owner == owner
+        and record.state == state
+        and (
+            completed is None
+            or (
+                completed.seq < len(record.attempts)
+                and record.attempts[completed.seq].status == completed.status
+            )
+        )
+    )
+    if finished_here:
+        assert record is not None
+        return record
+    if owned_by(record, owner):
+        raise ValueError(f"attempt seq {completed.seq if completed else -1} was never recorded")
+    raise lost(key, owner)

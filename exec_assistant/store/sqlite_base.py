@@ -1,0 +1,89 @@
+"""The SQLite store's file and schema: connections, ``BEGIN IMMEDIATE`` transactions, queries.
+
+The schema version is kept in ``PRAGMA user_version``; a file written by a newer exec-assistant is
+refused (:class:`~exec_assistant.errors.ConfigurationError`: upgrade) rather than misread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from exec_assistant.errors import ConfigurationError
+from exec_assistant.sqlite_file import SQLiteFile
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    user_id TEXT PRIMARY KEY,
+    slack_user_id TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_slack ON users(slack_user_id);
+CREATE TABLE IF NOT EXISTS meetings (
+    meeting_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+-- The listings order by (start_time, meeting_id): with meeting_id in the index a LIMIT stops
+-- the index walk early instead of sorting the whole window (the first indexes lacked it).
+DROP INDEX IF EXISTS meetings_owner_start;
+DROP INDEX IF EXISTS meetings_status_start;
+CREATE INDEX IF NOT EXISTS meetings_owner_start_id ON meetings(user_id, start_time, meeting_id);
+CREATE INDEX IF NOT EXISTS meetings_status_start_id ON meetings(status, start_time, meeting_id);
+CREATE TABLE IF NOT EXISTS chat_sessions (
+    session_id TEXT PRIMARY KEY,
+    meeting_id TEXT NOT NULL UNIQUE,
+    slack_user_id TEXT,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chat_active ON chat_sessions(slack_user_id, state, updated_at);
+CREATE TABLE IF NOT EXISTS notifications (
+    key TEXT PRIMARY KEY,
+    meeting_id TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_meeting ON notifications(meeting_id);
+"""
+
+
+class SQLiteBase:
+    """One SQLite file with the store's schema: connections, transactions, queries."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._file = SQLiteFile(path, label="SQLite store")
+        self.path = self._file.path
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:  # permanent: retrying cannot help, upgrading can
+            self.close()
+            raise ConfigurationError(
+                f"{self.path} has schema version {version}; this exec-assistant knows "
+                f"{SCHEMA_VERSION}. Upgrade exec-assistant."
+            )
+        if version < SCHEMA_VERSION:
+            conn.executescript(_SCHEMA)  # idempotent DDL; later versions add migrations here
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # connection handling ---------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        return self._file.connection()
+
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.transaction()
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._file.query(sql, params)
+
+    def close(self) -> None:
+        self._file.close()

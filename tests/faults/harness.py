@@ -1,0 +1,436 @@
+"""The fault-injection harness: one prep cycle under a fault, then Lambda's retries and the sweep.
+
+A :class:`Harness` holds one meeting in its prep window, its owner (Slack and SMS), the store
+(SQLite file, or DynamoDB on moto behind :class:`~tests.faults.dynamo_proxy.DynamoProxy`), the
+loopback fakes on the harness's :class:`~tests.faults.sim.SimClock`, and a journal of every
+invocation. A case:
+
+1. runs the first invocation under a fault — in a worker process (:meth:`Harness.first_in_worker`,
+   which a :class:`~tests.faults.stores.StorePoint` or a fake's hook SIGKILLs) or in this process
+   (:meth:`Harness.first_in_process`, e.g. with a store write's answer lost);
+2. replays what AWS does next (:meth:`Harness.recover`): a failed asynchronous invocation is
+   retried about 1 minute later and again 2 minutes after that (NOTES.md), each retry a fresh
+   runtime ("another Lambda instance") on the jumped clock, through ``lambda_handler`` with a
+   fake context; then the recovery sweep (``exec_assistant.workflows.recovery.sweep``) runs every
+   5 minutes and what it republishes is delivered the same way, until the cycle settles (3
+   passes at most) — plus one last sweep, which must republish nothing;
+3. checks what the executive sees (:meth:`Harness.assert_invariant`): exactly one notification
+   (Slack messages the fake posted in the DM + SMS the fake created), the ledger record
+   DELIVERED, the meeting PREP_SCHEDULED, and no invocation that raised anything but
+   ``TransientError``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import multiprocessing
+import os
+import select
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from exec_assistant.config import Settings, get_settings
+from exec_assistant.errors import TransientError
+from exec_assistant.events.base import BusEvent
+from exec_assistant.models import LedgerRecord, LedgerState, Meeting, MeetingStatus, User
+from exec_assistant.store import open_store
+from exec_assistant.store.base import Store
+from exec_assistant.workflows import prep_trigger_handler
+from tests.fakes._server import HookPoint
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.faults.dynamo_proxy import DynamoProxy
+from tests.faults.sim import CapturingBus, FakeLambdaContext, SimClock, envelope, envelope_of
+from tests.faults.stores import StorePoint
+from tests.faults.worker import (
+    EXIT_TRANSIENT,
+    WorkerSpec,
+    build_test_runtime,
+    entry_lookups,
+    run_case,
+)
+
+T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+SLACK_USER = "U0ADA1234"
+PHONE = "+14155550123"
+SLACK_TOKEN = "xoxb-faults-token"
+TWILIO_SID = "AC" + "fa017" * 6 + "00"
+TWILIO_TOKEN = "twilio-faults-token"
+TWILIO_FROM = "+15005550006"
+
+#: The tables' environment on moto (created once per module: ``create_tables``).
+DYNAMODB_ENVIRONMENT = "faults"
+#: Lambda's asynchronous retries after a function error: ~1 min, then ~2 min after that.
+RETRY_DELAYS = (60.0, 120.0)
+SWEEP_INTERVAL = 300.0
+SWEEP_PASSES = 3
+LAMBDA_TIMEOUT_MS = 60_000
+#: Bound on waiting for a worker process (a hung one fails the case instead of the suite).
+WORKER_WAIT = 60.0
+
+_forkserver: list[Any] = []
+
+
+def _worker_context() -> Any:
+    """A forkserver that preloaded the worker module (SDKs included): a case costs a fork."""
+    if not _forkserver:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["tests.faults.worker"])
+        _forkserver.append(context)
+    return _forkserver[0]
+
+
+class WorkerHandle:
+    """The running worker's pid, for a fake's hook to SIGKILL it at an exact point."""
+
+    def __init__(self) -> None:
+        self._pid: int | None = None
+        self._ready = threading.Event()
+        self.killed = threading.Event()
+
+    def started(self, pid: int) -> None:
+        self._pid = pid
+        self._ready.set()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and return once it is dead (bounded waits, no sleeps)."""
+        if not self._ready.wait(WORKER_WAIT) or self._pid is None:
+            raise RuntimeError("worker never started")
+        pidfd = os.pidfd_open(self._pid)
+        try:
+            os.kill(self._pid, signal.SIGKILL)
+            readable, _, _ = select.select([pidfd], [], [], WORKER_WAIT)
+            if not readable:
+                raise RuntimeError(f"worker {self._pid} survived SIGKILL")
+        finally:
+            os.close(pidfd)
+        self.killed.set()
+
+
+class Harness:
+    """One meeting, one user, one store, the fakes, a clock and a journal (module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        backend: str,
+        slack: FakeSlackAPI,
+        twilio: FakeTwilioAPI,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        proxy: DynamoProxy | None = None,
+    ) -> None:
+        self.backend = backend
+        self.slack = slack
+        self.twilio = twilio
+        self.tmp_path = tmp_path
+        self.monkeypatch = monkeypatch
+        self.proxy = proxy
+        self.clock = SimClock(T0)
+        slack.clock = self.clock
+        twilio.clock = self.clock
+        twilio.auth_token = TWILIO_TOKEN
+        self.journal: list[str] = []
+        self.unexpected: list[str] = []
+        self.sweep_errors: list[str] = []
+        self.final_sweep: list[BusEvent] | None = None
+        self._cases = 0
+        self._hook: tuple[FakeSlackAPI | FakeTwilioAPI, str, HookPoint] | None = None
+        env = {
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_API_URL": slack.url,
+            "TWILIO_ACCOUNT_SID": TWILIO_SID,
+            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "TWILIO_FROM_NUMBER": TWILIO_FROM,
+            "TWILIO_API_URL": twilio.url,
+            "LOG_LEVEL": "INFO",
+        }
+        if backend == "sqlite":
+            env["EXEC_ASSISTANT_STORE"] = f"sqlite:///{tmp_path / 'faults.db'}"
+        else:
+            if proxy is None:
+                raise ValueError("the dynamodb backend needs the moto proxy")
+            env |= {
+                "EXEC_ASSISTANT_STORE": "dynamodb",
+                "ENVIRONMENT": DYNAMODB_ENVIRONMENT,
+                "AWS_ENDPOINT_URL": proxy.url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+        self.env = env
+        # Ids of their own: on DynamoDB the module's cases share one set of tables.
+        suffix = uuid.uuid4().hex[:12]
+        self.user_id, self.meeting_id = f"usr-{suffix}", f"mtg-{suffix}"
+        self.key = f"{self.meeting_id}#prep"
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        from exec_assistant.aws import reset_clients
+
+        reset_clients()
+        self.settings = Settings()
+        self.envelope = envelope(
+            {"meeting_id": self.meeting_id, "user_id": self.user_id},
+            at=T0,
+            event_id=f"evt-{suffix}",
+        )
+        self._seed()
+
+    # setup -----------------------------------------------------------------------------------
+
+    def open_store(self) -> Store:
+        return open_store(self.settings)
+
+    def _seed(self) -> None:
+        store = self.open_store()
+        try:
+            store.put_user(
+                User(
+                    user_id=self.user_id,
+                    slack_user_id=SLACK_USER,
+                    name="Ada Exec",
+                    phone=PHONE,
+                    timezone="America/New_York",
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+            start = T0 + timedelta(hours=6)
+            store.upsert_meeting_calendar(
+                Meeting(
+                    meeting_id=self.meeting_id,
+                    user_id=self.user_id,
+                    title="Q4 Business Review",
+                    start_time=start,
+                    end_time=start + timedelta(hours=1),
+                    attendees=["cfo@example.com"],
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+            assert store.transition_meeting(self.meeting_id, MeetingStatus.PREP_REQUIRED, now=T0)
+        finally:
+            store.close()
+
+    def slack_down_for_good(self) -> None:
+        """Slack refuses every post (permanent): SMS is the channel that delivers."""
+        self.slack.fail_next("chat.postMessage", error="channel_not_found", times=50)
+
+    # the first invocation ---------------------------------------------------------------------
+
+    def kill_worker_at(
+        self, fake: FakeSlackAPI | FakeTwilioAPI, route: str, when: HookPoint
+    ) -> None:
+        """Arm ``fake`` to SIGKILL the next worker when ``route``'s request is at ``when``."""
+        self._hook = (fake, route, when)
+
+    def first_in_worker(
+        self,
+        *,
+        store_point: StorePoint | None = None,
+        timeout_ms: int = LAMBDA_TIMEOUT_MS,
+        enforce_timeout: bool = False,
+        channel_timeout: int | None = None,
+    ) -> int:
+        """Run the first invocation in a worker process; returns its exit code (-9: killed)."""
+        self._cases += 1
+        result_path = self.tmp_path / f"worker-{self._cases}.json"
+        log_path = self.tmp_path / f"worker-{self._cases}.log"
+        spec = WorkerSpec(
+            env=self.env,
+            clock=self.clock.spec(),
+            envelope=self.envelope,
+            result_path=str(result_path),
+            log_path=str(log_path),
+            timeout_ms=timeout_ms,
+            store_point=store_point,
+            enforce_timeout=enforce_timeout,
+            channel_timeout=channel_timeout,
+        )
+        handle = WorkerHandle()
+        if self._hook is not None:
+            fake, route, when = self._hook
+            fake.on(route, when, lambda request: handle.kill())
+            self._hook = None
+        process = _worker_context().Process(target=run_case, args=(spec,), daemon=True)
+        process.start()
+        handle.started(process.pid)
+        process.join(WORKER_WAIT)
+        if process.is_alive():
+            process.kill()
+            process.join(WORKER_WAIT)
+        code = int(process.exitcode if process.exitcode is not None else -1)
+        label = {0: "returned", EXIT_TRANSIENT: "raised TransientError", -9: "SIGKILLed"}.get(
+            code, f"exit {code}"
+        )
+        detail = result_path.read_text() if result_path.exists() else ""
+        self.journal.append(f"t+0 worker ({store_point or 'no store point'}): {label} {detail}")
+        if code not in (0, EXIT_TRANSIENT, -9):
+            self.unexpected.append(f"worker: {detail}\n{_tail(log_path)}")
+        return code
+
+    def first_in_process(
+        self,
+        *,
+        wrap: Callable[[Store], Store] | None = None,
+        timeout_ms: int = LAMBDA_TIMEOUT_MS,
+        channel_timeout: int | None = None,
+    ) -> bool:
+        """Run the first invocation here (``wrap`` wraps its store); True if it returned."""
+        return self.invoke(
+            self.envelope,
+            label="t+0 first",
+            wrap=wrap,
+            timeout_ms=timeout_ms,
+            channel_timeout=channel_timeout,
+        )
+
+    # what AWS does next -------------------------------------------------------------------------
+
+    def invoke(
+        self,
+        event: dict[str, Any],
+        *,
+        label: str,
+        wrap: Callable[[Store], Store] | None = None,
+        timeout_ms: int = LAMBDA_TIMEOUT_MS,
+        channel_timeout: int | None = None,
+    ) -> bool:
+        """One invocation of ``lambda_handler`` on a fresh runtime; True if it returned."""
+        store = self.open_store()
+        runtime = build_test_runtime(
+            self.settings,
+            store=wrap(store) if wrap is not None else store,
+            clock=self.clock,
+            channel_timeout=channel_timeout,
+        )
+        for module in entry_lookups():
+            self.monkeypatch.setattr(module, "get_runtime", lambda: runtime)
+        try:
+            result = prep_trigger_handler.lambda_handler(event, FakeLambdaContext(timeout_ms))
+        except TransientError as exc:
+            self.journal.append(f"{label}: raised TransientError ({exc})")
+            return False
+        except Exception as exc:
+            self.journal.append(f"{label}: raised {type(exc).__name__}: {exc}")
+            self.unexpected.append(f"{label}: {type(exc).__name__}: {exc}")
+            return False
+        finally:
+            runtime.close()
+        self.journal.append(f"{label}: returned {result.get('action')} ({result.get('reason')})")
+        return True
+
+    def deliver_async(self, event: dict[str, Any], *, ok: bool, label: str) -> bool:
+        """Lambda's asynchronous invocation after a first try that returned (``ok``) or not."""
+        waited = 0.0
+        for delay in RETRY_DELAYS:
+            if ok:
+                return True
+            self.clock.jump(delay)
+            waited += delay
+            ok = self.invoke(event, label=f"{label} retry +{waited:.0f}s")
+        if not ok:
+            self.journal.append(f"{label}: retries exhausted, event to the DLQ")
+        return ok
+
+    def sweep(self, label: str) -> list[BusEvent]:
+        """One recovery sweep on a fresh runtime; what it republished."""
+        bus = CapturingBus()
+        store = self.open_store()
+        runtime = build_test_runtime(self.settings, store=store, clock=self.clock, bus=bus)
+        try:
+            recovery = importlib.import_module("exec_assistant.workflows.recovery")
+            recovery.sweep(runtime)
+        except Exception as exc:
+            self.journal.append(f"{label}: sweep failed: {type(exc).__name__}: {exc}")
+            self.sweep_errors.append(f"{label}: {type(exc).__name__}: {exc}")
+            return []
+        finally:
+            runtime.close()
+        # The module's other cases share the DynamoDB tables: only this meeting's events count.
+        events = [e for e in bus.drain() if e.detail.get("meeting_id") == self.meeting_id]
+        self.journal.append(f"{label}: sweep republished {len(events)} event(s)")
+        return events
+
+    def recover(self, *, first_ok: bool) -> None:
+        """Lambda's retries of the first event, then sweeps until settled, then one more."""
+        self.deliver_async(self.envelope, ok=first_ok, label="first event")
+        for n in range(1, SWEEP_PASSES + 1):
+            if self.settled():
+                break
+            self.clock.jump(SWEEP_INTERVAL)
+            for event in self.sweep(f"sweep {n}"):
+                redelivered = envelope_of(event, at=self.clock())
+                ok = self.invoke(redelivered, label=f"sweep {n} event")
+                self.deliver_async(redelivered, ok=ok, label=f"sweep {n} event")
+        self.clock.jump(SWEEP_INTERVAL)
+        self.final_sweep = self.sweep("final sweep")
+
+    # the invariant ----------------------------------------------------------------------------
+
+    def deliveries(self) -> tuple[int, int]:
+        """(Slack messages posted in the executive's DM, SMS created to their phone)."""
+        slack = len(self.slack.messages_in(SLACK_USER))
+        sms = sum(1 for m in self.twilio.created if m["to"] == PHONE)
+        return slack, sms
+
+    def _stored(self) -> tuple[LedgerRecord | None, Meeting | None]:
+        store = self.open_store()
+        try:
+            return store.get_notification(self.key), store.get_meeting(self.meeting_id)
+        finally:
+            store.close()
+
+    def settled(self) -> bool:
+        record, meeting = self._stored()
+        return (
+            record is not None
+            and record.state == LedgerState.DELIVERED
+            and meeting is not None
+            and meeting.status == MeetingStatus.PREP_SCHEDULED
+        )
+
+    def report(self) -> str:
+        record, meeting = self._stored()
+        ledger = (
+            json.dumps(record.model_dump(mode="json"), indent=1) if record else "no ledger record"
+        )
+        return "\n".join(
+            [
+                "journal:",
+                *(f"  {line}" for line in self.journal),
+                f"meeting: {meeting.status.value if meeting else 'missing'}",
+                f"ledger: {ledger}",
+            ]
+        )
+
+    def assert_invariant(self) -> None:
+        slack, sms = self.deliveries()
+        assert slack + sms == 1, (
+            f"the executive got {slack + sms} notifications (Slack {slack}, SMS {sms})\n"
+            + self.report()
+        )
+        assert self.settled(), "cycle not DELIVERED + PREP_SCHEDULED\n" + self.report()
+        assert not self.unexpected, "unclassified failures:\n" + "\n".join(self.unexpected)
+        assert not self.sweep_errors, "the recovery sweep failed:\n" + "\n".join(self.sweep_errors)
+        assert self.final_sweep == [], "a sweep republished a delivered cycle\n" + self.report()
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def as_store(wrapper: object) -> Store:
+    """A Store proxy typed as the Store it stands in for."""
+    return cast(Store, wrapper)
