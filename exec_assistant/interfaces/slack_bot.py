@@ -55,7 +55,6 @@ def create_app(
     :func:`~exec_assistant.interfaces.after_response.ack_then`).
     """
     from slack_bolt import App
-    from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
     from exec_assistant.interfaces.slack_guard import SlackRequestGuard
     from exec_assistant.interfaces.slack_listeners import (
@@ -64,6 +63,7 @@ def create_app(
         is_user_dm,
     )
     from exec_assistant.interfaces.slack_views import REMIND_CHOICE_ACTION
+    from exec_assistant.notifications.channels.slack import slack_retry_handlers
     from exec_assistant.notifications.rendering import REMIND_LATER_ACTION, START_PREP_ACTION
     from exec_assistant.slack_http import PooledWebClient
 
@@ -79,11 +79,9 @@ def create_app(
         token=token,
         base_url=settings.slack_api_url,
         timeout=10,
-        # 429 + Retry-After and dropped connections; never 5xx (the post may have happened)
-        retry_handlers=[
-            ConnectionErrorRetryHandler(),
-            RateLimitErrorRetryHandler(max_retry_count=2),
-        ],
+        # 429 + Retry-After, and failures to connect; never a 5xx or a connection lost after the
+        # request left (the post may have happened: a resend would show the executive twice)
+        retry_handlers=slack_retry_handlers(max_retries=2),
     )
     app = App(
         name="exec-assistant",

@@ -111,3 +111,22 @@ def test_local_server_stops_cleanly_and_twice(runtime: Runtime) -> None:
     server.stop()
     with pytest.raises(OSError):
         urllib.request.urlopen(url, data=b"", timeout=2)
+
+
+def test_the_bots_client_never_resends_a_post_whose_answer_was_lost(
+    runtime: Runtime, fake_slack: FakeSlackAPI
+) -> None:
+    # Slack posted the message, then the connection was reset before the answer: slack_sdk's
+    # default connection handler would post it again (the executive would see it twice).
+    from exec_assistant.interfaces.slack_bot import create_app
+
+    app = create_app(runtime, signing_secrets=None, socket_mode=True)
+    fake_slack.lose_response_next("chat.postMessage", mode="reset")
+    with pytest.raises(OSError):  # the lost answer surfaces as the socket's error
+        app.client.chat_postMessage(channel="U0EXEC", text="hello")
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert len(fake_slack.posted) == 1
+    # a 429 is still waited out and retried: Slack posted nothing
+    fake_slack.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=0)
+    app.client.chat_postMessage(channel="U0EXEC", text="again")
+    assert len(fake_slack.calls_to("chat.postMessage")) == 3
