@@ -29,7 +29,6 @@ def client(
         existing = _clients.get(key)
         if existing is not None:
             return existing
-        import boto3
         from botocore.config import Config
 
         config = Config(
@@ -38,13 +37,47 @@ def client(
             read_timeout=read_timeout,
             max_pool_connections=50,
         )
-        if _state.get("session") is None:
-            # One session for every client: it loads botocore's endpoint and partition data once,
-            # so a second client (Secrets Manager, Scheduler…) costs its own model only.
-            _state["session"] = boto3.session.Session()
-        created = _state["session"].client(service, region_name=region, config=config)
+        created = _session().client(service, region_name=region, config=config)
         _clients[key] = created
         return created
+
+
+def _session() -> Any:
+    """The shared boto3 session (call with ``_lock`` held). One session for every client: it
+    loads botocore's endpoint and partition data once, so a second client (Secrets Manager,
+    Scheduler…) costs its own model only."""
+    if _state.get("session") is None:
+        import boto3
+        import botocore.session
+
+        core = botocore.session.get_session()
+        loader = _state.get("loader")
+        if loader is not None:  # a fresh session over the data already loaded (after_restore)
+            core.register_component("data_loader", loader)
+        _state["loader"] = core.get_component("data_loader")
+        _state["session"] = boto3.session.Session(botocore_session=core)
+    return _state["session"]
+
+
+def preload(services: tuple[str, ...]) -> None:
+    """Do once what building these services' clients costs (botocore's endpoint and partition
+    data, the service models, the generated client classes), then forget the clients and the
+    session: nothing built here keeps credentials, and no connection is opened (Lambda
+    SnapStart's before-snapshot hook; the loaded data stays with the next session)."""
+    for service in services:
+        client(service)
+    after_restore()
+
+
+def after_restore() -> None:
+    """After a SnapStart restore: close the connections of every cached client and forget the
+    clients and the session, so the next client resolves credentials in this execution
+    environment; botocore's loaded data is kept (a client then costs a few milliseconds)."""
+    with _lock:
+        for created in _clients.values():
+            created.close()
+        _clients.clear()
+        _state.pop("session", None)
 
 
 def reset_clients() -> None:

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import StackConfig
+from infra.lambdas import DeployedFunction
 from infra.naming import resource_name, tags
 
 WEBHOOK_PATH = "/slack/webhook"
@@ -34,7 +35,8 @@ class SlackApi:
     webhook_url: pulumi.Output[str]
 
 
-def create_slack_api(cfg: StackConfig, slack_bot: aws.lambda_.Function) -> SlackApi:
+def create_slack_api(cfg: StackConfig, slack_bot: DeployedFunction) -> SlackApi:
+    """The API; its integration and invoke permission target the bot's alias under SnapStart."""
     name = resource_name("api", cfg.env)
     api = aws.apigatewayv2.Api(name, name=name, protocol_type="HTTP", tags=tags(cfg.env))
     integration = aws.apigatewayv2.Integration(
@@ -42,7 +44,7 @@ def create_slack_api(cfg: StackConfig, slack_bot: aws.lambda_.Function) -> Slack
         api_id=api.id,
         integration_type="AWS_PROXY",
         integration_method="POST",
-        integration_uri=slack_bot.arn,
+        integration_uri=slack_bot.invoke_arn,
         payload_format_version="2.0",
     )
     aws.apigatewayv2.Route(
@@ -73,7 +75,8 @@ def create_slack_api(cfg: StackConfig, slack_bot: aws.lambda_.Function) -> Slack
     aws.lambda_.Permission(
         f"{name}-invoke-slack-bot",
         action="lambda:InvokeFunction",
-        function=slack_bot.name,
+        function=slack_bot.function.name,
+        qualifier=slack_bot.qualifier,
         principal="apigateway.amazonaws.com",
         # Only this API, only the webhook route (any stage).
         source_arn=pulumi.Output.concat(api.execution_arn, f"/*/POST{WEBHOOK_PATH}"),

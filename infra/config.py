@@ -1,7 +1,8 @@
 """Typed stack configuration from ``pulumi.Config("exec-assistant")``.
 
-Keys (exactly these): ``enable_prep_notification`` (bool, default true), ``slack_bot_token`` and
-``slack_signing_secret`` (required secrets), ``twilio_account_sid``, ``twilio_auth_token``,
+Keys (exactly these): ``enable_prep_notification`` (bool, default true), ``enable_snapstart``
+(bool, default true: Lambda SnapStart on the Slack bot and the prep trigger), ``slack_bot_token``
+and ``slack_signing_secret`` (required secrets), ``twilio_account_sid``, ``twilio_auth_token``,
 ``twilio_from_number`` (optional secrets) and ``ses_from_email`` (optional). The environment is
 the stack name (``dev``, ``prod``, …).
 """
@@ -27,6 +28,7 @@ class StackConfig:
 
     env: str
     enable_prep_notification: bool
+    enable_snapstart: bool = True
     secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     ses_from_email: str | None = None
 
@@ -59,9 +61,11 @@ def load_config() -> StackConfig:
     if ses_from_email is not None and "@" not in ses_from_email:
         raise pulumi.RunError(f"ses_from_email is not an email address: {ses_from_email!r}")
     enabled = config.get_bool("enable_prep_notification")
+    snapstart = config.get_bool("enable_snapstart")
     return StackConfig(
         env=pulumi.get_stack(),
         enable_prep_notification=True if enabled is None else enabled,
+        enable_snapstart=True if snapstart is None else snapstart,
         secrets=secrets,
         ses_from_email=ses_from_email,
     )

@@ -3,6 +3,13 @@
 Each function gets its own log group (created here, so retention is ours and not the Lambda
 default of "never expire"), its own role and one inline policy: the logs statement plus what the
 caller grants. Logs are JSON (Lambda's ``loggingConfig``), one object per line.
+
+SnapStart (config ``enable_snapstart``, default on) applies to the functions whose cold start a
+person waits for or that a burst of events fans out to — the Slack bot and the prep trigger
+(``FunctionSpec.snapstart``). SnapStart only serves *published versions*: such a function is
+published on every change and gets the alias :data:`ALIAS` pointing at its newest version, and
+everything that invokes it (API Gateway, the EventBridge rule) targets the alias, never
+``$LATEST``. The runtime hooks are in :mod:`exec_assistant.snapshots`.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from infra import iam
 from infra.config import StackConfig
 from infra.naming import resource_name, tags
 
-RUNTIME = "python3.13"
+RUNTIME = "python3.13"  # SnapStart needs a managed Python runtime >= 3.12
+#: The alias the invokers target when SnapStart is on (it follows the newest published version).
+ALIAS = "live"
 ARCHITECTURE = "x86_64"  # matches the bundle's manylinux2014_x86_64 wheels (infra/bundle.py)
 
 
@@ -32,6 +41,8 @@ class FunctionSpec:
     secrets: tuple[str, ...] = ()
     #: whether the function sends email (gets SES_FROM_EMAIL and ses:SendEmail)
     sends_email: bool = False
+    #: whether the function runs with SnapStart when the stack enables it
+    snapstart: bool = False
 
 
 PREP_TRIGGER = FunctionSpec(
@@ -42,6 +53,7 @@ PREP_TRIGGER = FunctionSpec(
     description="MeetingPrepRequired → notify the executive (Slack, then SMS, then email)",
     secrets=("slack_bot_token", "twilio_account_sid", "twilio_auth_token", "twilio_from_number"),
     sends_email=True,
+    snapstart=True,
 )
 SLACK_BOT = FunctionSpec(
     component="slack-bot",
@@ -50,6 +62,7 @@ SLACK_BOT = FunctionSpec(
     timeout_s=30,
     description="Slack events, slash commands and buttons (POST /slack/webhook)",
     secrets=("slack_bot_token", "slack_signing_secret"),
+    snapstart=True,
 )
 CALENDAR_MONITOR = FunctionSpec(
     component="calendar-monitor",
@@ -66,6 +79,22 @@ class DeployedFunction:
     function: aws.lambda_.Function
     role: aws.iam.Role
     log_group: aws.cloudwatch.LogGroup
+    #: the :data:`ALIAS` alias when the function runs with SnapStart
+    alias: aws.lambda_.Alias | None = None
+
+    @property
+    def invoke_arn(self) -> pulumi.Output[str]:
+        """The ARN invokers target: the alias with SnapStart, else the function."""
+        arn: pulumi.Output[str] = (self.alias or self.function).arn
+        return arn
+
+    @property
+    def qualifier(self) -> pulumi.Output[str] | None:
+        """The alias name for permissions and invoke configs (``None``: unqualified)."""
+        if self.alias is None:
+            return None
+        name: pulumi.Output[str] = self.alias.name
+        return name
 
 
 def function_environment(
@@ -92,6 +121,7 @@ def create_function(
     environment: Mapping[str, pulumi.Input[str]],
 ) -> DeployedFunction:
     name = resource_name(spec.component, cfg.env)
+    snapstart = spec.snapstart and cfg.enable_snapstart
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
         name=f"/aws/lambda/{name}",
@@ -116,10 +146,27 @@ def create_function(
         logging_config=aws.lambda_.FunctionLoggingConfigArgs(
             log_format="JSON", log_group=log_group.name
         ),
+        publish=snapstart,
+        snap_start=(
+            aws.lambda_.FunctionSnapStartArgs(apply_on="PublishedVersions") if snapstart else None
+        ),
         tags=tags(cfg.env),
         opts=pulumi.ResourceOptions(depends_on=[log_group]),
     )
-    return DeployedFunction(spec=spec, function=function, role=role, log_group=log_group)
+    alias = (
+        aws.lambda_.Alias(
+            f"{name}-{ALIAS}",
+            name=ALIAS,
+            function_name=function.name,
+            function_version=function.version,
+            description="The newest published version (SnapStart serves published versions)",
+        )
+        if snapstart
+        else None
+    )
+    return DeployedFunction(
+        spec=spec, function=function, role=role, log_group=log_group, alias=alias
+    )
 
 
 def grant(

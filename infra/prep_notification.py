@@ -7,6 +7,9 @@
 - The prep trigger Lambda, the rule routing ``MeetingPrepRequired`` from the calendar monitor and
   the reminders to it, with a retry policy and an SQS dead-letter queue, and the permission for
   EventBridge (this rule only) to invoke it.
+- With SnapStart the rule, its permission and the asynchronous-invoke config use the trigger's
+  ``live`` alias. Reminder and escalation schedules target the *bus* (``SCHEDULER_TARGET_ARN``),
+  not the function, so they reach the alias through this rule.
 - The trigger's asynchronous-invoke config: EventBridge's retry policy covers *delivery*; once
   Lambda has accepted the event, a failing handler is retried by Lambda, and what still fails goes
   to the same DLQ (as a Lambda failure record), so nothing is lost silently.
@@ -136,6 +139,7 @@ def create_prep_trigger(
         f"{rule_name}-invoke",
         action="lambda:InvokeFunction",
         function=function.name,
+        qualifier=deployed.qualifier,
         principal="events.amazonaws.com",
         source_arn=rule.arn,
     )
@@ -144,7 +148,7 @@ def create_prep_trigger(
         rule=rule.name,
         event_bus_name=bus.name,
         target_id="prep-trigger",
-        arn=function.arn,
+        arn=deployed.invoke_arn,  # the SnapStart alias when enabled
         retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
             maximum_retry_attempts=RULE_MAX_RETRY_ATTEMPTS,
             maximum_event_age_in_seconds=RULE_MAX_EVENT_AGE_S,
@@ -155,6 +159,7 @@ def create_prep_trigger(
     aws.lambda_.FunctionEventInvokeConfig(
         f"{resource_name('prep-trigger', cfg.env)}-async",
         function_name=function.name,
+        qualifier=deployed.qualifier,  # async config is per qualifier: the one EventBridge calls
         maximum_retry_attempts=LAMBDA_ASYNC_RETRIES,
         maximum_event_age_in_seconds=RULE_MAX_EVENT_AGE_S,
         destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(

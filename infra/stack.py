@@ -93,7 +93,7 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
             *schedule_statements,
         ],
     )
-    api = create_slack_api(cfg, slack_bot.function)
+    api = create_slack_api(cfg, slack_bot)
 
     spec = lambdas.CALENDAR_MONITOR
     monitor = lambdas.create_function(spec, cfg, code=code, environment=environment(spec))
@@ -104,6 +104,7 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
         "environment": pulumi.Output.from_input(cfg.env),
         "slack_webhook_url": api.webhook_url,
         "slack_bot_function_arn": slack_bot.function.arn,
+        "slack_bot_invoke_arn": slack_bot.invoke_arn,
         "calendar_monitor_function_arn": monitor.function.arn,
         "event_bus_name": bus.name,
         "event_bus_arn": bus.arn,
@@ -123,6 +124,7 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
             trigger_statements.append(iam.ses_statement(ctx, cfg.ses_from_email))
         lambdas.grant(trigger.deployed, cfg, trigger_statements)
         outputs["prep_trigger_function_arn"] = trigger.deployed.function.arn
+        outputs["prep_trigger_invoke_arn"] = trigger.deployed.invoke_arn
         outputs["prep_rule_name"] = trigger.rule.name
         outputs["prep_dlq_url"] = trigger.dlq.url
         outputs["scheduler_group_name"] = scheduler.group.name

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "config": 0,
     "slack_http": 0,
     "sqlite_file": 0,
+    "snapshots": 0,
     # 1 adapters: persistence and events
     "store": 1,
     "events": 1,

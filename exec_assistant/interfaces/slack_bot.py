@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from exec_assistant import snapshots
 from exec_assistant.config import running_on_lambda
 from exec_assistant.interfaces.after_response import Work, ack_then, register_extension
 from exec_assistant.interfaces.signing_secrets import SigningSecretSource, signing_secret_source
@@ -121,6 +122,30 @@ def create_app(
 after_response = register_extension()
 _handler: SlackRequestHandler | None = None
 _handler_lock = threading.Lock()
+#: The AWS services the bot's requests call (store; signing secret rotation; reminders).
+AWS_SERVICES = ("dynamodb", "secretsmanager", "scheduler")
+
+
+def before_snapshot() -> None:
+    """SnapStart (see :mod:`exec_assistant.snapshots`): build what the first request needs —
+    the Bolt app and its listeners, the runtime, botocore's data — into the snapshot."""
+    snapshots.warm_aws(AWS_SERVICES)
+    slack_request_handler()
+
+
+def after_restore() -> None:
+    """SnapStart: per restored copy, fresh random state, AWS credentials and connections, and
+    no Slack connection shared with another copy."""
+    snapshots.refresh_process()
+    with _handler_lock:
+        handler = _handler
+    if handler is not None:
+        close = getattr(handler.app.client, "close", None)
+        if close is not None:
+            close()
+
+
+snapshots.register(before_snapshot=before_snapshot, after_restore=after_restore)
 
 
 def slack_request_handler() -> SlackRequestHandler:

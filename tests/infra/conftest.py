@@ -49,6 +49,7 @@ SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
     "dev": ("dev", {**FULL_CONFIG, "enable_prep_notification": "true"}),
     "prod": ("prod", dict(BASE_CONFIG)),
     "disabled": ("dev", {**FULL_CONFIG, "enable_prep_notification": "false"}),
+    "no-snapstart": ("dev", {**FULL_CONFIG, "enable_snapstart": "false"}),
 }
 
 
@@ -118,6 +119,11 @@ def _computed(typ: str, name: str, inputs: Mapping[str, Any], rid: str) -> dict[
             f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{state['arn']}"
             "/invocations"
         )
+        state["version"] = "1" if inputs.get("publish") else "$LATEST"
+        state["qualifiedArn"] = f"{state['arn']}:{state['version']}"
+    elif typ == "aws:lambda/alias:Alias":
+        function_arn = prefix.format("lambda") + f"function:{inputs['functionName']}"
+        state["arn"] = f"{function_arn}:{physical}"
     elif typ == "aws:apigatewayv2/api:Api":
         state["executionArn"] = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{rid}"
         state["apiEndpoint"] = f"https://{rid}.execute-api.{REGION}.amazonaws.com"
@@ -194,6 +200,12 @@ class Deployment:
         return self.one(
             "aws:lambda/function:Function", name=f"exec-assistant-{component}-{self.env}"
         )
+
+    def invoke_arn(self, component: str) -> str:
+        """What invokers target: the function's ``live`` alias under SnapStart, else itself."""
+        name = f"exec-assistant-{component}-{self.env}"
+        aliases = [a for a in self.of_type("aws:lambda/alias:Alias") if a["functionName"] == name]
+        return str((aliases[0] if aliases else self.function(component)).state["arn"])
 
     def role(self, component: str) -> Resource:
         return self.one("aws:iam/role:Role", name=f"exec-assistant-{component}-role-{self.env}")

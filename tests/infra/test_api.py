@@ -15,7 +15,7 @@ def test_http_api_route_integration_and_stage(any_deployment: Deployment) -> Non
     assert integration["apiId"] == api.id
     assert integration["integrationType"] == "AWS_PROXY"
     assert integration["payloadFormatVersion"] == "2.0"
-    assert integration["integrationUri"] == any_deployment.function("slack-bot").state["arn"]
+    assert integration["integrationUri"] == any_deployment.invoke_arn("slack-bot")
     (route,) = any_deployment.of_type("aws:apigatewayv2/route:Route")
     assert route["routeKey"] == "POST /slack/webhook"
     assert route["apiId"] == api.id

@@ -86,7 +86,9 @@ def test_pattern_routes_both_sources_and_nothing_else_in_eventbridge() -> None:
 
 def test_target_is_the_prep_trigger_with_retry_policy_and_dlq(dev: Deployment) -> None:
     target = dev.one(TARGET, rule="exec-assistant-prep-required-dev")
-    assert target["arn"] == TRIGGER_ARN
+    assert (
+        target["arn"] == f"{TRIGGER_ARN}:live"
+    )  # the SnapStart alias (tests/infra/test_snapstart.py)
     assert target["eventBusName"] == "exec-assistant-bus-dev"
     retry = target["retryPolicy"]
     assert retry["maximumRetryAttempts"] > 0

@@ -18,6 +18,7 @@ ALWAYS_EXPORTED = {
     "environment",
     "slack_webhook_url",
     "slack_bot_function_arn",
+    "slack_bot_invoke_arn",
     "calendar_monitor_function_arn",
     "event_bus_name",
     "event_bus_arn",
@@ -28,6 +29,7 @@ ALWAYS_EXPORTED = {
 }
 PREP_EXPORTS = {
     "prep_trigger_function_arn",
+    "prep_trigger_invoke_arn",
     "prep_rule_name",
     "prep_dlq_url",
     "scheduler_group_name",
@@ -44,6 +46,10 @@ def test_every_named_resource_follows_the_naming_convention(any_deployment: Depl
             name = name.rsplit("/", 1)[1]
         elif resource.type == "aws:apigatewayv2/stage:Stage":
             assert name == "$default"
+            continue
+        elif resource.type == "aws:lambda/alias:Alias":  # a qualifier of a named function
+            assert name == "live"
+            assert pattern.match(resource["functionName"])
             continue
         assert pattern.match(name), (resource.type, name)
 

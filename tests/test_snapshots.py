@@ -1,0 +1,176 @@
+"""SnapStart runtime hooks: registered with ``snapshot_restore_py`` at import of the Slack bot's
+handler module, and run here as the Lambda runtime runs them (before-snapshot hooks in reverse
+order of registration, after-restore hooks in order) in a fresh interpreter with the deployed
+settings. Two restored copies are simulated by forking after the snapshot hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exec_assistant import snapshots
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LAMBDA_ENV = {
+    "AWS_LAMBDA_FUNCTION_NAME": "exec-assistant-slack-bot-test",
+    "ENVIRONMENT": "test",
+    "EXEC_ASSISTANT_STORE": "dynamodb",
+    "EVENT_BUS_NAME": "arn:aws:events:us-east-1:123456789012:event-bus/exec-assistant-test",
+    "SCHEDULER_GROUP_NAME": "exec-assistant-test",
+    "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/exec-assistant-scheduler-test",
+    "SLACK_BOT_TOKEN": "xoxb-snapstart-test",
+    "SLACK_SIGNING_SECRET": "snapstart-signing-secret",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens: an AWS call would fail
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+#: Runs in the child: import the handler module (Lambda's init), run the registered
+#: before-snapshot hooks, then fork two "restored copies" that run the after-restore hooks and
+#: answer a signed url_verification; prints one JSON line per process.
+SCRIPT = textwrap.dedent(
+    """
+    import json, os, random, sys, time
+    network = []
+    def audit(event, args):
+        if event == "socket.connect":
+            network.append(repr(args[1]))
+    sys.addaudithook(audit)
+
+    import snapshot_restore_py as srp
+    from exec_assistant.interfaces import slack_bot
+    from exec_assistant import aws
+    from tests.slack.harness import Payloads, v2_event, LAMBDA_CONTEXT
+    from tests.slack.signing import signed_headers
+
+    registered = [f.__qualname__ for f, _, _ in srp.get_before_snapshot()]
+    restored = [f.__qualname__ for f, _, _ in srp.get_after_restore()]
+    for func, args, kwargs in reversed(srp.get_before_snapshot()):
+        func(*args, **kwargs)
+    print(json.dumps({
+        "phase": "snapshot",
+        "before": registered,
+        "after": restored,
+        "app_built": slack_bot._handler is not None,
+        "aws_clients_kept": len(aws._clients),
+        "network": network,
+    }), flush=True)
+
+    def restored_copy():
+        for func, args, kwargs in srp.get_after_restore():
+            func(*args, **kwargs)
+        body = Payloads.url_verification("restored-challenge")
+        secret, now = os.environ["SLACK_SIGNING_SECRET"], int(time.time())
+        headers = signed_headers(secret, now, body.text, content_type=body.content_type)
+        response = slack_bot.lambda_handler(v2_event(body, headers), LAMBDA_CONTEXT)
+        print(json.dumps({
+            "phase": "restored",
+            "random": random.random(),
+            "status": response["statusCode"],
+            "body": response["body"],
+        }), flush=True)
+
+    children = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:
+            restored_copy()
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="simulating restored copies needs fork()")
+def test_slack_bot_hooks_build_the_app_before_the_snapshot_and_refresh_each_copy() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "EXEC_"))}
+    env |= LAMBDA_ENV | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    snapshot = next(line for line in lines if line["phase"] == "snapshot")
+    copies: list[dict[str, Any]] = [line for line in lines if line["phase"] == "restored"]
+
+    assert snapshot["before"] == ["before_snapshot"]
+    assert snapshot["after"] == ["after_restore"]
+    assert snapshot["app_built"] is True  # the Bolt app is in the snapshot
+    assert snapshot["aws_clients_kept"] == 0  # no client (nor credentials) in the snapshot
+    assert snapshot["network"] == []  # secrets as values: nothing left the process
+
+    assert len(copies) == 2
+    assert all(c["status"] == 200 for c in copies)
+    assert all(json.loads(c["body"]) == {"challenge": "restored-challenge"} for c in copies)
+    # the random module was reseeded per copy (forked from one state, they would agree)
+    assert copies[0]["random"] != copies[1]["random"]
+
+
+def test_register_does_nothing_without_the_lambda_runtime_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)  # import raises ImportError
+    assert snapshots.register(before_snapshot=lambda: None) is False
+
+
+def test_register_hands_the_hooks_to_the_runtime_library() -> None:
+    import snapshot_restore_py
+
+    calls: list[str] = []
+
+    def before() -> None:
+        calls.append("before")
+
+    def after() -> None:
+        calls.append("after")
+
+    assert snapshots.register(before_snapshot=before, after_restore=after) is True
+    registered = [f for f, _, _ in snapshot_restore_py.get_before_snapshot()]
+    restored = [f for f, _, _ in snapshot_restore_py.get_after_restore()]
+    assert registered[-1] is before and restored[-1] is after
+    snapshot_restore_py.get_before_snapshot().pop()
+    snapshot_restore_py.get_after_restore().pop()
+
+
+def test_after_restore_replaces_the_aws_session_and_closes_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from exec_assistant import aws
+
+    for name, value in LAMBDA_ENV.items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    aws.reset_clients()
+    try:
+        aws.preload(("dynamodb",))
+        first = aws.client("dynamodb")
+        credentials = aws._session().get_credentials()
+        closed: list[bool] = []
+        monkeypatch.setattr(first, "close", lambda: closed.append(True))
+        snapshots.refresh_process()
+        second = aws.client("dynamodb")
+        assert closed == [True]
+        assert second is not first
+        # the new session resolves credentials afresh (here from the environment again)
+        assert aws._session().get_credentials() is not credentials
+    finally:
+        aws.reset_clients()
