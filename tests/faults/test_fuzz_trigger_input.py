@@ -17,7 +17,7 @@ import json
 import sqlite3
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from exec_assistant.errors import TransientError
@@ -72,6 +72,7 @@ json_values = st.recursive(
 )
 times = st.one_of(
     st.sampled_from(EXTREME_TIMES),
+    st.sampled_from(EXTREME_TIMES),
     st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
     scalars,
 )
@@ -99,7 +100,8 @@ def envelopes(meeting_id: str, user_id: str) -> st.SearchStrategy[Any]:
         },
         optional={"time": times, "version": scalars, "resources": json_values},
     )
-    return st.one_of(envelope, json_values)
+    # Mostly envelope-shaped (those reach past the first validation), sometimes anything.
+    return st.one_of(envelope, envelope, envelope, json_values)
 
 
 def _snapshot(harness: Harness) -> str:
@@ -130,9 +132,42 @@ def _parses(event: Any) -> bool:
     return True
 
 
+def known_hostile(meeting_id: str, user_id: str) -> list[dict[str, Any]]:
+    """Issue 12 item 8's inputs, always tried (the random search may not hit them)."""
+
+    def event(time: str | None = None, event_id: str = "evt-hostile", **detail: Any) -> Any:
+        envelope = {
+            "id": event_id,
+            "source": sorted(PREP_EVENT_SOURCES)[0],
+            "detail-type": PREP_EVENT_DETAIL_TYPE,
+            "detail": {"meeting_id": meeting_id, "user_id": user_id} | detail,
+        }
+        return envelope | ({"time": time} if time is not None else {})
+
+    return [
+        event(time="0001-01-01T00:00:00+05:00"),
+        event(time="9999-12-31T23:59:59-05:00"),
+        event(reminder_id="r" * 600),
+        event(cycle="c" * 600),
+        event(reminder_id="\ud800"),
+        event(cycle="a\x00b"),
+        event(meeting_id="\ud800"),
+        event(meeting_id="m" * 5000),
+        event(user_id="\ud800"),
+        event(event_id="\ud800"),
+        event(source_key="\udfff"),
+        event(escalation=True, reminder_id="esc-" + "x" * 600),
+    ]
+
+
 def test_any_envelope_is_rejected_handled_or_retried(harness: Harness) -> None:
     runtime = build_test_runtime(harness.settings, store=harness.open_store(), clock=harness.clock)
     examples = 200 if harness.backend == "sqlite" else 60
+
+    def with_known_hostile(test: Any) -> Any:
+        for hostile in known_hostile(harness.meeting_id, harness.user_id):
+            test = example(event=hostile)(test)
+        return test
 
     @settings(
         max_examples=examples,
@@ -141,6 +176,7 @@ def test_any_envelope_is_rejected_handled_or_retried(harness: Harness) -> None:
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(event=envelopes(harness.meeting_id, harness.user_id))
+    @with_known_hostile
     def check(event: Any) -> None:
         before = _snapshot(harness)
         try:
