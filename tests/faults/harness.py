@@ -24,11 +24,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import multiprocessing
-import os
-import select
-import signal
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -48,15 +43,10 @@ from tests.fakes._server import HookPoint
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.faults.dynamo_proxy import DynamoProxy
+from tests.faults.launch import WorkerHandle, WorkerOutcome, run_workers
 from tests.faults.sim import CapturingBus, FakeLambdaContext, SimClock, envelope, envelope_of
 from tests.faults.stores import StorePoint
-from tests.faults.worker import (
-    EXIT_TRANSIENT,
-    WorkerSpec,
-    build_test_runtime,
-    entry_lookups,
-    run_case,
-)
+from tests.faults.worker import EXIT_TRANSIENT, WorkerSpec, build_test_runtime, entry_lookups
 
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 SLACK_USER = "U0ADA1234"
@@ -73,46 +63,6 @@ RETRY_DELAYS = (60.0, 120.0)
 SWEEP_INTERVAL = 300.0
 SWEEP_PASSES = 3
 LAMBDA_TIMEOUT_MS = 60_000
-#: Bound on waiting for a worker process (a hung one fails the case instead of the suite).
-WORKER_WAIT = 60.0
-
-_forkserver: list[Any] = []
-
-
-def _worker_context() -> Any:
-    """A forkserver that preloaded the worker module (SDKs included): a case costs a fork."""
-    if not _forkserver:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["tests.faults.worker"])
-        _forkserver.append(context)
-    return _forkserver[0]
-
-
-class WorkerHandle:
-    """The running worker's pid, for a fake's hook to SIGKILL it at an exact point."""
-
-    def __init__(self) -> None:
-        self._pid: int | None = None
-        self._ready = threading.Event()
-        self.killed = threading.Event()
-
-    def started(self, pid: int) -> None:
-        self._pid = pid
-        self._ready.set()
-
-    def kill(self) -> None:
-        """SIGKILL the worker and return once it is dead (bounded waits, no sleeps)."""
-        if not self._ready.wait(WORKER_WAIT) or self._pid is None:
-            raise RuntimeError("worker never started")
-        pidfd = os.pidfd_open(self._pid)
-        try:
-            os.kill(self._pid, signal.SIGKILL)
-            readable, _, _ = select.select([pidfd], [], [], WORKER_WAIT)
-            if not readable:
-                raise RuntimeError(f"worker {self._pid} survived SIGKILL")
-        finally:
-            os.close(pidfd)
-        self.killed.set()
 
 
 class Harness:
@@ -242,41 +192,52 @@ class Harness:
         channel_timeout: int | None = None,
     ) -> int:
         """Run the first invocation in a worker process; returns its exit code (-9: killed)."""
-        self._cases += 1
-        result_path = self.tmp_path / f"worker-{self._cases}.json"
-        log_path = self.tmp_path / f"worker-{self._cases}.log"
-        spec = WorkerSpec(
-            env=self.env,
-            clock=self.clock.spec(),
-            envelope=self.envelope,
-            result_path=str(result_path),
-            log_path=str(log_path),
-            timeout_ms=timeout_ms,
-            store_point=store_point,
-            enforce_timeout=enforce_timeout,
-            channel_timeout=channel_timeout,
-        )
         handle = WorkerHandle()
         if self._hook is not None:
             fake, route, when = self._hook
             fake.on(route, when, lambda request: handle.kill())
             self._hook = None
-        process = _worker_context().Process(target=run_case, args=(spec,), daemon=True)
-        process.start()
-        handle.started(process.pid)
-        process.join(WORKER_WAIT)
-        if process.is_alive():
-            process.kill()
-            process.join(WORKER_WAIT)
-        code = int(process.exitcode if process.exitcode is not None else -1)
-        label = {0: "returned", EXIT_TRANSIENT: "raised TransientError", -9: "SIGKILLed"}.get(
-            code, f"exit {code}"
+        spec = self._spec(store_point, timeout_ms, enforce_timeout, channel_timeout)
+        [outcome] = run_workers([spec], handle=handle)
+        self._journal_worker(f"t+0 worker ({store_point or 'no store point'})", outcome)
+        return outcome.code
+
+    def first_in_workers(self, copies: int) -> list[int]:
+        """The same event delivered ``copies`` times at once (EventBridge's at-least-once):
+        that many worker processes race for the claim; returns their exit codes."""
+        specs = [self._spec(None, LAMBDA_TIMEOUT_MS, False, None) for _ in range(copies)]
+        outcomes = run_workers(specs)
+        for n, outcome in enumerate(outcomes, 1):
+            self._journal_worker(f"t+0 worker {n}/{copies}", outcome)
+        return [o.code for o in outcomes]
+
+    def _spec(
+        self,
+        store_point: StorePoint | None,
+        timeout_ms: int,
+        enforce_timeout: bool,
+        channel_timeout: int | None,
+    ) -> WorkerSpec:
+        self._cases += 1
+        return WorkerSpec(
+            env=self.env,
+            clock=self.clock.spec(),
+            envelope=self.envelope,
+            result_path=str(self.tmp_path / f"worker-{self._cases}.json"),
+            log_path=str(self.tmp_path / f"worker-{self._cases}.log"),
+            timeout_ms=timeout_ms,
+            store_point=store_point,
+            enforce_timeout=enforce_timeout,
+            channel_timeout=channel_timeout,
         )
-        detail = result_path.read_text() if result_path.exists() else ""
-        self.journal.append(f"t+0 worker ({store_point or 'no store point'}): {label} {detail}")
-        if code not in (0, EXIT_TRANSIENT, -9):
-            self.unexpected.append(f"worker: {detail}\n{_tail(log_path)}")
-        return code
+
+    def _journal_worker(self, label: str, outcome: WorkerOutcome) -> None:
+        how = {0: "returned", EXIT_TRANSIENT: "raised TransientError", -9: "SIGKILLed"}
+        self.journal.append(
+            f"{label}: {how.get(outcome.code, f'exit {outcome.code}')} {outcome.result}"
+        )
+        if outcome.code not in (0, EXIT_TRANSIENT, -9):
+            self.unexpected.append(f"{label}: {outcome.result}\n{outcome.log_tail}")
 
     def first_in_process(
         self,
@@ -361,9 +322,12 @@ class Harness:
         self.journal.append(f"{label}: sweep republished {len(events)} event(s)")
         return events
 
-    def recover(self, *, first_ok: bool) -> None:
-        """Lambda's retries of the first event, then sweeps until settled, then one more."""
-        self.deliver_async(self.envelope, ok=first_ok, label="first event")
+    def recover(self, *, first_ok: bool | list[bool]) -> None:
+        """Lambda's retries of the first event (of each copy that failed, when it was delivered
+        several times), then sweeps until settled, then one more."""
+        copies = first_ok if isinstance(first_ok, list) else [first_ok]
+        for n, ok in enumerate(copies, 1):
+            self.deliver_async(self.envelope, ok=ok, label=f"first event, copy {n}")
         for n in range(1, SWEEP_PASSES + 1):
             if self.settled():
                 break
@@ -423,12 +387,6 @@ class Harness:
         assert not self.unexpected, "unclassified failures:\n" + "\n".join(self.unexpected)
         assert not self.sweep_errors, "the recovery sweep failed:\n" + "\n".join(self.sweep_errors)
         assert self.final_sweep == [], "a sweep republished a delivered cycle\n" + self.report()
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def as_store(wrapper: object) -> Store:

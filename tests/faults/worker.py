@@ -115,8 +115,9 @@ def _kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def run_case(spec: WorkerSpec) -> None:
-    """Handle ``spec.envelope`` once in this process, then ``os._exit`` (see module docstring)."""
+def run_case(spec: WorkerSpec, gate: Any = None) -> None:
+    """Handle ``spec.envelope`` once in this process, then ``os._exit`` (see module docstring).
+    ``gate``: an event to wait for once the runtime is built (workers released together)."""
     log = os.open(spec.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -134,6 +135,8 @@ def run_case(spec: WorkerSpec) -> None:
     )
     for module in entry_lookups():  # the Lambda entry builds nothing: it gets this runtime
         setattr(module, "get_runtime", lambda: runtime)  # noqa: B010
+    if gate is not None and not gate.wait(60):
+        os._exit(EXIT_ERROR)
     context = FakeLambdaContext(spec.timeout_ms)
     if spec.enforce_timeout:  # Lambda ends an invocation that outlives its timeout
         watchdog = threading.Timer(spec.timeout_ms / 1000, _kill_self)
