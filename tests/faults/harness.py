@@ -91,6 +91,7 @@ class Harness:
         self.journal: list[str] = []
         self.unexpected: list[str] = []
         self.sweep_errors: list[str] = []
+        self.republished = 0  # events the sweeps (before the final one) republished
         self.final_sweep: list[BusEvent] | None = None
         self._cases = 0
         self._hook: tuple[FakeSlackAPI | FakeTwilioAPI, str, HookPoint] | None = None
@@ -320,6 +321,7 @@ class Harness:
         # The module's other cases share the DynamoDB tables: only this meeting's events count.
         events = [e for e in bus.drain() if e.detail.get("meeting_id") == self.meeting_id]
         self.journal.append(f"{label}: sweep republished {len(events)} event(s)")
+        self.republished += len(events) if label != "final sweep" else 0
         return events
 
     def recover(self, *, first_ok: bool | list[bool]) -> None:
