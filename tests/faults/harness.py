@@ -191,8 +191,10 @@ class Harness:
         timeout_ms: int = LAMBDA_TIMEOUT_MS,
         enforce_timeout: bool = False,
         channel_timeout: int | None = None,
+        label: str = "t+0 worker",
     ) -> int:
-        """Run the first invocation in a worker process; returns its exit code (-9: killed)."""
+        """Run an invocation (the first, unless ``label`` says otherwise) in a worker process on
+        the harness's clock as it is now; returns its exit code (-9: killed)."""
         handle = WorkerHandle()
         if self._hook is not None:
             fake, route, when = self._hook
@@ -200,7 +202,7 @@ class Harness:
             self._hook = None
         spec = self._spec(store_point, timeout_ms, enforce_timeout, channel_timeout)
         [outcome] = run_workers([spec], handle=handle)
-        self._journal_worker(f"t+0 worker ({store_point or 'no store point'})", outcome)
+        self._journal_worker(f"{label} ({store_point or 'no store point'})", outcome)
         return outcome.code
 
     def first_in_workers(self, copies: int) -> list[int]:
@@ -291,10 +293,13 @@ class Harness:
         self.journal.append(f"{label}: returned {result.get('action')} ({result.get('reason')})")
         return True
 
-    def deliver_async(self, event: dict[str, Any], *, ok: bool, label: str) -> bool:
-        """Lambda's asynchronous invocation after a first try that returned (``ok``) or not."""
+    def deliver_async(
+        self, event: dict[str, Any], *, ok: bool, label: str, retries: int = len(RETRY_DELAYS)
+    ) -> bool:
+        """Lambda's asynchronous invocation after a try that returned (``ok``) or not, with
+        the last ``retries`` of its retries still to come."""
         waited = 0.0
-        for delay in RETRY_DELAYS:
+        for delay in RETRY_DELAYS[len(RETRY_DELAYS) - retries :]:
             if ok:
                 return True
             self.clock.jump(delay)
@@ -324,12 +329,16 @@ class Harness:
         self.republished += len(events) if label != "final sweep" else 0
         return events
 
-    def recover(self, *, first_ok: bool | list[bool]) -> None:
+    def recover(
+        self, *, first_ok: bool | list[bool], retries_left: int = len(RETRY_DELAYS)
+    ) -> None:
         """Lambda's retries of the first event (of each copy that failed, when it was delivered
-        several times), then sweeps until settled, then one more."""
+        several times; ``retries_left`` of them), then sweeps until settled, then one more."""
         copies = first_ok if isinstance(first_ok, list) else [first_ok]
         for n, ok in enumerate(copies, 1):
-            self.deliver_async(self.envelope, ok=ok, label=f"first event, copy {n}")
+            self.deliver_async(
+                self.envelope, ok=ok, label=f"first event, copy {n}", retries=retries_left
+            )
         for n in range(1, SWEEP_PASSES + 1):
             if self.settled():
                 break
