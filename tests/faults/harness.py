@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -398,8 +398,3 @@ class Harness:
         assert not self.unexpected, "unclassified failures:\n" + "\n".join(self.unexpected)
         assert not self.sweep_errors, "the recovery sweep failed:\n" + "\n".join(self.sweep_errors)
         assert self.final_sweep == [], "a sweep republished a delivered cycle\n" + self.report()
-
-
-def as_store(wrapper: object) -> Store:
-    """A Store proxy typed as the Store it stands in for."""
-    return cast(Store, wrapper)

@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from exec_assistant.models import AttemptStatus, DeliveryAttempt
 from exec_assistant.store.base import Store
@@ -114,3 +114,8 @@ class FaultyStore:
         self.fired.set()
         if self._action is not None:
             self._action()
+
+
+def as_store(wrapper: object) -> Store:
+    """A Store proxy typed as the Store it stands in for."""
+    return cast(Store, wrapper)

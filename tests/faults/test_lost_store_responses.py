@@ -17,8 +17,8 @@ import pytest
 from exec_assistant.aws import client
 from exec_assistant.store.base import Store
 from tests.faults.dynamo_proxy import tag_store_calls
-from tests.faults.harness import Harness, as_store
-from tests.faults.stores import FaultyStore
+from tests.faults.harness import Harness
+from tests.faults.stores import FaultyStore, as_store
 
 LOSSES = [
     ("slack", "claim_notification#1", 1),

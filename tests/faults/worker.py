@@ -22,7 +22,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, cast
+from typing import Any
 
 # Preloaded by the forkserver: everything a case needs, imported once.
 import boto3  # noqa: F401
@@ -41,7 +41,7 @@ from exec_assistant.store import open_store
 from exec_assistant.store.base import Store
 from exec_assistant.workflows import prep_trigger_handler
 from tests.faults.sim import CapturingBus, FakeLambdaContext, RecordingScheduler, SimClock
-from tests.faults.stores import FaultyStore, StorePoint
+from tests.faults.stores import FaultyStore, StorePoint, as_store
 
 EXIT_RETURNED = 0
 EXIT_TRANSIENT = 75
@@ -126,7 +126,7 @@ def run_case(spec: WorkerSpec, gate: Any = None) -> None:
     settings = Settings()
     store: Store = open_store(settings)
     if spec.store_point is not None:
-        store = cast(Store, FaultyStore(store, spec.store_point, _kill_self))
+        store = as_store(FaultyStore(store, spec.store_point, _kill_self))
     runtime = build_test_runtime(
         settings,
         store=store,
