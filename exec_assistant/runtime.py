@@ -90,10 +90,13 @@ def build_runtime(
 
         channels = build_channels(settings)
     if notifications is None:
+        from exec_assistant.notifications.metered import MeteredNotifier
         from exec_assistant.notifications.service import NotificationService
 
-        notifications = NotificationService(
-            store, channels, clock=clock, lease_seconds=settings.notification_lease_seconds
+        notifications = MeteredNotifier(
+            NotificationService(
+                store, channels, clock=clock, lease_seconds=settings.notification_lease_seconds
+            )
         )
     runtime = Runtime(
         settings=settings,
@@ -131,6 +134,7 @@ def _build_scheduler(
             settings.scheduler_group_name,
             settings.scheduler_role_arn,
             settings.scheduler_target_arn or _bus_arn(settings.event_bus_name),
+            dlq_arn=settings.scheduler_dlq_arn,
         )
     if on_aws:
         from exec_assistant.events.scheduler import UnavailableScheduler

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from exec_assistant import metrics
 from exec_assistant.logs import log_event
 from exec_assistant.models import ErrorClass
 
@@ -60,6 +61,7 @@ def run_all(batch: list[Work]) -> None:
                 error=f"{type(exc).__name__}: {exc}",
                 error_class=ErrorClass.UNKNOWN.value,
             )
+            metrics.emit(metrics.Metric.POST_RESPONSE_FAILED, error=type(exc).__name__)
 
 
 class ExtensionsApi:

@@ -30,6 +30,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.signature import Clock as SdkClock
 from slack_sdk.signature import SignatureVerifier
 
+from exec_assistant import metrics
 from exec_assistant.interfaces.signing_secrets import SigningSecretSource
 from exec_assistant.logs import log_event
 
@@ -86,6 +87,7 @@ class SlackRequestGuard(Middleware):
                 reason="invalid signature",
                 lazy_only=req.lazy_only,
             )
+            metrics.emit(metrics.Metric.SLACK_REQUEST_REFUSED, reason="invalid signature")
             return BoltResponse(status=401, body={"error": "invalid request"})
         team_id = req.context.team_id
         if self._team_id and team_id and team_id != self._team_id:

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from exec_assistant import metrics
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import configure_logging, log_event
@@ -109,7 +110,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     from exec_assistant.runtime import get_runtime  # the entry reaches the root
 
     configure_logging()
-    return run_once(get_runtime()).model_dump(mode="json")
+    result = run_once(get_runtime())
+    # the "monitor has not run" alarm watches this: a run that raised never gets here
+    metrics.emit(
+        metrics.Metric.CALENDAR_MONITOR_RUN,
+        published=len(result.published),
+        failed=len(result.failed),
+    )
+    return result.model_dump(mode="json")
 
 
 def run_forever(runtime: Runtime, stop: threading.Event, interval: float | None = None) -> None:
