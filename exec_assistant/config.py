@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     scheduler_target_arn: str | None = Field(
         default=None, description="ARN of the event bus schedules target (defaults from the bus)."
     )
+    scheduler_dlq_arn: str | None = Field(
+        default=None, description="SQS queue for schedules EventBridge Scheduler cannot deliver."
+    )
 
     notification_lease_seconds: float = Field(
         default=120.0, gt=0, description="Ledger lease of one notification send, in seconds."

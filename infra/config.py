@@ -5,6 +5,11 @@ Keys (exactly these): ``enable_prep_notification`` (bool, default true), ``enabl
 and ``slack_signing_secret`` (required secrets), ``twilio_account_sid``, ``twilio_auth_token``,
 ``twilio_from_number`` (optional secrets) and ``ses_from_email`` (optional). The environment is
 the stack name (``dev``, ``prod``, …).
+
+Alarms (all optional, see :class:`AlarmSettings` and docs/runbook.md): ``alarm_email`` (subscribed
+to the alarm topic; AWS mails a confirmation link first), ``alarm_dlq_messages``,
+``alarm_function_errors``, ``alarm_function_throttles``, ``alarm_slack_p99_ms`` and
+``alarm_monitor_missed_runs``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,24 @@ PROD_ENVIRONMENTS = frozenset({"prod"})
 
 
 @dataclass(frozen=True)
+class AlarmSettings:
+    """Thresholds of the alarms (infra/alarms.py); each is a config key ``alarm_<field>``."""
+
+    #: subscribed to the alarm topic when set
+    email: str | None = None
+    #: messages visible in any dead-letter queue
+    dlq_messages: int = 1
+    #: Lambda errors of the prep trigger or the Slack bot within 5 minutes
+    function_errors: int = 1
+    #: Lambda throttles of the prep trigger or the Slack bot within 5 minutes
+    function_throttles: int = 1
+    #: the Slack webhook's p99 latency (API Gateway), milliseconds; Slack gives up at 3000
+    slack_p99_ms: int = 2500
+    #: consecutive 5-minute monitor intervals without a completed run
+    monitor_missed_runs: int = 3
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything the program reads from the stack; secret values stay ``Output`` secrets."""
 
@@ -31,6 +54,7 @@ class StackConfig:
     enable_snapstart: bool = True
     secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     ses_from_email: str | None = None
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
 
     @property
     def is_prod(self) -> bool:
@@ -68,4 +92,29 @@ def load_config() -> StackConfig:
         enable_snapstart=True if snapstart is None else snapstart,
         secrets=secrets,
         ses_from_email=ses_from_email,
+        alarms=load_alarm_settings(config),
     )
+
+
+def load_alarm_settings(config: pulumi.Config) -> AlarmSettings:
+    """The ``alarm_*`` keys; a threshold below its minimum fails the preview."""
+    defaults = AlarmSettings()
+    email = config.get("alarm_email") or None
+    if email is not None and "@" not in email:
+        raise pulumi.RunError(f"alarm_email is not an email address: {email!r}")
+    minimum = {
+        "dlq_messages": 1,
+        "function_errors": 1,
+        "function_throttles": 1,
+        "slack_p99_ms": 100,
+        "monitor_missed_runs": 1,
+    }
+    values: dict[str, int] = {}
+    for name, lowest in minimum.items():
+        value = config.get_int(f"alarm_{name}")
+        if value is None:
+            value = getattr(defaults, name)
+        elif value < lowest:
+            raise pulumi.RunError(f"alarm_{name} must be at least {lowest} (got {value})")
+        values[name] = value
+    return AlarmSettings(email=email, **values)

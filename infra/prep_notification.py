@@ -1,9 +1,11 @@
 """The prep-notification pieces; none of them exist when ``enable_prep_notification`` is false.
 
 - EventBridge Scheduler group ``exec-assistant-reminders-{env}`` and the role its schedules assume,
-  which may only ``events:PutEvents`` to the stack's bus. Reminders ("Remind Later") and
-  escalations are one-time schedules in that group that put a ``MeetingPrepRequired`` event
-  (source ``exec-assistant.reminders``) on the bus.
+  which may only ``events:PutEvents`` to the stack's bus and send to the scheduler's dead-letter
+  queue ``exec-assistant-scheduler-dlq-{env}``. Reminders ("Remind Later") and escalations are
+  one-time schedules in that group that put a ``MeetingPrepRequired`` event (source
+  ``exec-assistant.reminders``) on the bus; one that cannot be delivered after Scheduler's
+  retries lands in that queue (the package sets it on every schedule, ``SCHEDULER_DLQ_ARN``).
 - The prep trigger Lambda, the rule routing ``MeetingPrepRequired`` from the calendar monitor and
   the reminders to it, with a retry policy and an SQS dead-letter queue, and the permission for
   EventBridge (this rule only) to invoke it.
@@ -43,6 +45,7 @@ DLQ_RETENTION_S = 14 * 24 * 3600
 class Scheduler:
     group: aws.scheduler.ScheduleGroup
     role: aws.iam.Role
+    dlq: aws.sqs.Queue
 
 
 @dataclass(frozen=True)
@@ -66,12 +69,28 @@ def create_scheduler(
             "StringEquals": {"aws:SourceAccount": ctx.account_id, "aws:SourceArn": group.arn}
         },
     )
+    dlq = dead_letter_queue(resource_name("scheduler-dlq", cfg.env), cfg)
     iam.attach_policy(
         role,
         resource_name("scheduler-policy", cfg.env),
-        [iam.put_events_statement(bus.arn)],
+        [
+            iam.put_events_statement(bus.arn),
+            iam.sqs_send_statement("UndeliveredSchedulesToDlq", dlq.arn),
+        ],
     )
-    return Scheduler(group=group, role=role)
+    return Scheduler(group=group, role=role, dlq=dlq)
+
+
+def dead_letter_queue(name: str, cfg: StackConfig) -> aws.sqs.Queue:
+    """A DLQ kept 14 days; SSE-SQS, since EventBridge cannot write to a queue under the AWS
+    managed aws/sqs KMS key."""
+    return aws.sqs.Queue(
+        name,
+        name=name,
+        message_retention_seconds=DLQ_RETENTION_S,
+        sqs_managed_sse_enabled=True,
+        tags=tags(cfg.env),
+    )
 
 
 def scheduler_environment(
@@ -82,6 +101,7 @@ def scheduler_environment(
         "SCHEDULER_GROUP_NAME": scheduler.group.name,
         "SCHEDULER_ROLE_ARN": scheduler.role.arn,
         "SCHEDULER_TARGET_ARN": bus.arn,
+        "SCHEDULER_DLQ_ARN": scheduler.dlq.arn,
     }
 
 
@@ -98,14 +118,7 @@ def create_prep_trigger(
     function = deployed.function
 
     dlq_name = resource_name("prep-dlq", cfg.env)
-    dlq = aws.sqs.Queue(
-        dlq_name,
-        name=dlq_name,
-        message_retention_seconds=DLQ_RETENTION_S,
-        # SSE-SQS: EventBridge cannot write to a queue under the AWS managed aws/sqs KMS key.
-        sqs_managed_sse_enabled=True,
-        tags=tags(cfg.env),
-    )
+    dlq = dead_letter_queue(dlq_name, cfg)
 
     rule_name = resource_name("prep-required", cfg.env)
     rule = aws.cloudwatch.EventRule(

@@ -10,6 +10,10 @@ prep trigger       stack tables; read the Slack token and Twilio secrets; create
                    schedules + pass the scheduler role; send to its DLQ (async failures);
                    ``ses:SendEmail`` from the configured identity
 =================  ==========================================================================
+
+Operations (infra/alarms.py, infra/dashboard.py): one SNS topic for every alarm, the alarms on the
+dead-letter queues, the functions, the notifications, the monitor and the Slack latency, a log
+metric filter per function, and the dashboard ``exec-assistant-ops-{env}``.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam, lambdas
+from infra.alarms import Watched, create_alarms
 from infra.api import create_slack_api
 from infra.app_secrets import create_secrets
 from infra.bus import create_bus
 from infra.config import StackConfig
+from infra.dashboard import create_dashboard
 from infra.monitor import schedule_monitor
 from infra.prep_notification import (
     Scheduler,
@@ -111,6 +117,8 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
     }
     for table, resource in tables.items():
         outputs[f"{table}_table_name"] = resource.name
+    functions = {d.spec.component: d for d in (slack_bot, monitor)}
+    queues: dict[str, aws.sqs.Queue] = {}
 
     if scheduler is not None:
         spec = lambdas.PREP_TRIGGER
@@ -128,4 +136,14 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
         outputs["prep_rule_name"] = trigger.rule.name
         outputs["prep_dlq_url"] = trigger.dlq.url
         outputs["scheduler_group_name"] = scheduler.group.name
+        outputs["scheduler_dlq_url"] = scheduler.dlq.url
+        functions[spec.component] = trigger.deployed
+        queues["trigger"] = trigger.dlq
+        queues["scheduler"] = scheduler.dlq
+
+    watched = Watched(functions=functions, queues=queues, api=api.api)
+    alarms = create_alarms(cfg, watched)
+    dashboard = create_dashboard(cfg, watched, alarms, ctx.region)
+    outputs["alarm_topic_arn"] = alarms.topic.arn
+    outputs["dashboard_name"] = dashboard.dashboard_name
     return outputs

@@ -67,10 +67,20 @@ class UnavailableScheduler:
 class EventBridgeScheduler:
     """One-time schedules in an EventBridge Scheduler group, targeting the event bus."""
 
-    def __init__(self, group_name: str, role_arn: str, target_arn: str, client: Any = None) -> None:
+    def __init__(
+        self,
+        group_name: str,
+        role_arn: str,
+        target_arn: str,
+        client: Any = None,
+        *,
+        dlq_arn: str | None = None,
+    ) -> None:
         self.group_name = group_name
         self.role_arn = role_arn
         self.target_arn = target_arn
+        #: where Scheduler puts an event it could not deliver after its retries
+        self.dlq_arn = dlq_arn
         self._client = client
 
     @property
@@ -83,6 +93,17 @@ class EventBridgeScheduler:
 
     def _definition(self, item: ScheduledEvent) -> dict[str, Any]:
         """The create/update_schedule arguments of ``item`` (both take the full definition)."""
+        target: dict[str, Any] = {
+            "Arn": self.target_arn,
+            "RoleArn": self.role_arn,
+            "EventBridgeParameters": {
+                "DetailType": item.event.detail_type,
+                "Source": item.event.source,
+            },
+            "Input": json.dumps(item.event.detail, separators=(",", ":"), default=str),
+        }
+        if self.dlq_arn:
+            target["DeadLetterConfig"] = {"Arn": self.dlq_arn}
         return {
             "Name": item.name,
             "GroupName": self.group_name,
@@ -91,15 +112,7 @@ class EventBridgeScheduler:
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "ActionAfterCompletion": "DELETE",
             "State": "ENABLED",
-            "Target": {
-                "Arn": self.target_arn,
-                "RoleArn": self.role_arn,
-                "EventBridgeParameters": {
-                    "DetailType": item.event.detail_type,
-                    "Source": item.event.source,
-                },
-                "Input": json.dumps(item.event.detail, separators=(",", ":"), default=str),
-            },
+            "Target": target,
         }
 
     def _put(self, operation: str, item: ScheduledEvent, tolerated: str) -> bool:

@@ -289,3 +289,18 @@ def test_local_reschedule_leaves_a_firing_schedule_alone(tmp_path: Path) -> None
         scheduler.reschedule(item.model_copy(update={"fire_at": T0 + timedelta(hours=1)})) is False
     )
     assert scheduler.pending("rem-x")[0].fire_at == T0
+
+
+def test_schedules_carry_the_dead_letter_queue_when_configured(scheduler_client: Any) -> None:
+    scheduler_client.create_schedule_group(Name=GROUP)
+    dlq = "arn:aws:sqs:us-east-1:123456789012:exec-assistant-scheduler-dlq-test"
+    EventBridgeScheduler(GROUP, ROLE, BUS_ARN, scheduler_client, dlq_arn=dlq).schedule(
+        _item("rem-dlq", T0 + timedelta(hours=1))
+    )
+    EventBridgeScheduler(GROUP, ROLE, BUS_ARN, scheduler_client).schedule(
+        _item("rem-no-dlq", T0 + timedelta(hours=1))
+    )
+    with_dlq = scheduler_client.get_schedule(Name="rem-dlq", GroupName=GROUP)["Target"]
+    assert with_dlq["DeadLetterConfig"] == {"Arn": dlq}
+    without = scheduler_client.get_schedule(Name="rem-no-dlq", GroupName=GROUP)["Target"]
+    assert "Arn" not in without.get("DeadLetterConfig", {})

@@ -28,7 +28,12 @@ SHARED_ENV = {
     "EVENT_BUS_NAME",
     "LOG_LEVEL",
 }
-SCHEDULER_ENV = {"SCHEDULER_GROUP_NAME", "SCHEDULER_ROLE_ARN", "SCHEDULER_TARGET_ARN"}
+SCHEDULER_ENV = {
+    "SCHEDULER_GROUP_NAME",
+    "SCHEDULER_ROLE_ARN",
+    "SCHEDULER_TARGET_ARN",
+    "SCHEDULER_DLQ_ARN",
+}
 #: Per function, with every optional setting configured (the "dev" scenario).
 FULL_ENV = {
     "slack-bot": SHARED_ENV

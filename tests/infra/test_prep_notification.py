@@ -134,10 +134,15 @@ def test_scheduler_group_and_role_that_may_only_put_events_on_the_bus(dev: Deplo
     policy = dev.one(
         "aws:iam/rolePolicy:RolePolicy", name="exec-assistant-scheduler-policy-dev"
     ).policy()
-    (statement,) = policy["Statement"]
+    statement, dead_letters = policy["Statement"]
     assert statement["Action"] == ["events:PutEvents"]
     assert statement["Resource"] == [BUS_ARN]
     assert statement["Effect"] == "Allow"
+    # undeliverable schedules go to the scheduler's own DLQ, and nowhere else
+    assert dead_letters["Action"] == ["sqs:SendMessage"]
+    assert dead_letters["Resource"] == [
+        dev.one(QUEUE, name="exec-assistant-scheduler-dlq-dev").state["arn"]
+    ]
 
 
 def test_disabled_flag_removes_every_prep_notification_resource(disabled: Deployment) -> None:
@@ -171,6 +176,12 @@ def test_disabled_keeps_the_rest_of_the_stack(disabled: Deployment, dev: Deploym
         and "prep-trigger" not in r.name
         and "scheduler" not in r.name
         and "prep-dlq" not in r.name
+        # the alarms on what only exists with prep notifications
+        and r.name
+        not in {
+            "exec-assistant-alarm-trigger-dlq-dev",
+            "exec-assistant-alarm-notification-exhausted-dev",
+        }
     }
     disabled_rest = {(r.type, r.name) for r in disabled.resources if r.type not in prep_types}
     assert dev_rest == disabled_rest

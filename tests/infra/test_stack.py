@@ -26,6 +26,8 @@ ALWAYS_EXPORTED = {
     "meetings_table_name",
     "chat_sessions_table_name",
     "notifications_table_name",
+    "alarm_topic_arn",
+    "dashboard_name",
 }
 PREP_EXPORTS = {
     "prep_trigger_function_arn",
@@ -33,6 +35,7 @@ PREP_EXPORTS = {
     "prep_rule_name",
     "prep_dlq_url",
     "scheduler_group_name",
+    "scheduler_dlq_url",
 }
 
 
