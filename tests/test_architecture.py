@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "models": 0,
     "errors": 0,
     "logs": 0,
+    "metrics": 0,
     "aws": 0,
     "config": 0,
     "slack_http": 0,
