@@ -1,7 +1,10 @@
 """Structured JSON logging with ids on every line, and a last-line-of-defence secret scrubber.
 
 Call ``log_event(logger, logging.INFO, "notification.delivered", meeting_id=..., channel=...)``.
-Lambda's JSON log format and the local console both get one JSON object per line.
+Lambda's JSON log format and the local console both get one JSON object per line; on Lambda each
+line also carries ``request_id`` (the invocation's, from the runtime's log filter). The field
+names the alarms' Logs Insights queries rely on (docs/runbook.md): ``event``, ``level``,
+``request_id``, ``event_id``, ``meeting_id``, ``key``, ``channel``, ``attempt``, ``error_class``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
+        # On Lambda the runtime's log filter puts the invocation's request id on every record.
+        request_id = getattr(record, "aws_request_id", None)
+        if request_id:
+            payload["request_id"] = request_id
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             payload.update(fields)

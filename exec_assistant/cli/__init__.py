@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from exec_assistant._version import __version__
-from exec_assistant.cli import doctor, manifest, meetings, replay, secrets, send, serve, users
+from exec_assistant.cli import dlq, doctor, manifest, meetings, replay, secrets, send, serve, users
 from exec_assistant.cli.errors import ErrorHandlingGroup
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.add_typer(users.app, name="users")
 app.add_typer(meetings.app, name="meetings")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(dlq.app, name="dlq")
 app.command("manifest", epilog=manifest.EPILOG)(manifest.render)
 app.command("doctor", epilog=doctor.EPILOG)(doctor.doctor)
 app.command("send-test-event", epilog=send.EPILOG)(send.send_test_event)

@@ -1,37 +1,25 @@
 """``exec-assistant doctor``: one table of what is ready, missing or broken.
 
 "missing" is not a failure (an unconfigured channel is simply off); "error" is, and makes the
-command exit non-zero. Secrets are reported as set or not, never shown.
+command exit non-zero. Secrets are reported as set or not, never shown. ``--aws STACK_ENV`` checks
+a deployed stack instead (:mod:`exec_assistant.cli.aws_doctor`); its "warning" rows need a look
+but are not failures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import StrEnum
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
 import typer
-from pydantic import BaseModel, ValidationError
-from rich.table import Table
+from pydantic import ValidationError
 
+from exec_assistant.cli.checks import Check, Status, show
 from exec_assistant.cli.errors import classify
-from exec_assistant.cli.output import ExitCode, out, print_json
 from exec_assistant.cli.params import JsonFlag
 from exec_assistant.cli.slack_check import auth_test
 from exec_assistant.config import SecretName, Settings, get_settings
 from exec_assistant.store import open_store
-
-
-class Status(StrEnum):
-    READY = "ready"
-    MISSING = "missing"
-    ERROR = "error"
-
-
-class Check(BaseModel):
-    check: str
-    status: Status
-    detail: str
 
 
 class Result(NamedTuple):
@@ -166,22 +154,36 @@ def run_checks() -> list[Check]:
     return checks
 
 
-def doctor(as_json: JsonFlag = False) -> None:
-    """Check configuration, the store, Slack (auth.test), Twilio, SES, bus and scheduler."""
-    checks = run_checks()
-    if as_json:
-        print_json(checks)
+def doctor(
+    as_json: JsonFlag = False,
+    aws: Annotated[
+        str | None,
+        typer.Option(
+            "--aws",
+            metavar="STACK_ENV",
+            help="Check the deployed stack of this environment (DLQs, alarms, monitor, secrets, "
+            "Slack, Twilio, SES) with your AWS credentials.",
+        ),
+    ] = None,
+    max_secret_age_days: Annotated[
+        int, typer.Option(min=1, help="With --aws: a secret older than this needs rotating.")
+    ] = 90,
+) -> None:
+    """Check configuration, the store, Slack (auth.test), Twilio, SES, bus and scheduler; with
+    --aws, the deployed stack. Exits 1 when something needs action."""
+    if aws is None:
+        checks = run_checks()
+        title = "exec-assistant doctor"
     else:
-        table = Table(title="exec-assistant doctor")
-        table.add_column("check")
-        table.add_column("status")
-        table.add_column("detail", overflow="fold")
-        colour = {Status.READY: "green", Status.MISSING: "yellow", Status.ERROR: "red"}
-        for c in checks:
-            table.add_row(c.check, f"[{colour[c.status]}]{c.status.value}[/]", c.detail)
-        out().print(table)
-    if any(c.status is Status.ERROR for c in checks):
-        raise typer.Exit(int(ExitCode.FAILED))
+        from exec_assistant.cli.aws_doctor import run_aws_checks
+
+        get_settings.cache_clear()
+        checks = run_aws_checks(aws, get_settings(), max_secret_age_days=max_secret_age_days)
+        title = f"exec-assistant doctor --aws {aws}"
+    show(checks, title=title, as_json=as_json)
 
 
-EPILOG = "Example: exec-assistant doctor --json | jq '.[] | select(.status != \"ready\")'"
+EPILOG = (
+    "Examples: exec-assistant doctor --json | jq '.[] | select(.status != \"ready\")'; "
+    "exec-assistant doctor --aws prod"
+)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from exec_assistant.config import get_settings
+from exec_assistant.config import Settings, get_settings
 from exec_assistant.store import Store, open_store
 
 JsonFlag = Annotated[
@@ -60,9 +60,10 @@ def parse_when(value: str, *, now: datetime | None = None) -> datetime:
 
 
 @contextmanager
-def store_session() -> Iterator[Store]:
-    """The store named by ``EXEC_ASSISTANT_STORE``, closed when the command ends."""
-    store = open_store(get_settings())
+def store_session(settings: Settings | None = None) -> Iterator[Store]:
+    """The store named by ``settings`` (default: ``EXEC_ASSISTANT_STORE``), closed when the
+    command ends."""
+    store = open_store(settings or get_settings())
     try:
         yield store
     finally:

@@ -3,6 +3,11 @@
 Safe to run twice: a meeting already delivered gets its delivered cycle again, which the ledger
 turns into a no-op; a meeting whose cycle was exhausted gets a fresh cycle, so it is sent again.
 ``--force`` gives every chosen meeting a fresh cycle (notify again even if delivered).
+
+``--aws STACK_ENV`` replays against a deployed stack: meetings and ledger come from its DynamoDB
+tables (``exec-assistant-{table}-{env}``) and the events go to its bus
+(``exec-assistant-bus-{env}``), so the deployed prep trigger and its ledger give the same
+guarantees as a local replay.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pydantic import BaseModel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from exec_assistant.cli.deployed import bus_name, deployed_settings
 from exec_assistant.cli.events import (
     new_cycle,
     prep_bus_event,
@@ -75,6 +81,14 @@ def replay(  # noqa: PLR0917 - Typer passes options by keyword
     bus: Annotated[
         str | None, typer.Option(help="Publish to this EventBridge bus (name or ARN).")
     ] = None,
+    aws: Annotated[
+        str | None,
+        typer.Option(
+            "--aws",
+            metavar="STACK_ENV",
+            help="Replay on the deployed stack of this environment (its tables and bus).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option(help="List the meetings and cycles; send nothing.")
     ] = False,
@@ -88,13 +102,20 @@ def replay(  # noqa: PLR0917 - Typer passes options by keyword
     Delivered meetings stay no-ops through the ledger unless --force; meetings whose every
     channel failed get a new cycle and are sent again. Dates: ISO (2026-11-25T09:30), now, +2h.
     """
-    if not dry_run and local == (bus is not None):
-        raise typer.BadParameter("give exactly one of --local or --bus NAME (or --dry-run)")
+    targets = sum((local, bus is not None, aws is not None))
+    if targets > 1 or (not dry_run and targets == 0):
+        raise typer.BadParameter(
+            "give exactly one of --local, --bus NAME or --aws STACK_ENV (or --dry-run)"
+        )
+    settings = None
+    if aws is not None:
+        settings = deployed_settings(aws)
+        bus = bus_name(aws)
     now = datetime.now(UTC)
     start, end = since or now - DEFAULT_BACK, until or now + DEFAULT_AHEAD
     fresh = new_cycle() if force else None
     mode = "local" if local else (f"bus {bus}" if bus else "no target")
-    with store_session() as store:
+    with store_session(settings) as store:
         meetings = select_meetings(
             store, since=start, until=end, users=user or [], statuses=status or []
         )

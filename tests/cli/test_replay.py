@@ -115,8 +115,9 @@ def test_filters_and_dry_run(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "exactly one of --local or --bus"),
-        (["--local", "--bus", "x"], "exactly one of --local or --bus"),
+        ([], "exactly one of --local, --bus NAME or --aws STACK_ENV"),
+        (["--local", "--bus", "x"], "exactly one of --local, --bus NAME or --aws STACK_ENV"),
+        (["--bus", "x", "--aws", "prod"], "exactly one of --local, --bus NAME or --aws STACK_ENV"),
         (["--local", "--since", "last tuesday"], "--since"),
         (["--local", "--user", "usr-ghost"], "no user usr-ghost"),
         (["--local", "--status", "lost"], "unknown status"),
