@@ -2,19 +2,21 @@
 :mod:`exec_assistant.metrics` (the reason for the latter is in its docstring).
 
     pip install --target /tmp/ptools aws-lambda-powertools
-    python bench/emf_import.py /tmp/ptools [RUNS]
+    python bench/emf_import.py /tmp/ptools [RUNS] [--pyc]
 
 Both are measured in the same run, interleaved, each in a fresh interpreter that first imports the
 prep trigger's handler module (what is already loaded when a metric is first written), then times
 the writer's import and the creation of one data point. The package and Powertools are copied
-without ``__pycache__`` and run with ``-B``, so every one of their modules compiles from source,
-as on Lambda (the bundle ships ``.py`` files only); the standard library keeps its ``.pyc``.
+without ``__pycache__`` and run with ``-B``, so every one of their modules compiles from source;
+with ``--pyc`` they are byte-compiled first, as the Lambda bundle now ships them
+(infra/bytecode.py). The standard library keeps its ``.pyc`` either way.
 Prints the median, the range and the ratio; not part of ``python -m bench`` (Powertools is not a
 dependency of the project).
 """
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
 import statistics
@@ -45,25 +47,28 @@ TARGETS = {
 }
 
 
-def _once(target: str, path: str) -> float:
+def _once(target: str, path: str, pyc: bool) -> float:
     env = {**os.environ, "PYTHONPATH": path}
     probe = PROBE.format(body=TARGETS[target])
+    flags = [] if pyc else ["-B"]
     done = subprocess.run(
-        [sys.executable, "-B", "-c", probe], env=env, capture_output=True, text=True, check=True
+        [sys.executable, *flags, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def main(powertools_dir: str, runs: int) -> None:
+def main(powertools_dir: str, runs: int, *, pyc: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ignore = shutil.ignore_patterns("__pycache__")
         shutil.copytree(ROOT / "exec_assistant", Path(tmp, "exec_assistant"), ignore=ignore)
         shutil.copytree(powertools_dir, Path(tmp, "deps"), ignore=ignore)
         path = os.pathsep.join([tmp, str(Path(tmp, "deps")), *sys.path[1:]])
+        if pyc:
+            compileall.compile_dir(tmp, quiet=1)
         times: dict[str, list[float]] = {t: [] for t in TARGETS}
         for _ in range(runs):
             for target in TARGETS:
-                times[target].append(_once(target, path))
+                times[target].append(_once(target, path, pyc))
     for target, values in times.items():
         print(
             f"{target:24} median {statistics.median(values) * 1000:6.1f} ms "
@@ -76,4 +81,5 @@ def main(powertools_dir: str, runs: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 15)
+    args = [a for a in sys.argv[1:] if a != "--pyc"]
+    main(args[0], int(args[1]) if len(args) > 1 else 15, pyc="--pyc" in sys.argv)

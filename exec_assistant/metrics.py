@@ -12,14 +12,20 @@ as plain properties, so Logs Insights can still find the events behind a figure.
 
 Why a small writer and not Powertools' ``Metrics``: the prep trigger and the Slack bot import this
 module at cold start (the Slack bot must answer Slack within 3 s of a cold start). Measured with
-``bench/emf_import.py`` (2026-12-03, this shared 2-core machine under load, two runs of 15
-interleaved cold imports each, after the prep trigger's own imports, every module compiled from
-source as on Lambda, whose bundle ships ``.py`` files only): ``aws_lambda_powertools.metrics``
-3.37 added a median of 317 / 360 ms (range 157-610 ms: 41 of its own modules, jmespath, certifi),
-this module 8 / 12 ms (range 1-26 ms; it needs only
-``json``, ``os``, ``sys``, ``threading`` and ``time``, already loaded): 30-40x. The absolute
-figures are inflated by the load; the ratio is the point. The EMF document is a few keys (see
-:func:`document`), so writing it costs less than depending on a library for it.
+``bench/emf_import.py`` (2026-12-03, this shared 2-core machine under load average 7-9; 11-15
+interleaved cold imports per run, each after the prep trigger's own imports):
+
+=========================================  ==========================  ====================
+compiled                                   aws_lambda_powertools 3.37  this module
+=========================================  ==========================  ====================
+from source (three runs)                   median 298 / 317 / 360 ms   median 14 / 8 / 12 ms
+from ``.pyc``, as the bundle now ships     median 100 ms (min 46)      median 16 ms (min 2)
+=========================================  ==========================  ====================
+
+Powertools brings 41 modules of its own plus jmespath; this module needs only ``json``, ``os``,
+``sys``, ``threading`` and ``time``, already loaded. The absolute figures are inflated by the
+load; the ratio (6x to 40x) is the point. An EMF document is a few keys (see :func:`document`),
+so writing it costs less than depending on a library for it.
 
 Where lines go: stdout on Lambda. Elsewhere (the CLI, ``serve``, tests) nothing is written unless
 ``EXEC_ASSISTANT_METRICS=emf`` (``off`` silences them on Lambda too): the CLI's ``--json`` output

@@ -184,8 +184,18 @@ def twilio_check(env: str, settings: Settings) -> Check:
         return Check(check="Twilio", status=Status.ERROR, detail="account SID or token missing")
     register_secret(sid)
     register_secret(token)
+    from twilio.base.exceptions import TwilioRestException
+
     account = twilio_client(sid, token, api_url=settings.twilio_api_url)
-    status = str(account.api.v2010.accounts(sid).fetch().status)
+    try:
+        status = str(account.api.v2010.accounts(sid).fetch().status)
+    except TwilioRestException as exc:
+        return Check(
+            check="Twilio",
+            status=Status.ERROR,
+            detail=f"Twilio refused the account fetch (HTTP {exc.status}, error {exc.code}); "
+            "exec-assistant secrets rotate twilio-auth-token",
+        )
     return Check(
         check="Twilio",
         status=Status.READY if status == "active" else Status.ERROR,

@@ -263,6 +263,17 @@ def test_missing_secrets_a_bad_token_and_ses_problems(
     assert rows["SES"] == {"check": "SES", "status": "error", "detail": "sending is disabled"}
 
 
+def test_a_refused_twilio_token_needs_action(
+    cli: Cli, stack: Stack, fake_twilio: FakeTwilioAPI
+) -> None:
+    fake_twilio.auth_token = "a-newer-token-0000"
+    code, rows = _doctor(cli)
+    assert code == 1
+    assert rows["Twilio"]["status"] == "error"
+    assert "HTTP 401, error 20003" in rows["Twilio"]["detail"]
+    assert TWILIO_TOKEN not in json.dumps(rows)
+
+
 def test_a_required_secret_missing_is_an_error(cli: Cli, stack: Stack) -> None:
     stack.secrets.delete_secret(
         SecretId=_name("slack-signing-secret"), ForceDeleteWithoutRecovery=True
