@@ -89,7 +89,7 @@ def test_an_escalation_is_counted_on_the_channel_it_went_to(
 ) -> None:
     handle_event(envelope(), runtime)
     clock.advance(timedelta(minutes=31))
-    (pending,) = runtime.scheduler.pending()  # type: ignore[attr-defined]
+    (pending,) = runtime.scheduler.pending()
     escalation: dict[str, Any] = envelope(**pending.event.detail)
     assert handle_event(escalation, runtime).action == "notified"
 
