@@ -90,13 +90,10 @@ def build_runtime(
 
         channels = build_channels(settings)
     if notifications is None:
-        from exec_assistant.notifications.metered import MeteredNotifier
-        from exec_assistant.notifications.service import NotificationService
+        from exec_assistant.notifications.metered import MeteredNotificationService
 
-        notifications = MeteredNotifier(
-            NotificationService(
-                store, channels, clock=clock, lease_seconds=settings.notification_lease_seconds
-            )
+        notifications = MeteredNotificationService(
+            store, channels, clock=clock, lease_seconds=settings.notification_lease_seconds
         )
     runtime = Runtime(
         settings=settings,

@@ -1,4 +1,4 @@
-"""The notification metrics, counted from each :class:`NotificationResult` (wraps the service).
+"""The notification metrics, counted from each :class:`NotificationResult` of the service.
 
 Counted once per cycle: a result with ``duplicate=True`` (a retried or duplicated event finding
 the cycle claimed or done) and a ``RETRYABLE`` one (the retry will count) emit nothing, so EMF
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from exec_assistant import metrics
@@ -30,11 +31,9 @@ from exec_assistant.notifications.types import (
 logger = logging.getLogger(__name__)
 
 
-class MeteredNotifier:
-    """Delegates to ``inner`` and emits the metrics of what it did (see the module docstring)."""
-
-    def __init__(self, inner: NotificationService) -> None:
-        self.inner = inner
+class MeteredNotificationService(NotificationService):
+    """The notification service, emitting the metrics of what each ``notify`` did (see the
+    module docstring); the runtime builds this one."""
 
     def notify(
         self,
@@ -44,8 +43,11 @@ class MeteredNotifier:
         key: str,
         kind: NotificationKind = NotificationKind.INITIAL,
         channel_order: Sequence[Channel] | None = None,
+        deadline: datetime | None = None,
     ) -> NotificationResult:
-        result = self.inner.notify(meeting, user, key=key, kind=kind, channel_order=channel_order)
+        result = super().notify(
+            meeting, user, key=key, kind=kind, channel_order=channel_order, deadline=deadline
+        )
         if not result.duplicate:
             record_result(meeting, kind, result)
         return result

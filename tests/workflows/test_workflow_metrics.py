@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from exec_assistant import runtime as runtime_module
+from exec_assistant.errors import TransientError
 from exec_assistant.metrics import Metric
 from exec_assistant.models import Channel, ErrorClass, Meeting
-from exec_assistant.notifications.metered import MeteredNotifier
+from exec_assistant.notifications.metered import MeteredNotificationService
 from exec_assistant.runtime import Runtime
 from exec_assistant.workflows import calendar_monitor
 from exec_assistant.workflows.prep_trigger_handler import handle_event
@@ -24,7 +25,7 @@ __all__ = ["emf"]
 
 
 def test_the_runtime_meters_its_notification_service(runtime: Runtime) -> None:
-    assert isinstance(runtime.notifications, MeteredNotifier)
+    assert isinstance(runtime.notifications, MeteredNotificationService)
 
 
 def test_a_delivery_is_counted_once_with_its_channel_and_latency(
@@ -74,7 +75,7 @@ def test_a_transient_failure_counts_attempts_but_no_outcome_until_the_retry(
 ) -> None:
     slack.fail_with = ErrorClass.TRANSIENT
     sms.fail_with = ErrorClass.TRANSIENT
-    with pytest.raises(Exception, match="retry"):
+    with pytest.raises(TransientError):
         handle_event(envelope(), runtime)
     assert emf.of(Metric.NOTIFICATION_EXHAUSTED) == []
     assert emf.of(Metric.NOTIFICATION_DELIVERED) == []
