@@ -2,11 +2,14 @@
 
 boto3 is imported here, on first use, never at package import. Retries use botocore's
 ``standard`` retry mode (exponential backoff with jitter on throttling and 5xx); the endpoint
-comes from boto3's own ``AWS_ENDPOINT_URL`` handling.
+comes from boto3's own ``AWS_ENDPOINT_URL`` handling. The region is ``AWS_REGION``, else
+``AWS_DEFAULT_REGION``, else boto3's configuration files: botocore itself does not read
+``AWS_REGION`` (Lambda sets both; a developer's shell often only the first).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -37,7 +40,17 @@ def client(
             read_timeout=read_timeout,
             max_pool_connections=50,
         )
-        created = _session().client(service, region_name=region, config=config)
+        region_name = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        from botocore.exceptions import NoRegionError
+
+        try:
+            created = _session().client(service, region_name=region_name, config=config)
+        except NoRegionError:
+            from exec_assistant.errors import ConfigurationError
+
+            raise ConfigurationError(
+                "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)", code="no_region"
+            ) from None
         _clients[key] = created
         return created
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import threading
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exec_assistant.errors import ConfigurationError, TransientError
+from exec_assistant.logs import parse_log_level
 
 SecretName = Literal[
     "slack_bot_token",
@@ -44,8 +46,9 @@ class Settings(BaseSettings):
     )
     exec_assistant_store: str | None = Field(
         default=None,
-        description="sqlite:///path/to/file.db or dynamodb. Default: SQLite in the user data "
-        "directory, DynamoDB on Lambda.",
+        description="Where data lives: sqlite:////absolute/path.db (four slashes: an absolute "
+        "path), sqlite:///~/path.db, or dynamodb. A relative path is refused. Default: SQLite in "
+        "the user data directory, DynamoDB on Lambda.",
     )
     users_table_name: str | None = Field(
         default=None, description="DynamoDB users table (default exec-assistant-users-{env})."
@@ -148,6 +151,49 @@ class Settings(BaseSettings):
     log_level: str = Field(
         default="INFO", description="Log level of the JSON log lines (DEBUG, INFO, WARNING, …)."
     )
+
+    @field_validator("exec_assistant_store")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        # ConfigurationError, not ValueError: pydantic lets it through, so the message (with the
+        # variable's own name) reaches the user as it is written here.
+        if not value or value == "dynamodb":
+            return value or None
+        if not value.startswith("sqlite:///"):
+            raise ConfigurationError(
+                f"EXEC_ASSISTANT_STORE={value!r}: use sqlite:////absolute/path/file.db, "
+                "sqlite:///~/path/file.db or dynamodb",
+                code="bad_store_url",
+            )
+        path = value.removeprefix("sqlite:///")
+        if not path:
+            raise ConfigurationError(
+                "EXEC_ASSISTANT_STORE=sqlite:/// needs a file path", code="bad_store_url"
+            )
+        try:
+            expanded = Path(path).expanduser()
+        except RuntimeError:  # ~name of a user this machine does not know
+            raise ConfigurationError(
+                f"EXEC_ASSISTANT_STORE={value!r}: cannot expand {path.split('/')[0]!r}",
+                code="bad_store_url",
+            ) from None
+        if not expanded.is_absolute():
+            raise ConfigurationError(
+                f"EXEC_ASSISTANT_STORE={value!r} is a path relative to the working directory "
+                f"({path}), so each directory would get its own database; write "
+                f"sqlite:////{path} for /{path}, or sqlite:///{Path.cwd() / path} for this "
+                "directory's file",
+                code="bad_store_url",
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        try:
+            return parse_log_level(value)
+        except ValueError as exc:
+            raise ConfigurationError(f"LOG_LEVEL: {exc}", code="bad_log_level") from None
 
     def table_name(
         self, table: Literal["users", "meetings", "chat_sessions", "notifications"]

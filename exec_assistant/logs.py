@@ -38,6 +38,18 @@ def scrub(text: str) -> str:
     return text
 
 
+#: The level names ``LOG_LEVEL`` accepts.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def parse_log_level(value: str) -> str:
+    """``value`` as a level name ``logging`` knows (any case); ``ValueError`` names the choices."""
+    name = value.strip().upper()
+    if name not in LOG_LEVELS:
+        raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+    return name
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -64,7 +76,7 @@ def configure_logging(level: str | None = None) -> None:
     if _state["configured"]:
         return
     root = logging.getLogger()
-    root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
+    root.setLevel(parse_log_level(level or os.environ.get("LOG_LEVEL") or "INFO"))
     if not root.handlers:
         root.addHandler(logging.StreamHandler(sys.stderr))
     for handler in root.handlers:

@@ -21,6 +21,9 @@ app = typer.Typer(
     "meetings, rotate secrets, manage users and meetings.",
     epilog="Example: exec-assistant send-test-event --local --sample",
     no_args_is_help=True,
+    # Help text is shown as written: no rich markup or :emoji: codes (an ARN's ':secret:'
+    # would render as an emoji). Each sub-app sets the same.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -16,9 +16,10 @@ from pydantic import ValidationError
 
 from exec_assistant.cli.checks import Check, Status, show
 from exec_assistant.cli.errors import classify
-from exec_assistant.cli.params import JsonFlag
+from exec_assistant.cli.params import JsonFlag, store_location
 from exec_assistant.cli.slack_check import auth_test
 from exec_assistant.config import SecretName, Settings, get_settings
+from exec_assistant.errors import ConfigurationError
 from exec_assistant.store import open_store
 
 
@@ -28,16 +29,12 @@ class Result(NamedTuple):
 
 
 def _store(settings: Settings) -> Result:
-    from exec_assistant.runtime import uses_aws
-
     store = open_store(settings)
     try:
         users = len(store.list_users())
     finally:
         store.close()
-    where = "DynamoDB" if uses_aws(settings) else "SQLite"
-    url = settings.exec_assistant_store or "default location"
-    return Result(Status.READY, f"{where} ({url}), {users} user(s)")
+    return Result(Status.READY, f"{store_location(settings)}, {users} user(s)")
 
 
 def _slack_token(settings: Settings) -> Result:
@@ -136,7 +133,7 @@ def run_checks() -> list[Check]:
     try:
         get_settings.cache_clear()
         settings = get_settings()
-    except ValidationError as exc:
+    except (ValidationError, ConfigurationError) as exc:
         return [Check(check="configuration", status=Status.ERROR, detail=classify(exc)[0])]
     checks = [
         Check(

@@ -9,6 +9,7 @@ nobody classified, for the traceback a bug report needs.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,15 +19,42 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from exec_assistant.cli.output import ExitCode, error_line
-from exec_assistant.errors import ConfigurationError, ExecAssistantError
+from exec_assistant.errors import ConfigurationError, ExecAssistantError, NotFoundError
+
+#: Model fields whose CLI option is not ``--`` + the field name with dashes.
+OPTION_NAMES = {
+    "prep_hours_before": "--prep-hours",
+    "meeting_type": "--type",
+    "start_time": "--start",
+    "end_time": "--end",
+    "user_id": "--user",
+    "meeting_id": "--id",
+    "attendees": "--attendee",
+    "channel_order": "--channels",
+    "escalation_delay_minutes": "--escalation-delay",
+}
+
+
+def option_name(field: str) -> str:
+    """The CLI option a model field is given with (``prep_hours_before`` → ``--prep-hours``)."""
+    return OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
 
 
 def _validation_message(exc: ValidationError) -> str:
+    """One line naming what the user typed: environment variables for Settings, else options."""
+    settings = exc.title == "Settings"
     parts = []
     for item in exc.errors():
-        where = ".".join(str(p) for p in item.get("loc", ())) or exc.title
-        parts.append(f"{where}: {item.get('msg', 'invalid')}")
-    return "invalid input: " + "; ".join(parts)
+        fields = [str(p) for p in item.get("loc", ()) if isinstance(p, str)]
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        if settings:
+            where = fields[0].upper() if fields else "configuration"
+        else:
+            where = option_name(fields[-1]) if fields else ""
+            message = re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", lambda m: option_name(m.group()), message)
+        parts.append(f"{where}: {message}" if where else message)
+    prefix = "invalid configuration: " if settings else "invalid input: "
+    return prefix + "; ".join(parts)
 
 
 def _aws_message(exc: Exception) -> str | None:
@@ -68,10 +96,13 @@ def classify(exc: Exception) -> tuple[str, ExitCode]:
         return message, ExitCode.FAILED
     if isinstance(exc, ConfigurationError):
         return str(exc), ExitCode.CONFIG
+    if isinstance(exc, NotFoundError):  # a user or meeting the command line named
+        return str(exc), ExitCode.USAGE
     if isinstance(exc, ExecAssistantError):
         return str(exc), ExitCode.FAILED
     if isinstance(exc, ValidationError):
-        return _validation_message(exc), ExitCode.USAGE
+        code = ExitCode.CONFIG if exc.title == "Settings" else ExitCode.USAGE
+        return _validation_message(exc), code
     provider = _aws_message(exc) or _slack_message(exc)
     if provider:
         return provider, ExitCode.FAILED

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from exec_assistant.config import get_settings
-from exec_assistant.logs import JsonFormatter
+from exec_assistant.errors import ConfigurationError
+from exec_assistant.logs import JsonFormatter, parse_log_level
 from exec_assistant.models import PREP_EVENT_DETAIL_TYPE, PREP_EVENT_SOURCES, Channel
 
 if TYPE_CHECKING:
@@ -43,7 +44,10 @@ def cli_logging(default: str = "WARNING") -> Iterator[None]:
     root = logging.getLogger()
     handler = _CurrentStderr()
     handler.setFormatter(JsonFormatter())
-    handler.setLevel(os.environ.get("LOG_LEVEL", default).upper())
+    try:
+        handler.setLevel(parse_log_level(os.environ.get("LOG_LEVEL") or default))
+    except ValueError as exc:
+        raise ConfigurationError(f"LOG_LEVEL: {exc}", code="bad_log_level") from None
     previous = root.level
     root.addHandler(handler)
     root.setLevel(min(previous or logging.WARNING, handler.level))

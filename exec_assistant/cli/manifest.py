@@ -113,12 +113,20 @@ def render(
     """Print the Slack app manifest with every request URL filled in.
 
     Paste the result into https://api.slack.com/apps → Create New App → From a manifest.
+    Without --url or --stack it prints the template, placeholder URLs and all.
     """
-    if (url is None) == (stack is None):
-        raise typer.BadParameter("give exactly one of --url or --stack")
-    target = webhook_url(url if url is not None else stack_webhook_url(str(stack), infra_dir))
+    if url is not None and stack is not None:
+        raise typer.BadParameter("give one of --url or --stack, not both")
     text = file.read_text("utf-8") if file is not None else packaged_manifest()
-    filled = fill(text, target)
+    if url is None and stack is None:
+        typer.echo(
+            "the template: its request URLs are placeholders (give --url or --stack to fill them)",
+            err=True,
+        )
+        target, filled = "unchanged", text
+    else:
+        target = webhook_url(url if url is not None else stack_webhook_url(str(stack), infra_dir))
+        filled = fill(text, target)
     if output is not None:
         output.write_text(filled, "utf-8")
         typer.echo(f"wrote {output} (request URL {target})", err=True)
@@ -128,5 +136,5 @@ def render(
 
 EPILOG = (
     "Example: exec-assistant manifest --url https://abc123.execute-api.us-east-1.amazonaws.com"
-    "/slack/webhook > slack-manifest.yml"
+    "/slack/webhook > slack-manifest.yml  |  exec-assistant manifest (the template)"
 )

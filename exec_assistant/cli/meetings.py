@@ -1,12 +1,14 @@
-"""``exec-assistant meetings add|list|import``: the meetings that need prep."""
+"""``exec-assistant meetings add|list|show|cancel|import``: the meetings that need prep."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 
 from exec_assistant.cli.output import out, print_json, when
@@ -15,13 +17,18 @@ from exec_assistant.cli.params import (
     JsonFlag,
     parse_duration,
     parse_when,
+    require_meeting,
+    require_user,
     store_session,
 )
 from exec_assistant.cli.selection import STATUS_HELP, select_meetings
-from exec_assistant.errors import NotFoundError, PermanentError
-from exec_assistant.models import Meeting, MeetingSource
+from exec_assistant.errors import PermanentError
+from exec_assistant.models import LedgerRecord, Meeting, MeetingSource, MeetingStatus
 
-app = typer.Typer(help="Manage meetings: add one by hand, import a calendar, list them.")
+app = typer.Typer(
+    help="Manage meetings: add one by hand, import a calendar, list, show or cancel them.",
+    rich_markup_mode=None,
+)
 
 When = Annotated[datetime, typer.Option(parser=parse_when, help=WHEN_HELP)]
 
@@ -78,8 +85,7 @@ def add(  # noqa: PLR0917 - Typer passes options by keyword
         prep_hours_before=prep_hours,
     )
     with store_session() as store:
-        if store.get_user(user) is None:
-            raise NotFoundError(f"no user {user} (add it with 'exec-assistant users add')")
+        require_user(store, user)
         if store.get_meeting(meeting.meeting_id) is not None:
             raise PermanentError(f"meeting {meeting.meeting_id} already exists")
         stored = store.upsert_meeting_calendar(meeting)
@@ -137,6 +143,86 @@ def list_meetings(
     out().print(table)
 
 
+class MeetingDetails(BaseModel):
+    """What ``meetings show`` shows: the meeting and its delivery records (``--json``)."""
+
+    meeting: Meeting
+    notifications: list[LedgerRecord]
+
+
+def _detail_table(meeting: Meeting) -> Table:
+    table = Table(title=f"meeting {meeting.meeting_id}", show_header=False, title_justify="left")
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    rows = [
+        ("title", meeting.title),
+        ("owner", meeting.user_id),
+        ("start", when(meeting.start_time)),
+        ("end", when(meeting.end_time)),
+        ("prep window opens", when(meeting.prep_window_start)),
+        ("type", meeting.meeting_type),
+        ("location", meeting.location or "-"),
+        ("attendees", ", ".join(meeting.attendees) or "-"),
+        ("source", f"{meeting.source.value} {meeting.external_id or ''}".strip()),
+        ("status", meeting.status.value),
+        ("notification", meeting.notification_status.value),
+    ]
+    for field_name, value in rows:
+        table.add_row(field_name, value)
+    return table
+
+
+@app.command("show", epilog="Example: exec-assistant meetings show mtg-board --json")
+def show(
+    meeting_id: Annotated[str, typer.Argument(help="The meeting's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one meeting: its details, status and every delivery record with its attempts."""
+    from exec_assistant.cli.events import attempts_table
+
+    with store_session() as store:
+        details = MeetingDetails(
+            meeting=require_meeting(store, meeting_id),
+            notifications=store.list_notifications_for_meeting(meeting_id),
+        )
+    if as_json:
+        print_json(details)
+        return
+    console = out()
+    console.print(_detail_table(details.meeting))
+    for record in details.notifications:
+        console.print(attempts_table(record.key, record.attempts))
+        console.print(f"ledger {record.key}: {record.state.value}")
+    if not details.notifications:
+        console.print("no notification sent yet")
+
+
+@app.command("cancel", epilog="Example: exec-assistant meetings cancel mtg-board")
+def cancel(
+    meeting_id: Annotated[str, typer.Argument(help="The meeting's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Cancel a meeting: no prep notification, reminder or escalation goes out for it any more.
+
+    Reminders already scheduled still fire, and the prep trigger skips a cancelled meeting. A
+    completed meeting cannot be cancelled (exit 2); cancelling twice changes nothing.
+    """
+    with store_session() as store:
+        meeting = require_meeting(store, meeting_id)
+        moved = store.transition_meeting(meeting_id, MeetingStatus.CANCELLED, now=datetime.now(UTC))
+        stored = require_meeting(store, meeting_id)
+    if not moved and stored.status is not MeetingStatus.CANCELLED:
+        raise typer.BadParameter(
+            f"meeting {meeting_id} is {stored.status.value}: it cannot be cancelled any more"
+        )
+    if as_json:
+        print_json({"meeting": stored, "cancelled": moved})
+    elif moved:
+        out().print(f"[green]cancelled[/] meeting {meeting_id} '{meeting.title}'")
+    else:
+        out().print(f"meeting {meeting_id} was already cancelled")
+
+
 @app.command(
     "import",
     epilog="Example: exec-assistant meetings import https://calendar.example.com/ceo.ics "
@@ -168,8 +254,11 @@ def import_calendar(
     end = until or start + DEFAULT_WINDOW
     if end <= start:
         raise typer.BadParameter("--until must be after --from")
+    if "://" not in source and not Path(source).expanduser().is_file():
+        raise typer.BadParameter(f"no calendar file {source}", param_hint="'SOURCE'")
     runtime = build_runtime()
     try:
+        require_user(runtime.store, user)
         report = import_ics(runtime.store, user, source, now=now, start=start, window=end - start)
         apply_calendar_changes(runtime, report)
     finally:

@@ -1,4 +1,5 @@
-"""Parsing what people type (dates, durations) and opening the configured store for a command."""
+"""Parsing what people type (dates, durations), opening the configured store for a command, and
+finding the user or meeting a command names (one message for each, whichever command asks)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from exec_assistant.config import Settings, get_settings
-from exec_assistant.store import Store, open_store
+from exec_assistant.errors import NotFoundError
+from exec_assistant.models import Meeting, User
+from exec_assistant.store import Store, default_sqlite_path, open_store
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print JSON (for scripts) instead of tables.")
@@ -59,6 +63,17 @@ def parse_when(value: str, *, now: datetime | None = None) -> datetime:
     return parsed if parsed.tzinfo else parsed.astimezone()
 
 
+def store_location(settings: Settings) -> str:
+    """Which store the commands use, resolved: the SQLite file's absolute path, or the tables."""
+    from exec_assistant.runtime import uses_aws
+
+    if uses_aws(settings):
+        return f"DynamoDB tables {settings.table_name('users').replace('-users-', '-*-')}"
+    url = settings.exec_assistant_store
+    path = Path(url.removeprefix("sqlite:///")).expanduser() if url else default_sqlite_path()
+    return f"SQLite file {path.resolve()}"
+
+
 @contextmanager
 def store_session(settings: Settings | None = None) -> Iterator[Store]:
     """The store named by ``settings`` (default: ``EXEC_ASSISTANT_STORE``), closed when the
@@ -68,3 +83,21 @@ def store_session(settings: Settings | None = None) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def require_user(store: Store, user_id: str) -> User:
+    """The user ``user_id``; a missing one is bad input (exit 2), worded the same everywhere."""
+    user = store.get_user(user_id)
+    if user is None:
+        raise NotFoundError(f"no user {user_id} in the store (see 'exec-assistant users list')")
+    return user
+
+
+def require_meeting(store: Store, meeting_id: str) -> Meeting:
+    """The meeting ``meeting_id``; a missing one is bad input (exit 2)."""
+    meeting = store.get_meeting(meeting_id)
+    if meeting is None:
+        raise NotFoundError(
+            f"no meeting {meeting_id} in the store (see 'exec-assistant meetings list')"
+        )
+    return meeting

@@ -1,8 +1,10 @@
 """``exec-assistant replay``: re-emit MeetingPrepRequired for chosen meetings (after an outage).
 
-Safe to run twice: a meeting already delivered gets its delivered cycle again, which the ledger
-turns into a no-op; a meeting whose cycle was exhausted gets a fresh cycle, so it is sent again.
-``--force`` gives every chosen meeting a fresh cycle (notify again even if delivered).
+Only meetings whose prep window is open now are sent; the others are listed as ``not due`` (the
+window opens later, or the meeting has started). Safe to run twice: a meeting already delivered
+gets its delivered cycle again, which the ledger turns into a no-op; a meeting whose cycle was
+exhausted gets a fresh cycle, so it is sent again. ``--force`` sends every chosen meeting, due or
+not, with a fresh cycle (notify again even if delivered).
 
 ``--aws STACK_ENV`` replays against a deployed stack: meetings and ledger come from its DynamoDB
 tables (``exec-assistant-{table}-{env}``) and the events go to its bus
@@ -53,7 +55,8 @@ class ReplayItem(BaseModel):
     user_id: str
     start_time: datetime
     cycle: str | None
-    action: str  # planned | published | notified | duplicate | skipped | failed | rejected | error
+    # planned | not due | published | notified | duplicate | skipped | failed | rejected | error
+    action: str
     detail: str = ""
 
 
@@ -93,12 +96,17 @@ def replay(  # noqa: PLR0917 - Typer passes options by keyword
         bool, typer.Option(help="List the meetings and cycles; send nothing.")
     ] = False,
     force: Annotated[
-        bool, typer.Option(help="New prep cycle for every meeting: notify even if delivered.")
+        bool,
+        typer.Option(
+            help="Send every chosen meeting with a new prep cycle, even one whose prep window "
+            "is not open or that was delivered."
+        ),
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Re-emit MeetingPrepRequired for the meetings matching every filter.
+    """Re-emit MeetingPrepRequired for the meetings matching every filter whose prep window is open.
 
+    Meetings not due (window not open yet, or started) are listed, not sent, unless --force.
     Delivered meetings stay no-ops through the ledger unless --force; meetings whose every
     channel failed get a new cycle and are sent again. Dates: ISO (2026-11-25T09:30), now, +2h.
     """
@@ -119,7 +127,11 @@ def replay(  # noqa: PLR0917 - Typer passes options by keyword
         meetings = select_meetings(
             store, since=start, until=end, users=user or [], statuses=status or []
         )
-        plan = [(m, replay_cycle(store, m, force=fresh)) for m in meetings]
+        due = {m.meeting_id for m in meetings if force or m.in_prep_window(now)}
+        plan = [(m, replay_cycle(store, m, force=fresh)) for m in meetings if m.meeting_id in due]
+    waiting = [
+        _item(m, None, "not due", _not_due(m, now)) for m in meetings if m.meeting_id not in due
+    ]
     if dry_run:
         items = [_item(m, cycle, "planned") for m, cycle in plan]
     elif local:
@@ -127,6 +139,7 @@ def replay(  # noqa: PLR0917 - Typer passes options by keyword
             items = _run(plan, lambda e: _local(run, e), as_json)
     else:
         items = _run(plan, lambda e: _remote(str(bus), e), as_json)
+    items = sorted([*items, *waiting], key=lambda i: (i.start_time, i.meeting_id))
     summary = ReplaySummary(
         mode=mode, dry_run=dry_run, counts=dict(Counter(i.action for i in items)), items=items
     )
@@ -136,6 +149,12 @@ def replay(  # noqa: PLR0917 - Typer passes options by keyword
         _show(summary)
     if any(i.action in ("failed", "error") for i in items):
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _not_due(meeting: Meeting, now: datetime) -> str:
+    if meeting.start_time <= now:
+        return "meeting has started (--force to send anyway)"
+    return f"prep window opens {when(meeting.prep_window_start)} (--force to send now)"
 
 
 def _item(meeting: Meeting, cycle: str | None, action: str, detail: str = "") -> ReplayItem:
@@ -192,7 +211,13 @@ def _show(summary: ReplaySummary) -> None:
     table = Table(title=f"replay ({'dry run, ' if summary.dry_run else ''}{summary.mode})")
     for column in ("meeting", "user", "start", "cycle", "action", "detail"):
         table.add_column(column, overflow="fold")
-    colour = {"notified": "green", "published": "green", "duplicate": "cyan", "planned": "white"}
+    colour = {
+        "notified": "green",
+        "published": "green",
+        "duplicate": "cyan",
+        "planned": "white",
+        "not due": "yellow",
+    }
     for i in summary.items:
         table.add_row(
             i.meeting_id,
@@ -206,4 +231,5 @@ def _show(summary: ReplaySummary) -> None:
     console.print(table)
     counts = ", ".join(f"{n} {action}" for action, n in sorted(summary.counts.items()))
     verb = "would replay" if summary.dry_run else "replayed"
-    console.print(f"{verb} {len(summary.items)} meeting(s){': ' + counts if counts else ''}")
+    sent = len(summary.items) - summary.counts.get("not due", 0)
+    console.print(f"{verb} {sent} meeting(s){': ' + counts if counts else ''}")

@@ -28,7 +28,9 @@ from exec_assistant.config import SecretName, Settings, get_settings
 from exec_assistant.errors import ConfigurationError, PermanentError, TransientError
 from exec_assistant.logs import register_secret
 
-app = typer.Typer(help="Rotate and inspect the secrets kept in AWS Secrets Manager.")
+app = typer.Typer(
+    help="Rotate and inspect the secrets kept in AWS Secrets Manager.", rich_markup_mode=None
+)
 
 
 class SecretKind(StrEnum):

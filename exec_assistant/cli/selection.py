@@ -11,7 +11,7 @@ from datetime import datetime
 
 import typer
 
-from exec_assistant.errors import NotFoundError
+from exec_assistant.cli.params import require_user
 from exec_assistant.models import Meeting, MeetingStatus, NotificationStatus
 from exec_assistant.store import Store
 
@@ -50,8 +50,7 @@ def select_meetings(
     found: dict[str, Meeting] = {}
     if users:
         for user_id in users:
-            if store.get_user(user_id) is None:
-                raise NotFoundError(f"no user {user_id}")
+            require_user(store, user_id)
             found.update(
                 (m.meeting_id, m) for m in store.list_meetings_for_user(user_id, since, until)
             )

@@ -18,8 +18,7 @@ from exec_assistant.cli.events import (
 )
 from exec_assistant.cli.local import cli_logging, local_runtime
 from exec_assistant.cli.output import ExitCode, err, out, print_json
-from exec_assistant.cli.params import JsonFlag, store_session
-from exec_assistant.errors import NotFoundError
+from exec_assistant.cli.params import JsonFlag, require_meeting, store_session
 from exec_assistant.models import Meeting, MeetingSource, User
 
 SAMPLE_USER_ID = "usr-sample"
@@ -101,10 +100,7 @@ def send_test_event(  # noqa: PLR0917 - Typer passes options by keyword
 
 def _stored(meeting_id: str) -> Meeting:
     with store_session() as store:
-        meeting = store.get_meeting(meeting_id)
-    if meeting is None:
-        raise NotFoundError(f"no meeting {meeting_id} in the store")
-    return meeting
+        return require_meeting(store, meeting_id)
 
 
 def _sample_saved() -> Meeting:
@@ -123,10 +119,7 @@ def _run_local(meeting_id: str | None, *, sample: bool, cycle: str | None, as_js
             store.put_user(user)
             meeting = store.upsert_meeting_calendar(meeting)
         else:
-            found = store.get_meeting(str(meeting_id))
-            if found is None:
-                raise NotFoundError(f"no meeting {meeting_id} in the store")
-            meeting = found
+            meeting = require_meeting(store, str(meeting_id))
         event = prep_bus_event(meeting, cycle=cycle)
         if not as_json:
             err().print(

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from exec_assistant.cli.local import cli_logging
 from exec_assistant.cli.output import err, out
+from exec_assistant.cli.params import store_location
 
 if TYPE_CHECKING:
     from exec_assistant.interfaces.local_server import LocalSlackServer
@@ -62,7 +63,7 @@ def _status(runtime: Runtime, server: LocalSlackServer | None, slack_note: str) 
     table = Table(title="exec-assistant serve", show_header=False)
     table.add_column("part")
     table.add_column("where", overflow="fold")
-    table.add_row("store", settings.exec_assistant_store or "SQLite (default location)")
+    table.add_row("store", store_location(settings))
     table.add_row("event bus", f"EventBridge {settings.event_bus_name}" if aws else "in-process")
     table.add_row("scheduler", type(runtime.scheduler).__name__)
     table.add_row("calendar monitor", f"every {settings.calendar_monitor_interval_seconds:g} s")

@@ -1,18 +1,28 @@
-"""``exec-assistant users add|list``: the executives notifications go to."""
+"""``exec-assistant users add|list|set``: the executives notifications go to."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import time, timedelta
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from exec_assistant.cli.output import out, print_json
-from exec_assistant.cli.params import JsonFlag, store_session
+from exec_assistant.cli.output import err, out, print_json
+from exec_assistant.cli.params import (
+    JsonFlag,
+    parse_duration,
+    require_user,
+    store_location,
+    store_session,
+)
+from exec_assistant.config import get_settings
 from exec_assistant.errors import PermanentError
-from exec_assistant.models import Channel, NotificationPreferences, User
+from exec_assistant.models import Channel, NotificationPreferences, QuietHours, User
 
-app = typer.Typer(help="Manage users (the executives who get prep notifications).")
+app = typer.Typer(
+    help="Manage users (the executives who get prep notifications).", rich_markup_mode=None
+)
 
 
 def _channels(value: str) -> list[Channel]:
@@ -69,16 +79,19 @@ def add(  # noqa: PLR0917 - Typer passes options by keyword
 
 @app.command("list", epilog="Example: exec-assistant users list --json")
 def list_users(as_json: JsonFlag = False) -> None:
-    """List every user in the store."""
+    """List every user in the store (and say which store: stderr, so --json stays clean)."""
     with store_session() as store:
         users = store.list_users()
+    err().print(f"store: {store_location(get_settings())}")
     if as_json:
         print_json(users)
         return
     table = Table(title=f"{len(users)} user(s)")
-    for column in ("user_id", "name", "slack", "email", "phone", "time zone", "channels"):
+    columns = ("user_id", "name", "slack", "email", "phone", "time zone", "channels", "quiet hours")
+    for column in (*columns, "escalation"):
         table.add_column(column, overflow="fold")
     for user in users:
+        prefs = user.preferences
         table.add_row(
             user.user_id,
             user.name,
@@ -86,6 +99,97 @@ def list_users(as_json: JsonFlag = False) -> None:
             user.email or "-",
             user.phone or "-",
             user.timezone,
-            ",".join(c.value for c in user.preferences.channel_order),
+            ",".join(c.value for c in prefs.channel_order),
+            _quiet_text(prefs.quiet_hours),
+            f"{prefs.escalation_delay_minutes} min",
         )
     out().print(table)
+
+
+def _quiet_text(quiet: QuietHours | None) -> str:
+    return f"{quiet.start:%H:%M}-{quiet.end:%H:%M}" if quiet else "-"
+
+
+def _quiet_hours(value: str) -> QuietHours | None:
+    """``22:00-07:00`` (may wrap midnight) → QuietHours; ``off`` → None."""
+    if value.strip().lower() == "off":
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a time range such as 22:00-07:00 (or 'off')"
+        ) from None
+    if start == end:
+        raise typer.BadParameter("quiet hours must not start and end at the same time")
+    return QuietHours(start=start, end=end)
+
+
+def _minutes(value: timedelta) -> int:
+    minutes = value.total_seconds() / 60
+    if minutes != int(minutes) or minutes < 1:
+        raise typer.BadParameter(
+            "the escalation delay is whole minutes, at least 1m (e.g. 30m, 2h)"
+        )
+    return int(minutes)
+
+
+@app.command(
+    "set",
+    epilog="Example: exec-assistant users set usr-ceo --channels slack,email "
+    "--quiet-hours 22:00-07:00 --escalation-delay 45m",
+)
+def set_user(  # noqa: PLR0917 - Typer passes options by keyword
+    user_id: Annotated[str, typer.Argument(help="The user to change.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    slack_user_id: Annotated[str | None, typer.Option(help="Slack member id (U…).")] = None,
+    email: Annotated[str | None, typer.Option(help="Email for the SES fallback.")] = None,
+    phone: Annotated[str | None, typer.Option(help="E.164 phone for the SMS fallback.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone.")] = None,
+    channels: Annotated[
+        str | None, typer.Option(help="Channel order, comma-separated (slack,sms,email,console).")
+    ] = None,
+    quiet_hours: Annotated[
+        str | None,
+        typer.Option(
+            help="No SMS in this daily window, in the user's time zone: 22:00-07:00, or off."
+        ),
+    ] = None,
+    escalation_delay: Annotated[
+        timedelta | None,
+        typer.Option(
+            parser=parse_duration,
+            help="Escalate to the next channel when a delivered prep is not acted on within "
+            "this time (30m, 2h).",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a user's details or notification preferences; options not given stay as they are."""
+    fields: dict[str, Any] = {
+        "name": name,
+        "slack_user_id": slack_user_id,
+        "email": email,
+        "phone": phone,
+        "timezone": timezone,
+    }
+    preferences: dict[str, Any] = {}
+    if channels is not None:
+        preferences["channel_order"] = _channels(channels)
+    if quiet_hours is not None:
+        preferences["quiet_hours"] = _quiet_hours(quiet_hours)
+    if escalation_delay is not None:
+        preferences["escalation_delay_minutes"] = _minutes(escalation_delay)
+    changes = {k: v for k, v in fields.items() if v is not None}
+    if not changes and not preferences:
+        raise typer.BadParameter("nothing to change: give at least one option (see --help)")
+    with store_session() as store:
+        user = require_user(store, user_id)
+        merged = user.model_dump()
+        merged.update(changes)
+        merged["preferences"] = {**merged["preferences"], **preferences}
+        stored = store.put_user(User.model_validate(merged))
+    if as_json:
+        print_json(stored)
+    else:
+        out().print(f"[green]saved[/] user {stored.user_id} ({stored.name})")

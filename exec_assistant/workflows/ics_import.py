@@ -190,9 +190,18 @@ class _Expansion:
     def run(self, calendar: Any) -> list[Occurrence]:
         self.series = _series(calendar)
         found: list[Occurrence] = []
+        outside = 0  # readable series with no occurrence in the range
         for uid, events in self.series.items():
-            found.extend(self.expand(calendar, uid, events, self.start, self.end))
-        return [o for o in found if o.external_id]
+            occurrences = self.expand(calendar, uid, events, self.start, self.end)
+            outside += not occurrences and uid not in self.broken
+            found.extend(occurrences)
+        kept = [o for o in found if o.external_id]
+        if outside and not kept:
+            self.report.warnings.append(
+                f"{outside} event(s) in the calendar lie outside {self.start:%Y-%m-%d %H:%M} → "
+                f"{self.end:%Y-%m-%d %H:%M} UTC: import a wider range to include them"
+            )
+        return kept
 
     def expand(
         self, calendar: Any, uid: str, events: list[Any], start: datetime, end: datetime

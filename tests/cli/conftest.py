@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from typer.testing import CliRunner, Result
 
 from exec_assistant.cli import app
 from exec_assistant.config import get_settings
-from exec_assistant.models import PREP_EVENT_DETAIL_TYPE, PREP_EVENT_SOURCE
+from exec_assistant.models import PREP_EVENT_DETAIL_TYPE, PREP_EVENT_SOURCE, Meeting, User
 from exec_assistant.store.sqlite import SQLiteStore
 from tests.fakes.fixtures import fake_slack, fake_twilio
 
@@ -45,6 +46,28 @@ def assert_one_line_error(result: Result, *, contains: str = "") -> None:
     assert lines[0].startswith("error: "), lines[0]
     assert contains in lines[0], lines[0]
     assert "Traceback" not in result.output
+
+
+def add_user(cli: Cli, user_id: str = "usr-ceo", **fields: Any) -> User:
+    """Store a user straight into the test's database (``name`` Ada unless given)."""
+    return cli.store().put_user(User(user_id=user_id, name=fields.pop("name", "Ada"), **fields))
+
+
+def add_meeting(
+    cli: Cli, meeting_id: str = "mtg-1", *, hours: float = 2, prep_hours: float = 24
+) -> Meeting:
+    """Store a meeting of usr-ceo starting ``hours`` from now (its window open if < prep_hours)."""
+    start = datetime.now(UTC) + timedelta(hours=hours)
+    return cli.store().upsert_meeting_calendar(
+        Meeting(
+            meeting_id=meeting_id,
+            user_id="usr-ceo",
+            title=f"Meeting {meeting_id}",
+            start_time=start,
+            end_time=start + timedelta(hours=1),
+            prep_hours_before=prep_hours,
+        )
+    )
 
 
 @pytest.fixture

@@ -68,15 +68,35 @@ def test_refused_token_and_partial_twilio_are_errors(
     assert "revoked" not in json.dumps(rows)
 
 
-def test_bad_store_url_and_scheduler_config(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EXEC_ASSISTANT_STORE", "postgres://nope")
+def test_scheduler_config_error(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCHEDULER_GROUP_NAME", "exec-assistant-dev")
     code, rows = _rows(cli)
     assert code == 1
-    assert rows["store"]["status"] == "error"
-    assert "EXEC_ASSISTANT_STORE" in rows["store"]["detail"]
     assert rows["bus / scheduler"]["status"] == "error"
     assert "SCHEDULER_ROLE_ARN" in rows["bus / scheduler"]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgres://nope", "use sqlite:////absolute/path/file.db"),
+        ("sqlite:///tmp/x.db", "relative to the working directory"),
+    ],
+)
+def test_bad_store_url_is_the_configuration_row(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, url: str, message: str
+) -> None:
+    monkeypatch.setenv("EXEC_ASSISTANT_STORE", url)
+    code, rows = _rows(cli)
+    assert code == 1
+    assert list(rows) == ["configuration"]
+    assert "EXEC_ASSISTANT_STORE" in rows["configuration"]["detail"]
+    assert message in rows["configuration"]["detail"]
+
+
+def test_store_row_shows_the_resolved_database_file(cli: Cli) -> None:
+    _code, rows = _rows(cli)
+    assert f"SQLite file {cli.db.resolve()}" in rows["store"]["detail"]
 
 
 def test_invalid_settings_are_one_error_row(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,4 +104,5 @@ def test_invalid_settings_are_one_error_row(cli: Cli, monkeypatch: pytest.Monkey
     code, rows = _rows(cli)
     assert code == 1
     assert list(rows) == ["configuration"]
-    assert "notification_lease_seconds" in rows["configuration"]["detail"]
+    assert "NOTIFICATION_LEASE_SECONDS" in rows["configuration"]["detail"]
+    assert "notification_lease_seconds" not in rows["configuration"]["detail"]

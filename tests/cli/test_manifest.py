@@ -91,14 +91,20 @@ def test_output_file(cli: Cli, sample: Path, tmp_path: Path) -> None:
         (["--url", "http://insecure.example.com/slack/webhook"], "https"),
         (["--url", "not a url"], "https"),
         (["--url", PLACEHOLDER_URL], "placeholder"),
-        ([], "exactly one of --url or --stack"),
-        (["--url", URL, "--stack", "dev"], "exactly one"),
+        (["--url", URL, "--stack", "dev"], "one of --url or --stack, not both"),
     ],
 )
 def test_bad_arguments(cli: Cli, sample: Path, args: list[str], message: str) -> None:
     result = cli("manifest", "--file", str(sample), *args)
     assert_one_line_error(result, contains=message)
     assert result.stdout == ""
+
+
+def test_without_arguments_prints_the_template(cli: Cli, sample: Path) -> None:
+    result = cli("manifest", "--file", str(sample))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == sample.read_text()
+    assert "placeholders" in result.stderr
 
 
 def test_manifest_without_placeholder_is_refused(cli: Cli, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def test_users_add_and_list(cli: Cli) -> None:
         (["--phone", "12345"], "phone"),
         (["--timezone", "Mars/Olympus"], "time zone"),
         (["--channels", "pigeon"], "pigeon"),
-        (["--slack-user-id", "nope"], "slack_user_id"),
+        (["--slack-user-id", "nope"], "--slack-user-id"),
     ],
 )
 def test_users_add_rejects_bad_input_and_stores_nothing(
@@ -124,7 +124,11 @@ def test_meetings_list_filters_by_user_and_status(cli: Cli) -> None:
         (["--user", "usr-ceo", "--title", "T", "--start", "2030-13-01"], "--start"),
         (["--user", "usr-ceo", "--title", "T", "--start", "tomorrow"], "not an ISO date"),
         (["--user", "usr-ceo", "--title", "T", "--start", "+1h", "--duration", "x"], "duration"),
-        (["--user", "usr-ceo", "--title", "T", "--start", "+1h", "--end", "now"], "end_time"),
+        (["--user", "usr-ceo", "--title", "T", "--start", "+1h", "--end", "now"], "--end must"),
+        (
+            ["--user", "usr-ceo", "--title", "T", "--start", "+1h", "--prep-hours", "-1"],
+            "--prep-hours:",
+        ),
         (["--user", "nobody", "--title", "T", "--start", "+1h"], "no user nobody"),
         (["--user", "usr-ceo", "--start", "+1h"], "--title"),
     ],

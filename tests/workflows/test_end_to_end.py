@@ -233,7 +233,7 @@ def test_ten_threads_one_slack_message_through_the_real_client(
 def test_runtime_selection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = SQLiteStore(tmp_path / "sel.db")
     channels: dict[Channel, NotificationChannel] = {}
-    assert not uses_aws(Settings(exec_assistant_store="sqlite:///x.db"))
+    assert not uses_aws(Settings(exec_assistant_store="sqlite:////tmp/x.db"))
     assert uses_aws(Settings(exec_assistant_store="dynamodb"))
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "exec-assistant-prep-trigger-test")
     assert uses_aws(Settings())
