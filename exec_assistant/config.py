@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         default=None, description="Twilio API base URL (default: Twilio's)."
     )
 
+    public_base_url: str | None = Field(
+        default=None,
+        description="The public address of the webhooks and action links "
+        "(https://…execute-api….amazonaws.com): Twilio signs it, email links point to it.",
+    )
+
     ses_from_email: str | None = Field(
         default=None, description="Verified SES sender address. Unset: the email channel is off."
     )

@@ -173,6 +173,9 @@ class User(_Model):
     phone: E164Phone | None = None
     timezone: TimeZoneName = "UTC"
     preferences: NotificationPreferences = Field(default_factory=NotificationPreferences)
+    #: When the user replied STOP to our SMS number (Twilio's opt-out): the SMS channel skips
+    #: them until they reply START. None: not opted out.
+    sms_opted_out_at: AwareDatetime | None = None
     created_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
@@ -440,6 +443,45 @@ class LedgerState(StrEnum):
 LEDGER_FINAL_STATES = frozenset({LedgerState.DELIVERED, LedgerState.EXHAUSTED})
 
 
+class AckAction(StrEnum):
+    """What the executive answered to a prep notification."""
+
+    START_PREP = "start_prep"
+    REMIND_LATER = "remind_later"
+
+
+#: The channels an executive can answer on (the console only prints).
+ACK_CHANNELS = frozenset({Channel.SLACK, Channel.SMS, Channel.EMAIL})
+
+
+def _ack_channel(value: Channel) -> Channel:
+    if value not in ACK_CHANNELS:
+        raise ValueError("an acknowledgement comes from slack, sms or email")
+    return value
+
+
+class Acknowledgement(_Model):
+    """The executive's answer to one prep cycle: recorded once, from whichever channel was first."""
+
+    #: Unique per answer, so a write resent after a lost answer is recognised as its own.
+    ack_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=64)
+    channel: Annotated[Channel, AfterValidator(_ack_channel)]
+    action: AckAction
+    at: AwareDatetime
+    #: Remind Later: when the reminder comes back.
+    remind_at: AwareDatetime | None = None
+    #: Free detail for the timeline (``"LATER 30"``, the Slack user id), never a secret.
+    detail: str = Field(default="", max_length=200)
+
+
+class AckResult(_Model):
+    """What recording an acknowledgement did: ``recorded`` is True only for the call that set it;
+    ``acknowledgement`` is the one that stands (this call's or the earlier one)."""
+
+    recorded: bool
+    acknowledgement: Acknowledgement
+
+
 class LedgerRecord(_Model):
     key: NonEmptyStr
     meeting_id: NonEmptyStr
@@ -448,6 +490,8 @@ class LedgerRecord(_Model):
     lease_expires_at: AwareDatetime
     attempts: list[DeliveryAttempt] = Field(default_factory=list)
     delivered_channel: Channel | None = None
+    #: The executive's answer to this cycle, set once (``Store.acknowledge_notification``).
+    acknowledgement: Acknowledgement | None = None
     created_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
     expires_at: AwareDatetime

@@ -34,15 +34,20 @@ from slack_sdk.errors import SlackApiError
 from exec_assistant.errors import ConfigurationError, ExecAssistantError, PermanentError
 from exec_assistant.interfaces import slack_views as views
 from exec_assistant.logs import log_event
-from exec_assistant.models import ChatSession, ErrorClass, Meeting, MeetingStatus, User
+from exec_assistant.models import (
+    AckAction,
+    Channel,
+    ChatSession,
+    ErrorClass,
+    Meeting,
+    MeetingStatus,
+    User,
+)
 from exec_assistant.notifications.rendering import Block
 from exec_assistant.runtime import Runtime
+from exec_assistant.workflows.acknowledge import acknowledge
 from exec_assistant.workflows.prep_conversation import ConversationEngine
-from exec_assistant.workflows.reminders import (
-    cancel_escalation,
-    reminder_choices,
-    schedule_reminder,
-)
+from exec_assistant.workflows.reminders import reminder_choices, schedule_reminder
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +165,9 @@ class SlackListeners:
                 body, client, f"Nothing to prep for this meeting ({views.status_label(meeting)})."
             )
             return
+        if not self._acknowledged(body, client, meeting, user, AckAction.START_PREP):
+            return
         now = self.runtime.clock()
-        cancel_escalation(self.runtime, meeting)
         channel = self._dm_channel(body, client)
         session, created = self.store.create_chat_session(
             ChatSession.for_meeting(meeting, user, now=now, channel_id=channel)
@@ -246,7 +252,10 @@ class SlackListeners:
         if found is None:
             return
         meeting, user = found
-        cancel_escalation(self.runtime, meeting)
+        if not self._acknowledged(
+            body, client, meeting, user, AckAction.REMIND_LATER, remind_at=fire_at
+        ):
+            return
         try:
             item = schedule_reminder(
                 self.runtime,
@@ -371,6 +380,36 @@ class SlackListeners:
             self._refuse(body, client, "Only the person this meeting belongs to can do that.")
             return None
         return meeting, user
+
+    def _acknowledged(
+        self,
+        body: dict[str, Any],
+        client: WebClient,
+        meeting: Meeting,
+        user: User,
+        action: AckAction,
+        *,
+        remind_at: datetime | None = None,
+    ) -> bool:
+        """Record the click as the cycle's acknowledgement (:mod:`~exec_assistant.workflows.
+        acknowledge`). False (and an "already handled" answer) when another answer stands; a
+        Slack answer of the same action goes on (a double click or a retry is idempotent)."""
+        outcome = acknowledge(
+            self.runtime,
+            meeting,
+            user,
+            channel=Channel.SLACK,
+            action=action,
+            remind_at=remind_at,
+            detail=str(body["user"]["id"]),
+        )
+        standing = outcome.acknowledgement
+        if outcome.recorded or (
+            standing is not None and standing.channel == Channel.SLACK and standing.action == action
+        ):
+            return True
+        self._refuse(body, client, outcome.text)
+        return False
 
     @staticmethod
     def _refuse(body: dict[str, Any], client: WebClient, text: str) -> None:

@@ -20,6 +20,13 @@ from exec_assistant.models import Meeting, User
 from exec_assistant.notifications.types import NotificationKind, PrepNotification
 
 SMS_MAX_CHARS = 320
+#: What an SMS reply can do (exec_assistant.workflows.sms_replies): every SMS ends with one.
+#: What ``LATER`` without a number snoozes for, in minutes.
+SMS_SNOOZE_MINUTES = 30
+SMS_KEYWORDS = (
+    f"Reply PREP to start prep in your Slack DM, LATER to be reminded in {SMS_SNOOZE_MINUTES} min."
+)
+SMS_KEYWORDS_WITHOUT_SLACK = f"Reply LATER to be reminded in {SMS_SNOOZE_MINUTES} min."
 START_PREP_ACTION = "start_prep"
 REMIND_LATER_ACTION = "remind_later"
 ACTIONS_BLOCK_ID = "prep_actions"
@@ -201,10 +208,13 @@ def slack_message(notification: PrepNotification) -> SlackMessage:
 
 def sms_text(notification: PrepNotification, *, limit: int = SMS_MAX_CHARS) -> str:
     """At most ``limit`` characters; the title (then the location) is shortened, never the
-    time or what to do. ASCII punctuation keeps the message in the GSM-7 alphabet."""
+    time, what to do or the reply keywords (:data:`SMS_KEYWORDS`). ASCII punctuation keeps
+    the message in the GSM-7 alphabet."""
     meeting, user = notification.meeting, notification.user
     facts = meeting_facts(meeting, user, notification.kind)
     when = format_when(meeting, user, dash="-")
+    # Prep happens in Slack: with a Slack id the reply starts it; without, only LATER helps.
+    action = SMS_KEYWORDS if user.slack_user_id else f"{facts.action} {SMS_KEYWORDS_WITHOUT_SLACK}"
     prefix = {
         NotificationKind.INITIAL: "Prep for",
         NotificationKind.REMINDER: "Reminder: prep for",
@@ -214,7 +224,7 @@ def sms_text(notification: PrepNotification, *, limit: int = SMS_MAX_CHARS) -> s
     def compose(title: str, location: str, attendees: bool) -> str:
         where = f" at {location}" if location else ""
         who = f" {facts.attendees[:1].upper()}{facts.attendees[1:]}." if attendees else ""
-        return f'{prefix} "{title}", {when}{where}.{who} {facts.action}'
+        return f'{prefix} "{title}", {when}{where}.{who} {action}'
 
     location = truncate(facts.location, 60)
     for attendees in (True, False):

@@ -84,6 +84,16 @@ class MessageEditor(Protocol):
 
 
 @runtime_checkable
+class DirectMessenger(Protocol):
+    """A channel that can post plain text into the user's direct conversation (Slack's DM)."""
+
+    def post_dm(self, user: User, text: str) -> str:
+        """Post ``text`` to ``user``'s DM and return its provider id (Slack ``channel:ts``);
+        raises :class:`DeliveryError` like ``send`` (``no_slack_user_id`` when unreachable)."""
+        ...
+
+
+@runtime_checkable
 class Reconcilable(Protocol):
     """A channel whose provider can be asked what it delivered (Slack, Twilio; SES cannot)."""
 

@@ -30,6 +30,8 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from exec_assistant.models import (
+    Acknowledgement,
+    AckResult,
     Channel,
     ChatMessage,
     ChatSession,
@@ -196,6 +198,16 @@ class Store(Protocol):
         conditional write, as ``complete_attempt`` would (``ValueError`` if its seq was never
         recorded): the last attempt's outcome and the final state land together. A record
         already finished by ``owner`` in ``state`` (a resent write) is returned as it is.
+        """
+        ...
+
+    def acknowledge_notification(self, key: str, acknowledgement: Acknowledgement) -> AckResult:
+        """Record the executive's answer to cycle ``key`` once, in one conditional write.
+
+        The first call sets it (``recorded=True``); any later one, from any channel, changes
+        nothing and gets the acknowledgement that stands (``recorded=False``). A resent write
+        whose first answer was lost (same ``ack_id``) is the caller's: ``recorded=True``.
+        The record's other fields are left alone. ``NotFoundError`` if ``key`` has no record.
         """
         ...
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from exec_assistant.models import (
+    Acknowledgement,
+    AckResult,
     Channel,
     Claim,
     ClaimOutcome,
@@ -147,6 +149,23 @@ class DynamoDBLedger(DynamoDBTables):
                 key, self._refused_record(exc), owner, state, completed
             )
         return self._record(item)
+
+    def acknowledge_notification(self, key: str, acknowledgement: Acknowledgement) -> AckResult:
+        """One ``UpdateItem`` conditioned on the item existing and having no acknowledgement;
+        only the ``acknowledgement`` attribute is written."""
+        expr = Expr()
+        condition = (
+            f"attribute_exists({expr.n(LEDGER_KEY_ATTR)}) "
+            f"AND attribute_not_exists({expr.n('acknowledgement')})"
+        )
+        expr.set("acknowledgement", acknowledgement.model_dump())
+        try:
+            self._update("notifications", key, expr, condition)
+        except ConditionFailed as exc:
+            return ledger_rules.refused_acknowledgement(
+                key, self._refused_record(exc), acknowledgement
+            )
+        return AckResult(recorded=True, acknowledgement=acknowledgement)
 
     def get_notification(self, key: str) -> LedgerRecord | None:
         item = self._get("notifications", key)  # ConsistentRead: decisions read this

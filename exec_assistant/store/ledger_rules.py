@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from exec_assistant.errors import LeaseLostError
+from exec_assistant.errors import LeaseLostError, NotFoundError
 from exec_assistant.models import (
+    Acknowledgement,
+    AckResult,
     Claim,
     ClaimOutcome,
     DeliveryAttempt,
@@ -150,3 +152,16 @@ def check_refused_finish(
     if owned_by(record, owner):
         raise ValueError(f"attempt seq {completed.seq if completed else -1} was never recorded")
     raise lost(key, owner)
+
+
+def refused_acknowledgement(
+    key: str, record: LedgerRecord | None, acknowledgement: Acknowledgement
+) -> AckResult:
+    """A refused ``acknowledge_notification``: the record is missing (``NotFoundError``), or an
+    acknowledgement stands — this very one (a resent write: recorded) or an earlier one."""
+    if record is None:
+        raise NotFoundError(f"no ledger record {key}", code="no_cycle")
+    standing = record.acknowledgement
+    if standing is None:  # the condition was false, so one stands: a store bug, not an input
+        raise RuntimeError(f"acknowledgement of {key} refused with none recorded")
+    return AckResult(recorded=standing.ack_id == acknowledgement.ack_id, acknowledgement=standing)

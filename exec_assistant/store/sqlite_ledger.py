@@ -12,6 +12,8 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from exec_assistant.models import (
+    Acknowledgement,
+    AckResult,
     Channel,
     Claim,
     ClaimOutcome,
@@ -134,6 +136,16 @@ class SQLiteLedger(SQLiteBase):
             )
             self._rewrite_record(conn, record)
         return record
+
+    def acknowledge_notification(self, key: str, acknowledgement: Acknowledgement) -> AckResult:
+        with self._tx() as conn:
+            record = self._read_record(conn, key)
+            if record is None or record.acknowledgement is not None:
+                return ledger_rules.refused_acknowledgement(key, record, acknowledgement)
+            self._rewrite_record(
+                conn, record.model_copy(update={"acknowledgement": acknowledgement})
+            )
+        return AckResult(recorded=True, acknowledgement=acknowledgement)
 
     def get_notification(self, key: str) -> LedgerRecord | None:
         rows = self._query("SELECT data FROM notifications WHERE key=?", (key,))

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from exec_assistant.notifications.rendering import (
+    SMS_KEYWORDS,
+    SMS_KEYWORDS_WITHOUT_SLACK,
     SMS_MAX_CHARS,
     email_message,
     meeting_blocks,
@@ -89,7 +91,7 @@ def test_sms_is_short_with_a_very_long_title_and_keeps_the_essentials(
     text = sms_text(notification)
     assert len(text) <= SMS_MAX_CHARS
     assert "Thu 26 Nov, 05:00-06:00 EST" in text
-    assert text.endswith("Open your Slack DM from Exec Assistant and press Start Prep.")
+    assert text.endswith(SMS_KEYWORDS)
     assert "Strategy Strategy" in text and "..." in text
     assert text.isascii()
 
@@ -98,7 +100,7 @@ def test_sms_with_a_short_title_is_complete() -> None:
     text = sms_text(note())
     assert text == (
         'Prep for "Q4 Business Review", Thu 26 Nov, 05:00-06:00 EST at Board room, 12th floor. '
-        "3 attendees. Open your Slack DM from Exec Assistant and press Start Prep."
+        "3 attendees. Reply PREP to start prep in your Slack DM, LATER to be reminded in 30 min."
     )
 
 
@@ -107,7 +109,7 @@ def test_sms_without_slack_says_what_to_do_without_slack() -> None:
         meeting=make_meeting(), user=make_user(slack_user_id=None), key="k"
     )
     assert "Slack" not in sms_text(notification)
-    assert sms_text(notification).endswith("before it starts.")
+    assert sms_text(notification).endswith("before it starts. " + SMS_KEYWORDS_WITHOUT_SLACK)
 
 
 def test_email_escapes_html_and_has_both_bodies() -> None:

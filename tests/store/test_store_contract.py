@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from exec_assistant.errors import LeaseLostError, NotFoundError
 from exec_assistant.models import (
     ALLOWED_TRANSITIONS,
+    AckAction,
+    Acknowledgement,
     AttemptStatus,
     Channel,
     ChatMessage,
@@ -769,3 +771,110 @@ def test_twenty_concurrent_claims_exactly_one_wins(store: Store) -> None:
     assert record is not None
     assert record.state == LedgerState.IN_PROGRESS
     assert record.attempts == []
+
+
+# --- acknowledgements ---------------------------------------------------------------------
+
+
+def _ack(
+    channel: Channel, action: AckAction = AckAction.START_PREP, **kw: object
+) -> Acknowledgement:
+    return Acknowledgement.model_validate(
+        {"channel": channel, "action": action, "at": NOW + timedelta(minutes=5), **kw}
+    )
+
+
+def _delivered(store: Store, key: str = "mtg-1#prep") -> LedgerRecord:
+    store.claim_notification(key, "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    store.record_attempt(key, owner="a", attempt=_owned(0, "a"))
+    done = _owned(0, "a").model_copy(
+        update={"status": AttemptStatus.DELIVERED, "provider_id": "D1:1.2", "completed_at": NOW}
+    )
+    return store.finish_notification(
+        key,
+        owner="a",
+        state=LedgerState.DELIVERED,
+        delivered_channel=Channel.SLACK,
+        now=NOW,
+        completed=done,
+    )
+
+
+def test_first_acknowledgement_stands_and_a_second_changes_nothing(store: Store) -> None:
+    before = _delivered(store)
+    first = _ack(Channel.SMS, detail="PREP")
+    result = store.acknowledge_notification("mtg-1#prep", first)
+    assert result.recorded
+    assert result.acknowledgement == first
+    stored = store.get_notification("mtg-1#prep")
+    assert stored == before.model_copy(update={"acknowledgement": first})
+    later = _ack(Channel.EMAIL, AckAction.REMIND_LATER, remind_at=NOW + timedelta(hours=1))
+    again = store.acknowledge_notification("mtg-1#prep", later)
+    assert not again.recorded
+    assert again.acknowledgement == first
+    assert store.get_notification("mtg-1#prep") == stored
+
+
+def test_a_resent_acknowledgement_is_the_senders_own(store: Store) -> None:
+    _delivered(store)
+    ack = _ack(Channel.SLACK, AckAction.REMIND_LATER, remind_at=NOW + timedelta(minutes=30))
+    assert store.acknowledge_notification("mtg-1#prep", ack).recorded
+    resent = store.acknowledge_notification("mtg-1#prep", ack)
+    assert resent.recorded  # the same ack_id: its first answer was lost, not a second answer
+    assert resent.acknowledgement == ack
+
+
+def test_acknowledging_a_missing_cycle_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        store.acknowledge_notification("mtg-1#nope", _ack(Channel.SMS))
+    assert store.get_notification("mtg-1#nope") is None
+
+
+def test_acknowledgement_survives_the_owners_later_writes(store: Store) -> None:
+    """An answer can come while the walk still holds the claim (Slack delivered, SMS next)."""
+    store.claim_notification("k", "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    store.record_attempt("k", owner="a", attempt=_owned(0, "a"))
+    ack = _ack(Channel.SLACK)
+    assert store.acknowledge_notification("k", ack).recorded
+    record = store.finish_notification(
+        "k", owner="a", state=LedgerState.DELIVERED, delivered_channel=Channel.SLACK, now=NOW
+    )
+    assert record.acknowledgement == ack
+    stored = store.get_notification("k")
+    assert stored is not None
+    assert stored.acknowledgement == ack
+    assert stored.state == LedgerState.DELIVERED
+
+
+def test_twenty_concurrent_acknowledgements_exactly_one_is_recorded(store: Store) -> None:
+    _delivered(store)
+    workers = 20
+    barrier = threading.Barrier(workers)
+    results: list[tuple[Acknowledgement, bool, Acknowledgement]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    channels = itertools.cycle([Channel.SLACK, Channel.SMS, Channel.EMAIL])
+
+    def acknowledge(ack: Acknowledgement) -> None:
+        try:
+            barrier.wait(timeout=30)
+            result = store.acknowledge_notification("mtg-1#prep", ack)
+            with lock:
+                results.append((ack, result.recorded, result.acknowledgement))
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+
+    acks = [_ack(next(channels)) for _ in range(workers)]
+    threads = [threading.Thread(target=acknowledge, args=(ack,)) for ack in acks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    winners = [ack for ack, recorded, _ in results if recorded]
+    assert len(winners) == 1
+    assert {standing.ack_id for _, _, standing in results} == {winners[0].ack_id}
+    stored = store.get_notification("mtg-1#prep")
+    assert stored is not None
+    assert stored.acknowledgement == winners[0]

@@ -211,6 +211,21 @@ class SlackChannel:
             raise _transport_error(exc, writes=True) from exc
         return f"{response['channel']}:{response['ts']}"
 
+    def post_dm(self, user: User, text: str) -> str:
+        """``chat.postMessage`` of plain ``text`` to the user's DM (the prep conversation opened
+        from SMS or email). Not retried on an unknown outcome: it could post twice."""
+        from slack_sdk.errors import SlackApiError
+
+        if not user.slack_user_id:
+            raise DeliveryError(ErrorClass.PERMANENT, "no_slack_user_id", "user has no Slack id")
+        try:
+            response = self.client.chat_postMessage(channel=user.slack_user_id, text=text)
+        except SlackApiError as exc:
+            raise _api_error(exc.response, writes=True) from exc
+        except Exception as exc:
+            raise _transport_error(exc, writes=True) from exc
+        return f"{response['channel']}:{response['ts']}"
+
     def update(self, provider_id: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
         """``chat.update`` of a message this channel sent (``provider_id`` = ``channel:ts``)."""
         from slack_sdk.errors import SlackApiError

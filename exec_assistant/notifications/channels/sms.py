@@ -113,7 +113,11 @@ class SmsChannel:
         self._lock = threading.Lock()
 
     def skip_reason(self, user: User) -> str | None:
-        return None if user.phone else "user has no phone number"
+        if not user.phone:
+            return "user has no phone number"
+        if user.sms_opted_out_at is not None:  # replied STOP: Twilio would refuse (21610)
+            return "user opted out of SMS (replied STOP)"
+        return None
 
     def _credentials(self) -> tuple[str, str, str]:
         """The account SID, auth token and sender, resolved on the first send: on Lambda they
