@@ -69,6 +69,8 @@ class Metric(StrEnum):
     STORE_UNAVAILABLE = "StoreUnavailable"
     #: one completed calendar monitor run
     CALENDAR_MONITOR_RUN = "CalendarMonitorRun"
+    #: prep cycles the recovery sweep found stuck and republished (in one monitor run)
+    CYCLES_RECOVERED = "CyclesRecovered"
 
 
 class Unit(StrEnum):

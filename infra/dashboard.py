@@ -147,8 +147,11 @@ def widgets(
             region=region,
         ),
         _widget(
-            "Calendar monitor runs",
-            [_line(app_metric(cfg, "CalendarMonitorRun"), "completed runs")],
+            "Calendar monitor runs and recovery sweep",
+            [
+                _line(app_metric(cfg, "CalendarMonitorRun"), "completed runs"),
+                _line(app_metric(cfg, "CyclesRecovered"), "stuck cycles republished"),
+            ],
             region=region,
         ),
         _widget(

@@ -117,6 +117,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         published=len(result.published),
         failed=len(result.failed),
     )
+    if result.recovery.republished:
+        metrics.emit(metrics.Metric.CYCLES_RECOVERED, len(result.recovery.republished))
     return result.model_dump(mode="json")
 
 

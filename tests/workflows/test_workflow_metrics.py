@@ -12,13 +12,14 @@ import pytest
 from exec_assistant import runtime as runtime_module
 from exec_assistant.errors import TransientError
 from exec_assistant.metrics import Metric
-from exec_assistant.models import Channel, ErrorClass, Meeting
+from exec_assistant.models import Channel, ErrorClass, Meeting, MeetingStatus, User
 from exec_assistant.notifications.metered import MeteredNotificationService
 from exec_assistant.runtime import Runtime
 from exec_assistant.workflows import calendar_monitor
 from exec_assistant.workflows.prep_trigger_handler import handle_event
+from exec_assistant.workflows.recovery import GRACE
 from tests.emf import Captured, emf
-from tests.workflows.conftest import Clock, CountingChannel
+from tests.workflows.conftest import NOW, Clock, CountingChannel, add_meeting
 from tests.workflows.test_prep_trigger import envelope
 
 __all__ = ["emf"]
@@ -109,3 +110,24 @@ def test_the_monitor_counts_a_completed_run(
     (run,) = emf.of(Metric.CALENDAR_MONITOR_RUN)
     assert run["published"] == 0
     assert run["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["environment"]]
+
+
+def test_the_monitor_counts_the_cycles_its_sweep_recovered(
+    runtime: Runtime,
+    user: User,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    emf: Captured,
+) -> None:
+    # published (PREP_REQUIRED) but never claimed: once the grace has passed, the sweep
+    # republishes it
+    start = NOW + timedelta(hours=6)
+    add_meeting(runtime, user, "mtg-stuck", start=start, status=MeetingStatus.PREP_REQUIRED)
+    clock.advance(GRACE + timedelta(minutes=1))
+    monkeypatch.setattr(runtime_module, "get_runtime", lambda: runtime)
+    calendar_monitor.lambda_handler({}, None)
+    (recovered,) = emf.of(Metric.CYCLES_RECOVERED)
+    assert recovered["CyclesRecovered"] == 1
+    calendar_monitor.lambda_handler({}, None)  # delivered now: nothing more to recover
+    assert len(emf.of(Metric.CYCLES_RECOVERED)) == 1
+    assert len(emf.of(Metric.CALENDAR_MONITOR_RUN)) == 2
