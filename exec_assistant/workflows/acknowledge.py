@@ -19,6 +19,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from exec_assistant import metrics
 from exec_assistant.components import Runtime
 from exec_assistant.errors import NotFoundError, PermanentError
 from exec_assistant.logs import log_event
@@ -127,6 +128,9 @@ def acknowledge(
         key=key,
         channel=channel.value,
         action=action.value,
+    )
+    metrics.emit(
+        metrics.Metric.ACKNOWLEDGEMENT, channel=channel.value, action=action.value, key=key
     )
     cancel_escalation(runtime, meeting)
     text = describe(standing, user)

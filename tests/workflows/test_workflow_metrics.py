@@ -12,10 +12,11 @@ import pytest
 from exec_assistant import runtime as runtime_module
 from exec_assistant.errors import TransientError
 from exec_assistant.metrics import Metric
-from exec_assistant.models import Channel, ErrorClass, Meeting, MeetingStatus, User
+from exec_assistant.models import AckAction, Channel, ErrorClass, Meeting, MeetingStatus, User
 from exec_assistant.notifications.metered import MeteredNotificationService
 from exec_assistant.runtime import Runtime
 from exec_assistant.workflows import calendar_monitor
+from exec_assistant.workflows.acknowledge import acknowledge
 from exec_assistant.workflows.prep_trigger_handler import handle_event
 from exec_assistant.workflows.recovery import GRACE
 from tests.emf import Captured, emf
@@ -131,3 +132,19 @@ def test_the_monitor_counts_the_cycles_its_sweep_recovered(
     calendar_monitor.lambda_handler({}, None)  # delivered now: nothing more to recover
     assert len(emf.of(Metric.CYCLES_RECOVERED)) == 1
     assert len(emf.of(Metric.CALENDAR_MONITOR_RUN)) == 2
+
+
+def test_an_acknowledgement_is_counted_once_per_cycle_with_its_channel(
+    runtime: Runtime, meeting: Meeting, user: User, emf: Captured
+) -> None:
+    handle_event(envelope(), runtime)
+    delivered = runtime.store.get_meeting(meeting.meeting_id)
+    assert delivered is not None
+    first = acknowledge(runtime, delivered, user, channel=Channel.SMS, action=AckAction.START_PREP)
+    again = acknowledge(
+        runtime, delivered, user, channel=Channel.SLACK, action=AckAction.REMIND_LATER
+    )
+    assert (first.recorded, again.recorded) == (True, False)
+    (ack,) = emf.of(Metric.ACKNOWLEDGEMENT)
+    assert (ack["channel"], ack["action"]) == ("sms", "start_prep")
+    assert ack["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["environment", "channel"]]
