@@ -14,7 +14,7 @@ from bench.fakes import Fakes
 from bench.report import Row, write
 
 RESULTS = Path(__file__).resolve().parent / "results"
-FIGURES = ("cold", "ack", "throughput", "memory", "bundle")
+FIGURES = ("cold", "ack", "throughput", "memory", "listing", "work", "reimport", "bundle")
 
 
 def run(*, quick: bool, only: tuple[str, ...] = FIGURES, out: Path = RESULTS) -> list[Row]:
@@ -27,7 +27,7 @@ def run(*, quick: bool, only: tuple[str, ...] = FIGURES, out: Path = RESULTS) ->
 
     if "cold" in only:
         step("cold init", figures.cold_init(sizes))
-    if {"ack", "throughput", "memory"} & set(only):
+    if {"ack", "throughput", "memory", "listing", "work"} & set(only):
         with Fakes() as fakes:
             if "ack" in only:
                 step("ack latency", figures.ack_latency(sizes, fakes))
@@ -35,6 +35,12 @@ def run(*, quick: bool, only: tuple[str, ...] = FIGURES, out: Path = RESULTS) ->
                 step("throughput", figures.throughput(sizes, fakes))
             if "memory" in only:
                 step("memory", figures.memory(sizes, fakes))
+            if "listing" in only:
+                step("/meetings listing", figures.listing(sizes, fakes))
+            if "work" in only:
+                step("per-event work", figures.per_event_work(sizes, fakes))
+    if "reimport" in only:
+        step("ICS re-import", figures.reimport(sizes))
     if "bundle" in only:
         step("bundle", figures.bundle(build=not quick))
     meta = {

@@ -107,17 +107,17 @@ class SlackRequests:
         self.payloads = Payloads(response_url=f"{response_origin}/response")
 
     @staticmethod
-    def _event(body: Body) -> dict[str, Any]:
+    def event(body: Body) -> dict[str, Any]:
         headers = signed_headers(
             SIGNING_SECRET, int(time.time()), body.text, content_type=body.content_type
         )
         return v2_event(body, headers)
 
     def meetings(self) -> dict[str, Any]:
-        return self._event(self.payloads.command(""))
+        return self.event(self.payloads.command(""))
 
     def start_prep(self, meeting_id: str) -> dict[str, Any]:
-        return self._event(self.payloads.block_action(START_PREP_ACTION, value=meeting_id))
+        return self.event(self.payloads.block_action(START_PREP_ACTION, value=meeting_id))
 
 
 def bare_app(slack_url: str) -> SlackRequestHandler:
@@ -172,56 +172,38 @@ def notification_message() -> tuple[str, list[dict[str, Any]]]:
     return message.text, message.blocks
 
 
-class IoFloor:
-    """Per event, the I/O the prep trigger cannot avoid: one ledger INSERT and one status UPDATE,
-    each in its own transaction on a SQLite file configured like the store's (WAL,
-    synchronous=NORMAL, ``BEGIN IMMEDIATE``), and one ``chat.postMessage`` carrying the
-    notification's own text and blocks (rendered once, before the clock starts), or, with
-    ``minimal=True``, a one-line message."""
+class NotifyOnceFloor:
+    """The bare "notify once" script of issue 16, per event: one ``INSERT OR IGNORE`` of the
+    event's key in its own transaction on a SQLite file configured like the store's (WAL,
+    synchronous=NORMAL, ``BEGIN IMMEDIATE``), and, only if the row is new, one
+    ``chat.postMessage`` carrying the notification's own text and blocks (rendered once, before
+    the clock starts). A redelivery costs the insert alone: that is what skipping duplicates
+    costs at the least."""
 
-    def __init__(self, db: Path, slack_url: str, meetings: int, *, minimal: bool = False) -> None:
+    def __init__(self, db: Path, slack_url: str) -> None:
         from slack_sdk import WebClient
 
         self.conn = sqlite3.connect(db, timeout=30, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(
-            "CREATE TABLE ledger (key TEXT PRIMARY KEY, meeting_id TEXT NOT NULL, data TEXT);"
-            "CREATE TABLE meetings (meeting_id TEXT PRIMARY KEY, status TEXT, data TEXT);"
-        )
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.executemany(
-                "INSERT INTO meetings VALUES (?, 'discovered', '{}')",
-                [(f"floor-{i:05d}",) for i in range(meetings)],
-            )
+        self.conn.execute("CREATE TABLE ledger (key TEXT PRIMARY KEY, data TEXT)")
         self.client = WebClient(token=BOT_TOKEN, base_url=slack_url)
-        if minimal:
-            self.text = "Time to prep"
-            self.blocks: list[dict[str, Any]] = [
-                {"type": "section", "text": {"type": "mrkdwn", "text": "*Q4 Business Review*"}}
-            ]
-        else:
-            self.text, self.blocks = notification_message()
+        self.text, self.blocks = notification_message()
+        self.posts = 0
 
-    def event(self, i: int) -> None:
-        meeting_id = f"floor-{i:05d}"
+    def event(self, meeting: int) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
-        self.conn.execute(
-            "INSERT INTO ledger VALUES (?, ?, ?)",
-            (f"{meeting_id}#prep", meeting_id, '{"state": "delivered"}'),
-        )
+        inserted = self.conn.execute(
+            "INSERT OR IGNORE INTO ledger VALUES (?, ?)",
+            (f"floor-{meeting:05d}#prep", '{"state": "delivered"}'),
+        ).rowcount
         self.conn.execute("COMMIT")
-        self.conn.execute("BEGIN IMMEDIATE")
-        self.conn.execute(
-            "UPDATE meetings SET status = 'prep_scheduled', data = ? WHERE meeting_id = ?",
-            ('{"status": "prep_scheduled"}', meeting_id),
-        )
-        self.conn.execute("COMMIT")
-        self.client.chat_postMessage(
-            channel=OWNER_SLACK_ID,
-            text=self.text,
-            blocks=self.blocks,
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        if inserted:
+            self.client.chat_postMessage(
+                channel=OWNER_SLACK_ID,
+                text=self.text,
+                blocks=self.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            self.posts += 1

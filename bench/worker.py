@@ -7,6 +7,9 @@ line, prefixed with :data:`MARK`, on stdout (the handlers' logs go to stderr).
 * ``ack ITERATIONS WARMUP`` — figure 2: Slack ack latency of the handler and a bare Bolt app.
 * ``throughput distinct|duplicates N`` — figure 3 (with its floor, interleaved).
 * ``memory slack_bot|slack_floor|prep_trigger|trigger_floor N WARMUP`` — figure 4.
+* ``listing SMALL LARGE ITERATIONS`` — figure 5: ``/meetings`` answer time at two sizes.
+* ``work N`` — figure 6: store calls, log lines and validations per trigger event.
+* ``reimport OCCURRENCES ROUNDS`` — figure 7: re-import of an unchanged ICS feed.
 """
 
 from __future__ import annotations
@@ -179,43 +182,235 @@ def trigger_envelopes(n: int, prefix: str) -> list[dict[str, Any]]:
 
 def throughput(mode: str, n: int, block: int = 100) -> dict[str, Any]:
     """The prep trigger over ``n`` distinct meetings (``duplicates``: each envelope delivered
-    five times), interleaved block by block with the I/O floor doing as many events (and with
-    the floor posting a one-line message instead, for comparison), so all see the same machine
-    load. Returns seconds and events for each."""
+    five times), interleaved block by block with the "notify once" floor doing the same events
+    (the same meeting for each redelivery), so both see the same machine load."""
     from bench import scenario
     from exec_assistant.workflows.prep_trigger_handler import lambda_handler
 
     copies = 5 if mode == "duplicates" else 1
     envelopes = trigger_envelopes(n, "trig")
     actions: Counter[str] = Counter()
-    handler_s = floor_s = minimal_s = 0.0
+    handler_s = floor_s = 0.0
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
-        slack_url = os.environ["SLACK_API_URL"]
-        floor = scenario.IoFloor(Path(tmp) / "floor.db", slack_url, n * copies)
-        minimal = scenario.IoFloor(Path(tmp) / "minimal.db", slack_url, n * copies, minimal=True)
-        done = 0
+        floor = scenario.NotifyOnceFloor(Path(tmp) / "floor.db", os.environ["SLACK_API_URL"])
         for first in range(0, n, block):
-            chunk = envelopes[first : first + block] * copies  # redeliveries after the first
+            chunk = list(range(first, min(first + block, n))) * copies  # redeliveries after
             start = time.perf_counter()
-            for env in chunk:
-                actions[lambda_handler(env, scenario.CONTEXT)["action"]] += 1
+            for i in chunk:
+                actions[lambda_handler(envelopes[i], scenario.CONTEXT)["action"]] += 1
             handler_s += time.perf_counter() - start
             start = time.perf_counter()
-            for i in range(done, done + len(chunk)):
+            for i in chunk:
                 floor.event(i)
             floor_s += time.perf_counter() - start
-            start = time.perf_counter()
-            for i in range(done, done + len(chunk)):
-                minimal.event(i)
-            minimal_s += time.perf_counter() - start
-            done += len(chunk)
+        floor_posts = floor.posts
     return {
         "events": n * copies,
         "seconds": handler_s,
         "floor_seconds": floor_s,
-        "minimal_floor_seconds": minimal_s,
+        "floor_posts": floor_posts,
         "actions": dict(actions),
     }
+
+
+# --- per-event work -------------------------------------------------------------------------
+
+
+class WorkCounter:
+    """Counts, while active, the store's calls by method, the log lines by level, and the
+    pydantic validations by model (constructions and ``model_validate*``)."""
+
+    def __init__(self, store: Any) -> None:
+        import logging
+
+        from pydantic import BaseModel
+
+        self.store_calls: Counter[str] = Counter()
+        self.log_lines: Counter[str] = Counter()
+        self.validations: Counter[str] = Counter()
+        self.active = False
+        counter = self
+
+        for name in dir(store):
+            method = getattr(store, name)
+            if name.startswith("_") or not callable(method):
+                continue
+
+            def wrap(method: Any = method, name: str = name) -> Any:
+                def counted(*args: Any, **kwargs: Any) -> Any:
+                    if counter.active:
+                        counter.store_calls[name] += 1
+                    return method(*args, **kwargs)
+
+                return counted
+
+            setattr(store, name, wrap())
+
+        class Lines(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if counter.active:
+                    counter.log_lines[record.levelname] += 1
+
+        logging.getLogger().addHandler(Lines())
+
+        init = BaseModel.__init__
+        by_dict = BaseModel.model_validate.__func__  # type: ignore[attr-defined]
+        by_json = BaseModel.model_validate_json.__func__  # type: ignore[attr-defined]
+
+        def counted_init(model: BaseModel, /, **data: Any) -> None:
+            if counter.active:
+                counter.validations[type(model).__name__] += 1
+            init(model, **data)
+
+        def counted_dict(cls: type[BaseModel], *args: Any, **kwargs: Any) -> Any:
+            if counter.active:
+                counter.validations[cls.__name__] += 1
+            return by_dict(cls, *args, **kwargs)
+
+        def counted_json(cls: type[BaseModel], *args: Any, **kwargs: Any) -> Any:
+            if counter.active:
+                counter.validations[cls.__name__] += 1
+            return by_json(cls, *args, **kwargs)
+
+        BaseModel.__init__ = counted_init  # type: ignore[method-assign]
+        BaseModel.model_validate = classmethod(counted_dict)  # type: ignore[assignment]
+        BaseModel.model_validate_json = classmethod(counted_json)  # type: ignore[assignment]
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        return {
+            "store_calls": dict(self.store_calls),
+            "log_lines": dict(self.log_lines),
+            "validations": dict(self.validations),
+        }
+
+    def reset(self) -> None:
+        self.store_calls.clear()
+        self.log_lines.clear()
+        self.validations.clear()
+
+
+def work(n: int) -> dict[str, Any]:
+    """Per delivered and per duplicate prep-trigger event: store calls (embedded SQLite store:
+    each is one query or one transaction), log lines, pydantic validations, Slack API calls."""
+    from bench import scenario
+    from exec_assistant.runtime import get_runtime
+    from exec_assistant.workflows.prep_trigger_handler import lambda_handler
+
+    envelopes = trigger_envelopes(n, "work")
+    counter = WorkCounter(get_runtime().store)
+    result: dict[str, Any] = {"events": n}
+    for phase in ("delivered", "duplicate"):
+        counter.reset()
+        counter.active = True
+        actions = Counter(lambda_handler(e, scenario.CONTEXT)["action"] for e in envelopes)
+        counter.active = False
+        result[phase] = counter.snapshot() | {"actions": dict(actions)}
+    return result
+
+
+# --- ICS re-import ---------------------------------------------------------------------------
+
+
+def ics_feed(occurrences: int, per_series: int = 50) -> bytes:
+    """A feed of daily series (``per_series`` occurrences each) totalling ``occurrences``."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//exec-assistant//bench//EN"]
+    for series in range(occurrences // per_series):
+        hour = 7 + series % 12
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:bench-series-{series:04d}@example.com",
+            "DTSTAMP:20261201T000000Z",
+            f"DTSTART:20270104T{hour:02d}{series % 60:02d}00Z",
+            f"DTEND:20270104T{hour + 1:02d}{series % 60:02d}00Z",
+            f"RRULE:FREQ=DAILY;COUNT={per_series}",
+            f"SUMMARY:Series {series}",
+            "ORGANIZER:mailto:ceo@example.com",
+            "ATTENDEE:mailto:cfo@example.com",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def reimport(occurrences: int, rounds: int) -> dict[str, Any]:
+    """First import of the feed into a fresh SQLite store, then the same bytes again (nothing
+    changed), ``rounds`` times; seconds of each."""
+    from datetime import UTC, datetime, timedelta
+
+    from bench import scenario
+    from exec_assistant.store.sqlite import SQLiteStore
+    from exec_assistant.workflows.ics_import import import_calendar
+
+    data = ics_feed(occurrences)
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    first_s: list[float] = []
+    again_s: list[float] = []
+    reports: list[dict[str, int]] = []
+    for r in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="bench-ics-") as tmp:
+            store = SQLiteStore(Path(tmp) / f"ics-{r}.db")
+            user = scenario.owner(store)
+            times = []
+            for _ in range(2):
+                begin = time.perf_counter()
+                report = import_calendar(
+                    store,
+                    user.user_id,
+                    data,
+                    zone=user.zone,
+                    start=start,
+                    end=start + timedelta(days=120),
+                    feed_id="bench-feed",
+                    now=start - timedelta(days=1),
+                )
+                times.append(time.perf_counter() - begin)
+                reports.append({"created": len(report.created), "unchanged": report.unchanged})
+            store.close()
+        first_s.append(times[0])
+        again_s.append(times[1])
+    return {"occurrences": occurrences, "first_s": first_s, "again_s": again_s, "reports": reports}
+
+
+# --- /meetings at two sizes -----------------------------------------------------------------
+
+
+def listing(small: int, large: int, iterations: int) -> dict[str, Any]:
+    """``/meetings`` answer time (the invocation: acknowledgement plus the post-response work
+    that reads, renders and posts the list) for an owner with ``small`` and one with ``large``
+    meetings in the 7-day window, interleaved."""
+    from datetime import timedelta
+
+    from bench import scenario
+    from exec_assistant.models import User, utcnow
+
+    s = SlackScenario(0)
+    now = utcnow()
+    other = s.store.put_user(
+        User(
+            user_id="exec-2",
+            slack_user_id="U0EXEC002",
+            name="Bo Exec",
+            email="bo@example.com",
+            timezone="Europe/Paris",
+        )
+    )
+    owner = s.store.get_user("exec-1")
+    assert owner is not None
+    window = timedelta(days=6, hours=20)
+    for user, count, prefix in ((owner, small, "small"), (other, large, "large")):
+        for i in range(count):
+            start = now + timedelta(hours=1) + window * i / max(count, 1)
+            scenario.add_meeting(s.store, user, f"{prefix}-{i:05d}", start)
+    samples: dict[str, list[float]] = {"small": [], "large": []}
+    for i in range(iterations + 5):
+        for name, slack_user in (("small", owner.slack_user_id), ("large", "U0EXEC002")):
+            body = s.requests.payloads.command("", user=str(slack_user))
+            ack_s, response = s.invocations.call(s.handler, s.requests.event(body))
+            if response["statusCode"] != 200:
+                raise RuntimeError(f"/meetings answered {response['statusCode']}")
+            if i >= 5:
+                samples[name].append(ack_s + s.invocations.after_seconds[-1])
+    return {"samples": samples, "small": small, "large": large}
 
 
 # --- memory ---------------------------------------------------------------------------------
@@ -247,7 +442,7 @@ def memory(target: str, n: int, warmup: int) -> dict[str, Any]:
 
     else:
         tmp = tempfile.mkdtemp(prefix="bench-mem-")
-        floor = scenario.IoFloor(Path(tmp) / "floor.db", os.environ["SLACK_API_URL"], total)
+        floor = scenario.NotifyOnceFloor(Path(tmp) / "floor.db", os.environ["SLACK_API_URL"])
         step = floor.event
 
     samples: list[tuple[int, int]] = []
@@ -270,13 +465,21 @@ def memory(target: str, n: int, warmup: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.worker")
-    parser.add_argument("kind", choices=["ack", "throughput", "memory"])
+    parser.add_argument(
+        "kind", choices=["ack", "throughput", "memory", "work", "listing", "reimport"]
+    )
     parser.add_argument("args", nargs="*")
     args = parser.parse_args(argv)
     if args.kind == "ack":
         emit(ack(int(args.args[0]), int(args.args[1])))
     elif args.kind == "throughput":
         emit(throughput(args.args[0], int(args.args[1])))
+    elif args.kind == "work":
+        emit(work(int(args.args[0])))
+    elif args.kind == "listing":
+        emit(listing(*(int(a) for a in args.args[:3])))
+    elif args.kind == "reimport":
+        emit(reimport(int(args.args[0]), int(args.args[1])))
     else:
         emit(memory(args.args[0], int(args.args[1]), int(args.args[2])))
     sys.stdout.flush()

@@ -27,14 +27,19 @@ def _one(rows: dict[str, Row], prefix: str) -> list[Row]:
 
 def test_every_figure_has_its_rows_and_files(quick: tuple[dict[str, Row], Path]) -> None:
     rows, out = quick
-    assert len(_one(rows, "1. cold init")) == 2
+    assert len(_one(rows, "1. cold start")) == 4  # 2 handlers, with and without .pyc
     assert len(_one(rows, "2. Slack ack")) == 4
     assert len(_one(rows, "3. prep trigger throughput")) == 2
     assert len(_one(rows, "4. peak RSS")) == 2
     assert len(_one(rows, "4. RSS growth")) == 2
     assert len(_one(rows, "4. Lambda bundle")) == 1
+    assert len(_one(rows, "5. /meetings answer")) == 1
+    assert len(_one(rows, "6. work per")) == 2
+    assert len(_one(rows, "7. ICS re-import")) == 1
     for row in rows.values():
-        if not row.figure.startswith("4. Lambda bundle"):  # built only in full runs
+        if row.figure.startswith("6. work per"):  # counts, no baseline
+            assert row.measured is not None and row.measured > 0, row.figure
+        elif not row.figure.startswith("4. Lambda bundle"):  # built only in full runs
             assert row.measured is not None and row.measured > 0, row.figure
             assert row.baseline is not None and row.baseline > 0, row.figure
     table = (out / "latest.md").read_text()
@@ -53,6 +58,9 @@ def test_duplicate_deliveries_post_nothing_extra(quick: tuple[dict[str, Row], Pa
     assert duplicates.details["events"] == 5 * n
     assert duplicates.details["extra_posts"] == 0
     assert duplicates.details["actions"] == {"notified": n, "duplicate": 4 * n}
+    # the floor skips redeliveries too: one post per meeting
+    assert distinct.details["floor_posts"] == n
+    assert duplicates.details["floor_posts"] == n
 
 
 def test_slack_requests_were_answered_and_clicks_started_prep(
@@ -76,7 +84,34 @@ def test_handlers_initialise_without_network_or_twilio(
     quick: tuple[dict[str, Row], Path],
 ) -> None:
     rows, _ = quick
-    for row in _one(rows, "1. cold init"):
+    for row in _one(rows, "1. cold start, slack-bot"):
         assert row.details["network"] == [], row.figure
-    trigger = _one(rows, "1. cold init, prep-trigger")[0]
-    assert "twilio" not in trigger.details["packages_beyond_floor"]
+    for row in _one(rows, "1. cold start, prep-trigger"):
+        # its one request: a GetItem on the loopback DynamoDB (moto), nothing else
+        hosts = {entry.split(" ", 1)[1] for entry in row.details["network"]}
+        assert all("127.0.0.1" in host for host in hosts), row.details["network"]
+        assert "twilio" not in row.details["packages_beyond_floor"]
+
+
+def test_work_per_event_is_counted(quick: tuple[dict[str, Row], Path]) -> None:
+    rows, _ = quick
+    delivered, duplicate = _one(rows, "6. work per")
+    assert delivered.details["actions"] == {"notified": 10}
+    assert duplicate.details["actions"] == {"duplicate": 10}
+    assert delivered.details["store_calls"]["claim_notification"] == 10
+    assert sum(duplicate.details["store_calls"].values()) >= 10
+
+
+def test_meetings_listing_answered_both_owners(quick: tuple[dict[str, Row], Path]) -> None:
+    rows, _ = quick
+    (row,) = _one(rows, "5. /meetings answer")
+    assert row.details["large"] == 60 and row.details["small"] == 10
+    assert len(row.details["samples"]["large"]) == 3
+
+
+def test_reimport_of_an_unchanged_feed_writes_nothing(quick: tuple[dict[str, Row], Path]) -> None:
+    rows, _ = quick
+    (row,) = _one(rows, "7. ICS re-import")
+    first, again = row.details["reports"]
+    assert first == {"created": 100, "unchanged": 0}
+    assert again == {"created": 0, "unchanged": 100}
