@@ -18,11 +18,10 @@ QUEUES: tuple[QueueName, ...] = get_args(QueueName)
 _QUEUE_COMPONENTS: dict[QueueName, str] = {
     "trigger": "prep-dlq",
     "scheduler": "scheduler-dlq",
-    "post-response": "slack-post-response-dlq",
+    "post-response": "post-response-dlq",
 }
-#: A stack's alarms are ``exec-assistant-…-{environment}`` (infra/alarms.py names them
-#: ``exec-assistant-alarm-{what}-{env}``; the Slack edge's post-response alarm has its own name).
-ALARM_PREFIX = f"{PROJECT}-"
+#: Every alarm of a stack is ``exec-assistant-alarm-{what}-{environment}`` (infra/alarms.py).
+ALARM_PREFIX = f"{PROJECT}-alarm-"
 #: The secrets a stack stores, and which of them it cannot run without.
 SECRETS: tuple[SecretName, ...] = get_args(SecretName)
 REQUIRED_SECRETS: frozenset[SecretName] = frozenset({"slack_bot_token", "slack_signing_secret"})

@@ -12,7 +12,7 @@ Both are re-driven through the prep trigger the way they first went: the same
 as a duplicate and sends nothing; one that never went out is sent once. A message is deleted only
 once its event is on the bus; one that cannot be read is kept and reported, never deleted.
 
-* ``post-response`` (``exec-assistant-slack-post-response-dlq-{env}``): the Slack bot's records
+* ``post-response`` (``exec-assistant-post-response-dlq-{env}``): the Slack bot's records
   of work that failed after its response. They carry ids and the error, not the request (the
   executive was told in Slack to try again), so there is nothing to re-run: each record is
   reported, then deleted.

@@ -101,7 +101,7 @@ def stack(
     fake_twilio.auth_token = TWILIO_TOKEN
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
-        for component in ("prep-dlq", "scheduler-dlq", "slack-post-response-dlq"):
+        for component in ("prep-dlq", "scheduler-dlq", "post-response-dlq"):
             sqs.create_queue(QueueName=_name(component))
         secrets = boto3.client("secretsmanager", region_name=REGION)
         for secret, value in (
@@ -115,8 +115,6 @@ def stack(
         cloudwatch = boto3.client("cloudwatch", region_name=REGION)
         for what in ALARMS:
             _alarm(cloudwatch, _name(f"alarm-{what}"), "OK")
-        # the Slack edge names its post-response alarm itself: it is the stack's too
-        _alarm(cloudwatch, _name("slack-post-response-failures"), "OK")
         # another environment's alarm in ALARM must not count
         _alarm(cloudwatch, "exec-assistant-alarm-trigger-dlq-dev", "ALARM")
         _monitor_ran(cloudwatch, datetime.now(UTC) - timedelta(minutes=4))
@@ -192,7 +190,7 @@ def test_a_healthy_stack_is_all_ready(cli: Cli, stack: Stack) -> None:
     assert code == 0, [r for r in rows.values() if r["status"] != "ready"]
     assert rows["DLQ trigger"]["status"] == "ready"
     assert rows["DLQ scheduler"]["status"] == "ready"
-    assert rows["alarms"]["detail"].startswith("5, none in ALARM")
+    assert rows["alarms"]["detail"].startswith("4, none in ALARM")
     assert rows["calendar monitor"]["status"] == "ready"
     assert rows["Slack token"]["status"] == "ready"
     assert "bot user" in rows["Slack token"]["detail"]
@@ -215,9 +213,6 @@ def test_messages_in_a_dlq_and_an_alarm_need_action(cli: Cli, stack: Stack) -> N
     stack.cloudwatch.set_alarm_state(
         AlarmName=_name("alarm-notification-exhausted"), StateValue="ALARM", StateReason="test"
     )
-    stack.cloudwatch.set_alarm_state(
-        AlarmName=_name("slack-post-response-failures"), StateValue="ALARM", StateReason="test"
-    )
     code, rows = _doctor(cli)
     assert code == 1
     assert rows["DLQ trigger"]["status"] == "error"
@@ -227,8 +222,7 @@ def test_messages_in_a_dlq_and_an_alarm_need_action(cli: Cli, stack: Stack) -> N
     )
     assert rows["alarms"]["status"] == "error"
     assert rows["alarms"]["detail"] == (
-        "2 in ALARM: exec-assistant-alarm-notification-exhausted-prod, "
-        "exec-assistant-slack-post-response-failures-prod (docs/runbook.md)"
+        "1 in ALARM: exec-assistant-alarm-notification-exhausted-prod (docs/runbook.md)"
     )
 
 
@@ -395,14 +389,14 @@ def test_post_response_records_are_reported_and_removed(cli: Cli, stack: Stack) 
         "error_class": "transient",
         "error": "TransientError: DynamoDB throttled",
     }
-    stack.put("slack-post-response-dlq", record)
+    stack.put("post-response-dlq", record)
     code, summary = _drain(cli, "--queue", "post-response")
     assert code == 0
     (item,) = summary["items"]
     assert item["action"] == "removed"
     assert "start_prep for U0EXEC: transient" in item["detail"]
     assert stack.captured() == []
-    assert stack.depth("slack-post-response-dlq") == 0
+    assert stack.depth("post-response-dlq") == 0
 
 
 def test_bad_queue_name_is_a_usage_error(cli: Cli, stack: Stack) -> None:
