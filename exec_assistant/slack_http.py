@@ -5,7 +5,9 @@ new connection each time (and asks the server to close it): on AWS every Slack c
 and TLS handshake. slack_sdk has no pooling option for the sync client, so
 :class:`PooledWebClient` overrides its one transport method,
 ``BaseClient._perform_urllib_http_request_internal(url, req)`` — a private method, whose
-behaviour this module reproduces and ``tests/slack_http`` pins — to send through a urllib3
+behaviour this module reproduces and ``tests/slack_http`` pins; slack_sdk is pinned exactly in
+``pyproject.toml``, and ``tests/slack_http/test_private_pin.py`` fails when an upgrade changes
+that method or its caller — to send through a urllib3
 connection pool owned by the client. Everything above that method (request building, the retry
 loop and its retry handlers, ``SlackResponse``) is slack_sdk's own.
 

@@ -5,10 +5,12 @@
 1. Build the package's wheel from a clean copy of its sources (``pyproject.toml``, ``README.md``,
    ``exec_assistant/``), exactly what ``pip install .`` would install, without the ``cli`` and
    ``dev`` extras: no typer, rich, pulumi or moto.
-2. ``pip install --target`` that wheel and its dependencies as Lambda wheels
-   (``--platform manylinux2014_x86_64 --implementation cp --python-version 3.13
-   --only-binary=:all:``), so binary dependencies such as ``pydantic_core`` match the runtime
-   whatever machine builds the bundle.
+2. ``pip install --target`` its dependencies from the lock file ``requirements/lambda.txt``
+   (every version pinned, every file hash-checked: ``--require-hashes``), then the wheel itself
+   (``--no-deps``), all as Lambda wheels (``--platform manylinux2014_x86_64 --implementation cp
+   --python-version 3.13 --only-binary=:all:``), so binary dependencies such as
+   ``pydantic_core`` match the runtime whatever machine builds the bundle, and two builds of one
+   commit get the same versions.
 3. Drop what Lambda never reads and what would make two builds differ (``__pycache__``, console
    scripts in ``bin/``, dependencies' own test suites, the dist-info
    ``RECORD``/``INSTALLER``/``REQUESTED``/``direct_url.json``).
@@ -21,7 +23,8 @@
    bundle has the same bytes and hash and ``pulumi up`` does not redeploy the functions.
 
 The Pulumi program calls :func:`lambda_archive`, which reuses a bundle cached under
-``build/lambda/`` by a digest of the package sources and ``pyproject.toml`` (or takes a prebuilt
+``build/lambda/`` by a digest of the package sources, ``pyproject.toml`` and the lock file (so the
+resolved versions are part of the key) (or takes a prebuilt
 zip from ``EXEC_ASSISTANT_LAMBDA_ZIP``). Standard library only, so CI can run it anywhere.
 """
 
@@ -50,6 +53,8 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "exec_assistant"
+#: The Lambda's pinned, hashed runtime dependencies (``python3 dev.py lock`` regenerates it).
+LOCK_FILE = Path("requirements") / "lambda.txt"
 LAMBDA_PYTHON_VERSION = "3.13"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
 #: Bump when the bundle layout changes, so cached bundles are rebuilt.
@@ -110,7 +115,7 @@ def source_digest(
 ) -> str:
     """A digest of everything that decides the bundle's content (cache key)."""
     digest = hashlib.sha256(f"{BUNDLE_FORMAT}|{python_version}|{platform}".encode())
-    for path in [root / "pyproject.toml", *_package_files(root)]:
+    for path in [root / "pyproject.toml", root / LOCK_FILE, *_package_files(root)]:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
@@ -142,20 +147,17 @@ def install_runtime(root: Path, site: Path, *, python_version: str, platform: st
         _copy_sources(root, src)
         _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(src))
         (wheel,) = wheels.glob("*.whl")
+        target = ("--target", str(site), "--platform", platform, "--implementation", "cp")
+        lambda_wheels = (*target, "--python-version", python_version, "--only-binary=:all:")
         _pip(
             "install",
-            "--target",
-            str(site),
-            "--platform",
-            platform,
-            "--implementation",
-            "cp",
-            "--python-version",
-            python_version,
-            "--only-binary=:all:",
+            *lambda_wheels,
             "--no-compile",
-            str(wheel),
+            "--require-hashes",
+            "-r",
+            str(root / LOCK_FILE),
         )
+        _pip("install", *lambda_wheels, "--no-compile", "--no-deps", str(wheel))
 
 
 def runtime_distributions(root: Path = REPO_ROOT) -> list[str]:

@@ -135,10 +135,12 @@ def _fake_repo(root: Path) -> Path:
     (root / "exec_assistant" / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     (root / "README.md").write_text("readme\n")
+    (root / "requirements").mkdir()
+    (root / "requirements" / "lambda.txt").write_text("pydantic==2.0 --hash=sha256:00\n")
     return root
 
 
-def test_source_digest_tracks_package_and_pyproject_only(tmp_path: Path) -> None:
+def test_source_digest_tracks_package_pyproject_and_lock_only(tmp_path: Path) -> None:
     root = _fake_repo(tmp_path)
     digest = bundle.source_digest(root)
     assert bundle.source_digest(root) == digest
@@ -152,6 +154,9 @@ def test_source_digest_tracks_package_and_pyproject_only(tmp_path: Path) -> None
     assert changed != digest
     (root / "pyproject.toml").write_text("[project]\nname = 'y'\n")
     assert bundle.source_digest(root) != changed
+    renamed = bundle.source_digest(root)
+    (root / "requirements" / "lambda.txt").write_text("pydantic==2.1 --hash=sha256:01\n")
+    assert bundle.source_digest(root) != renamed  # the resolved versions are in the key
 
 
 def test_cached_bundle_builds_once_per_source_digest(
