@@ -14,12 +14,12 @@ from tests.faults.worker import EXIT_RETURNED, EXIT_TRANSIENT
 COPIES = 3
 
 
-@pytest.mark.parametrize("slow_slack", [False, True], ids=["fast", "slack-answers-after-2s"])
+@pytest.mark.parametrize("slow_slack", [False, True], ids=["fast", "slack-answers-after-3s"])
 def test_the_same_event_delivered_to_three_workers_at_once(
     harness: Harness, slow_slack: bool
 ) -> None:
     if slow_slack:  # the holder is still sending while the others look at the claim
-        harness.slack.hang_next("chat.postMessage", seconds=2)
+        harness.slack.hang_next("chat.postMessage", seconds=3)
     codes = harness.first_in_workers(COPIES)
     assert set(codes) <= {EXIT_RETURNED, EXIT_TRANSIENT}, harness.report()
     if slow_slack:
