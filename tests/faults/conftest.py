@@ -13,7 +13,8 @@ from tests.fakes.ses import MotoServer
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.faults.dynamo_proxy import DynamoProxy
-from tests.faults.harness import DYNAMODB_ENVIRONMENT, Harness
+from tests.faults.harness import Harness
+from tests.faults.world import DYNAMODB_ENVIRONMENT
 
 __all__ = ["fake_slack", "fake_twilio"]
 

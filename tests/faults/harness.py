@@ -16,8 +16,11 @@ invocation. A case:
    passes at most) — plus one last sweep, which must republish nothing;
 3. checks what the executive sees (:meth:`Harness.assert_invariant`): exactly one notification
    (Slack messages the fake posted in the DM + SMS the fake created), the ledger record
-   DELIVERED, the meeting PREP_SCHEDULED, and no invocation that raised anything but
-   ``TransientError``.
+   DELIVERED, the meeting PREP_SCHEDULED, no invocation that raised anything but
+   ``TransientError``, and one ``prep_trigger.<action>`` line per in-process invocation
+   (``prep_trigger.retryable`` with the event id, meeting id and error class when it raised).
+
+The starting point (settings, the executive, the meeting) is in ``world.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import importlib
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ import pytest
 from exec_assistant.config import Settings, get_settings
 from exec_assistant.errors import TransientError
 from exec_assistant.events.base import BusEvent
-from exec_assistant.models import LedgerRecord, LedgerState, Meeting, MeetingStatus, User
+from exec_assistant.models import LedgerRecord, LedgerState, Meeting, MeetingStatus
 from exec_assistant.store import open_store
 from exec_assistant.store.base import Store
 from exec_assistant.workflows import prep_trigger_handler
@@ -44,20 +46,18 @@ from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.faults.dynamo_proxy import DynamoProxy
 from tests.faults.launch import WorkerHandle, WorkerOutcome, run_workers
-from tests.faults.sim import CapturingBus, FakeLambdaContext, SimClock, envelope, envelope_of
+from tests.faults.sim import (
+    CapturingBus,
+    DecisionLines,
+    FakeLambdaContext,
+    SimClock,
+    envelope,
+    envelope_of,
+)
 from tests.faults.stores import StorePoint
 from tests.faults.worker import EXIT_TRANSIENT, WorkerSpec, build_test_runtime, entry_lookups
+from tests.faults.world import PHONE, SLACK_USER, T0, TWILIO_TOKEN, deployment_env, seed
 
-T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
-SLACK_USER = "U0ADA1234"
-PHONE = "+14155550123"
-SLACK_TOKEN = "xoxb-faults-token"
-TWILIO_SID = "AC" + "fa017" * 6 + "00"
-TWILIO_TOKEN = "twilio-faults-token"
-TWILIO_FROM = "+15005550006"
-
-#: The tables' environment on moto (created once per module: ``create_tables``).
-DYNAMODB_ENVIRONMENT = "faults"
 #: Lambda's asynchronous retries after a function error: ~1 min, then ~2 min after that.
 RETRY_DELAYS = (60.0, 120.0)
 SWEEP_INTERVAL = 300.0
@@ -91,32 +91,18 @@ class Harness:
         self.journal: list[str] = []
         self.unexpected: list[str] = []
         self.sweep_errors: list[str] = []
+        self.log_problems: list[str] = []  # invocations without exactly one decision line
         self.republished = 0  # events the sweeps (before the final one) republished
         self.final_sweep: list[BusEvent] | None = None
         self._cases = 0
         self._hook: tuple[FakeSlackAPI | FakeTwilioAPI, str, HookPoint] | None = None
-        env = {
-            "SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "SLACK_API_URL": slack.url,
-            "TWILIO_ACCOUNT_SID": TWILIO_SID,
-            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-            "TWILIO_FROM_NUMBER": TWILIO_FROM,
-            "TWILIO_API_URL": twilio.url,
-            "LOG_LEVEL": "INFO",
-        }
-        if backend == "sqlite":
-            env["EXEC_ASSISTANT_STORE"] = f"sqlite:///{tmp_path / 'faults.db'}"
-        else:
-            if proxy is None:
-                raise ValueError("the dynamodb backend needs the moto proxy")
-            env |= {
-                "EXEC_ASSISTANT_STORE": "dynamodb",
-                "ENVIRONMENT": DYNAMODB_ENVIRONMENT,
-                "AWS_ENDPOINT_URL": proxy.url,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": "us-east-1",
-            }
+        env = deployment_env(
+            backend,
+            slack_url=slack.url,
+            twilio_url=twilio.url,
+            sqlite_path=tmp_path / "faults.db",
+            dynamodb_url=proxy.url if proxy is not None else None,
+        )
         self.env = env
         # Ids of their own: on DynamoDB the module's cases share one set of tables.
         suffix = uuid.uuid4().hex[:12]
@@ -144,31 +130,7 @@ class Harness:
     def _seed(self) -> None:
         store = self.open_store()
         try:
-            store.put_user(
-                User(
-                    user_id=self.user_id,
-                    slack_user_id=SLACK_USER,
-                    name="Ada Exec",
-                    phone=PHONE,
-                    timezone="America/New_York",
-                    created_at=T0,
-                    updated_at=T0,
-                )
-            )
-            start = T0 + timedelta(hours=6)
-            store.upsert_meeting_calendar(
-                Meeting(
-                    meeting_id=self.meeting_id,
-                    user_id=self.user_id,
-                    title="Q4 Business Review",
-                    start_time=start,
-                    end_time=start + timedelta(hours=1),
-                    attendees=["cfo@example.com"],
-                    created_at=T0,
-                    updated_at=T0,
-                )
-            )
-            assert store.transition_meeting(self.meeting_id, MeetingStatus.PREP_REQUIRED, now=T0)
+            seed(store, user_id=self.user_id, meeting_id=self.meeting_id)
         finally:
             store.close()
 
@@ -279,19 +241,24 @@ class Harness:
         )
         for module in entry_lookups():
             self.monkeypatch.setattr(module, "get_runtime", lambda: runtime)
-        try:
-            result = prep_trigger_handler.lambda_handler(event, FakeLambdaContext(timeout_ms))
-        except TransientError as exc:
-            self.journal.append(f"{label}: raised TransientError ({exc})")
-            return False
-        except Exception as exc:
-            self.journal.append(f"{label}: raised {type(exc).__name__}: {exc}")
-            self.unexpected.append(f"{label}: {type(exc).__name__}: {exc}")
-            return False
-        finally:
-            runtime.close()
-        self.journal.append(f"{label}: returned {result.get('action')} ({result.get('reason')})")
-        return True
+        ok = False
+        with DecisionLines() as lines:
+            try:
+                result = prep_trigger_handler.lambda_handler(event, FakeLambdaContext(timeout_ms))
+                ok = True
+                outcome = f"returned {result.get('action')} ({result.get('reason')})"
+            except TransientError as exc:
+                outcome = f"raised TransientError ({exc})"
+            except Exception as exc:
+                outcome = f"raised {type(exc).__name__}: {exc}"
+                self.unexpected.append(f"{label}: {outcome}")
+            finally:
+                runtime.close()
+        self.journal.append(f"{label}: {outcome}")
+        problem = lines.problem(event_id=event.get("id"), raised=not ok)
+        if problem:
+            self.log_problems.append(f"{label}: {problem}")
+        return ok
 
     def deliver_async(
         self, event: dict[str, Any], *, ok: bool, label: str, retries: int = len(RETRY_DELAYS)
@@ -398,3 +365,4 @@ class Harness:
         assert not self.unexpected, "unclassified failures:\n" + "\n".join(self.unexpected)
         assert not self.sweep_errors, "the recovery sweep failed:\n" + "\n".join(self.sweep_errors)
         assert self.final_sweep == [], "a sweep republished a delivered cycle\n" + self.report()
+        assert not self.log_problems, "decision log lines:\n" + "\n".join(self.log_problems)

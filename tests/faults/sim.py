@@ -8,15 +8,19 @@
 * :class:`CapturingBus` / :class:`RecordingScheduler` — the bus and scheduler of the runtime
   under test: what the recovery sweep republishes is captured and fed back to the trigger, as
   EventBridge would; escalation schedules are recorded (they are not the subject here).
+* :class:`DecisionLines` — the trigger's ``prep_trigger.<action>`` log lines of one invocation:
+  exactly one per event, and ``prep_trigger.retryable`` with its ids when it raises.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from exec_assistant.events.base import BusEvent, ScheduledEvent
 from exec_assistant.models import PREP_EVENT_DETAIL_TYPE, PREP_EVENT_SOURCE
@@ -107,6 +111,48 @@ class RecordingScheduler:
             return False
         self.items[item.name] = item
         return True
+
+
+class DecisionLines(logging.Handler):
+    """Captures the prep trigger's decision lines while in a ``with`` block."""
+
+    LOGGER = "exec_assistant.workflows.prep_trigger_handler"
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[str, dict[str, Any]]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        name = str(record.msg)
+        if name.startswith("prep_trigger."):
+            self.lines.append((name, dict(getattr(record, "fields", None) or {})))
+
+    def __enter__(self) -> Self:
+        logging.getLogger(self.LOGGER).addHandler(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        logging.getLogger(self.LOGGER).removeHandler(self)
+
+    def problem(self, *, event_id: object, raised: bool) -> str | None:
+        """What is wrong with the lines of an invocation that ``raised`` or not, if anything."""
+        if len(self.lines) != 1:
+            return f"{len(self.lines)} decision lines: {[name for name, _ in self.lines]}"
+        name, fields = self.lines[0]
+        if raised and name != "prep_trigger.retryable":
+            return f"raised but logged {name}"
+        if raised and not (
+            fields.get("event_id") == event_id
+            and fields.get("meeting_id")
+            and fields.get("error_class")
+        ):
+            return f"prep_trigger.retryable without event id, meeting id or error class: {fields}"
+        return None
 
 
 def envelope(
