@@ -9,6 +9,8 @@
   A write is matched by the Store call it belongs to (the ``X-Faults-Call`` header that
   :func:`tag_store_calls` adds from :class:`tests.faults.stores.FaultyStore`, e.g.
   ``"record_attempt#1"``) and/or by the table name in its body.
+* :meth:`DynamoProxy.refuse_next` — an outage: the next matching requests (reads too) never reach
+  moto; they are answered with DynamoDB's throttling error, or their connection is reset.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from tests.fakes._server import LoopbackServer, reset_connection
 
 CALL_HEADER = "X-Faults-Call"
 WRITE_ACTIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
+THROTTLED = {
+    "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+    "message": "The level of configured provisioned throughput for the table was exceeded.",
+}
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
 )
@@ -60,7 +66,9 @@ class DynamoProxy(LoopbackServer):
         self._upstream = (split.hostname or "127.0.0.1", split.port or 80)
         self._forward_lock = threading.Lock()
         self._rules: list[_Rule] = []
+        self._refusals: list[tuple[_Rule, str]] = []
         self.lost: list[Loss] = []
+        self.refused = 0
         self.forwarded = 0
 
     @property
@@ -74,10 +82,34 @@ class DynamoProxy(LoopbackServer):
         with self._lock:
             self._rules.append(_Rule(call, table))
 
+    def refuse_next(
+        self,
+        *,
+        times: int = 1,
+        call: str | None = None,
+        mode: Literal["throttle", "reset"] = "throttle",
+    ) -> None:
+        """Refuse the next ``times`` requests of Store call ``call`` (any request when None)
+        without forwarding them: HTTP 400 ProvisionedThroughputExceededException, or a reset."""
+        with self._lock:
+            self._refusals.extend([(_Rule(call, None), mode)] * times)
+
     def clear(self) -> None:
+        """Forget armed losses and refusals (an outage ends) and what was recorded."""
         with self._lock:
             self._rules.clear()
+            self._refusals.clear()
             self.lost.clear()
+            self.refused = 0
+
+    def _take_refusal(self, call: str | None) -> str | None:
+        with self._lock:
+            for entry in self._refusals:
+                if entry[0].matches(call, None):
+                    self._refusals.remove(entry)
+                    self.refused += 1
+                    return entry[1]
+        return None
 
     def _take_rule(self, action: str, call: str | None, table: str | None) -> bool:
         if action not in WRITE_ACTIONS:
@@ -98,6 +130,13 @@ class DynamoProxy(LoopbackServer):
         target = handler.headers.get("X-Amz-Target") or ""
         action = target.rsplit(".", 1)[-1]
         call = handler.headers.get(CALL_HEADER)
+        refusal = self._take_refusal(call)
+        if refusal == "reset":
+            reset_connection(handler)
+            return
+        if refusal == "throttle":
+            _answer(handler, 400, [("Content-Type", "application/x-amz-json-1.0")], THROTTLED)
+            return
         lose = self._take_rule(action, call, _table_of(body))
         headers = {
             k: v
@@ -117,16 +156,23 @@ class DynamoProxy(LoopbackServer):
         if lose:
             reset_connection(handler)  # moto applied it; the client never hears
             return
-        try:
-            handler.send_response(status)
-            for name, value in reply_headers:
-                if name.lower() not in _HOP_BY_HOP:
-                    handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            return
+        _answer(handler, status, reply_headers, data)
+
+
+def _answer(
+    handler: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], body: Any
+) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    try:
+        handler.send_response(status)
+        for name, value in headers:
+            if name.lower() not in _HOP_BY_HOP:
+                handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        return
 
 
 def _table_of(body: bytes) -> str | None:
@@ -148,3 +194,10 @@ def tag_store_calls(client: Any, current_call: Callable[[], str | None]) -> None
             request.headers[CALL_HEADER] = call
 
     client.meta.events.register("before-send.dynamodb", add_header)
+
+
+def attempts_per_request(client: Any) -> int:
+    """How many times ``client`` (botocore) sends one request before it gives up."""
+    retries: dict[str, Any] = client.meta.config.retries or {}
+    total = retries.get("total_max_attempts")
+    return int(total) if total else int(retries.get("max_attempts", 4)) + 1
