@@ -158,6 +158,26 @@ class Settings(BaseSettings):
         default="INFO", description="Log level of the JSON log lines (DEBUG, INFO, WARNING, …)."
     )
 
+    # prep brief (docs/brief.md): nothing leaves the deployment unless BRIEF_WRITER=bedrock
+    meeting_types_file: Path | None = Field(
+        default=None, description="TOML of meeting types (rules, lead times, questions)."
+    )
+    brief_writer: Literal["builtin", "bedrock"] = Field(
+        default="builtin",
+        description="Who writes the prep brief's talking points: builtin (nothing leaves the "
+        "deployment) or bedrock (Amazon Bedrock Converse; falls back to builtin on any error).",
+    )
+    bedrock_model_id: str | None = Field(
+        default=None, description="Bedrock model or inference profile id (BRIEF_WRITER=bedrock)."
+    )
+    bedrock_region: str | None = Field(default=None, description="Bedrock's region (SDK default).")
+    bedrock_max_tokens: int = Field(
+        default=800, ge=50, le=4096, description="Token budget of the Bedrock answer (maxTokens)."
+    )
+    bedrock_timeout_seconds: float = Field(
+        default=8.0, gt=0, le=60, description="Time budget of one Bedrock call (no retry)."
+    )
+
     @field_validator("exec_assistant_store")
     @classmethod
     def _store_url(cls, value: str | None) -> str | None:

@@ -246,6 +246,8 @@ CALENDAR_FIELDS: tuple[str, ...] = (
     "meeting_type",
     "prep_hours_before",
     "feed_id",
+    "join_url",
+    "attendee_names",
 )
 
 
@@ -265,7 +267,11 @@ class Meeting(_Model):
     start_time: AwareDatetime
     end_time: AwareDatetime
     attendees: list[str] = Field(default_factory=list)
+    #: Display names the calendar gives (address → name), for the brief.
+    attendee_names: dict[str, str] = Field(default_factory=dict)
     organizer: str | None = None
+    #: The video-call link (X-GOOGLE-CONFERENCE, Teams/Zoom/Meet/Webex links in the event).
+    join_url: str = Field(default="", max_length=2_000)
     meeting_type: str = Field(default="general", min_length=1, max_length=64)
     prep_hours_before: float = Field(default=24.0, ge=0, le=24 * 14)
     #: The calendar feed the meeting was imported from ("" for meetings added by hand): an
@@ -309,6 +315,8 @@ class ChatMessage(_Model):
     text: str = Field(max_length=40_000)
     ts: AwareDatetime = Field(default_factory=utcnow)
     slack_ts: str | None = None
+    #: The prep brief (JSON of ``workflows.brief.Brief``) on the message that delivered it.
+    brief: str | None = Field(default=None, max_length=200_000)
 
 
 def chat_session_id_for(meeting_id: str) -> str:

@@ -248,6 +248,7 @@ def import_calendar(
     from exec_assistant.workflows.calendar_changes import apply_calendar_changes
     from exec_assistant.workflows.ics_import import DEFAULT_WINDOW, import_ics
     from exec_assistant.workflows.ics_source import redact_source
+    from exec_assistant.workflows.meeting_types import load_meeting_types
 
     now = datetime.now(UTC)
     start = start_from or now
@@ -259,7 +260,16 @@ def import_calendar(
     runtime = build_runtime()
     try:
         require_user(runtime.store, user)
-        report = import_ics(runtime.store, user, source, now=now, start=start, window=end - start)
+        types = load_meeting_types(runtime.settings.meeting_types_file)
+        report = import_ics(
+            runtime.store,
+            user,
+            source,
+            now=now,
+            start=start,
+            window=end - start,
+            rules=types.import_rules,
+        )
         apply_calendar_changes(runtime, report)
     finally:
         runtime.close()

@@ -27,6 +27,8 @@ from exec_assistant.interfaces.after_response import Work, ack_then, register_ex
 from exec_assistant.interfaces.signing_secrets import SigningSecretSource, signing_secret_source
 from exec_assistant.logs import configure_logging, register_secret
 from exec_assistant.runtime import Runtime
+from exec_assistant.workflows.bedrock_writer import brief_writer_for
+from exec_assistant.workflows.meeting_types import load_meeting_types
 from exec_assistant.workflows.prep_conversation import ConversationEngine, QuestionnaireEngine
 
 if TYPE_CHECKING:
@@ -99,8 +101,17 @@ def create_app(
             running_on_lambda() if process_before_response is None else process_before_response
         ),
     )
+    types = load_meeting_types(settings.meeting_types_file)
     listeners = SlackListeners(
-        runtime, engine or QuestionnaireEngine(runtime.store, clock=runtime.clock)
+        runtime,
+        engine
+        or QuestionnaireEngine(
+            runtime.store,
+            clock=runtime.clock,
+            questions=types.default_questions(),
+            question_sets=types.question_sets(),
+            writer=brief_writer_for(settings),
+        ),
     )
     app.command(MEETINGS_COMMAND)(ack_then(listeners.meetings_command, defer))
     app.action(START_PREP_ACTION)(ack_then(listeners.start_prep, defer))

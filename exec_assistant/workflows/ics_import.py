@@ -42,6 +42,7 @@ from exec_assistant.models import (
     utcnow,
 )
 from exec_assistant.store.base import Store
+from exec_assistant.workflows.brief_facts import find_join_url
 from exec_assistant.workflows.calendar_sync import (
     ImportReport,
     Occurrence,
@@ -163,6 +164,29 @@ def _attendees(event: Any) -> list[str]:
     return [_address(v) for v in values]
 
 
+def _attendee_names(event: Any) -> dict[str, str]:
+    raw = event.get("ATTENDEE")
+    values = [] if raw is None else raw if isinstance(raw, list) else [raw]
+    names: dict[str, str] = {}
+    for value in values:
+        name = getattr(value, "params", {}).get("CN")
+        if name:
+            names[_address(value)] = str(name)[:200]
+    return names
+
+
+#: Properties in which Google and Exchange put the meeting's video link.
+_CONFERENCE_PROPERTIES = ("X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL")
+
+
+def _join_url(event: Any, location: str, description: str) -> str:
+    for name in _CONFERENCE_PROPERTIES:
+        value = str(event.get(name, "")).strip()
+        if value.startswith("https://"):
+            return value[:2_000]
+    return find_join_url(location, description)
+
+
 def _aware(value: datetime, zone: ZoneInfo) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
@@ -269,14 +293,18 @@ class _Expansion:
         title = summary or "(no title)"
         meeting_type, prep_hours = self.rules.classify(title, len(attendees))
         organizer = event.get("ORGANIZER")
+        description = str(event.get("DESCRIPTION", ""))[:20_000]
+        location = str(event.get("LOCATION", ""))[:2_000]
         meeting = Meeting(
             meeting_id=meeting_id_for(self.user_id, MeetingSource.ICS.value, external_id),
             user_id=self.user_id,
             source=MeetingSource.ICS,
             external_id=external_id,
             title=title[:512],
-            description=str(event.get("DESCRIPTION", ""))[:20_000],
-            location=str(event.get("LOCATION", ""))[:2_000],
+            description=description,
+            location=location,
+            join_url=_join_url(event, location, description),
+            attendee_names=_attendee_names(event),
             start_time=begin,
             end_time=finish.astimezone(UTC),
             attendees=attendees,

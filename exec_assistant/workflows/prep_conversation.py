@@ -13,8 +13,7 @@ the stored user message. Either way the duplicate gets ``accepted=False`` and no
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,21 +31,31 @@ from exec_assistant.models import (
 )
 from exec_assistant.notifications.rendering import format_when, mrkdwn_escape, truncate
 from exec_assistant.store.base import Store
+from exec_assistant.workflows.brief import (
+    Answer,
+    BriefMaterial,
+    BriefWriter,
+    BuiltinWriter,
+    PreviousPrep,
+    brief_blocks,
+    brief_text,
+    split_items,
+)
+from exec_assistant.workflows.brief_facts import meeting_brief_facts
+from exec_assistant.workflows.brief_history import (
+    DONE_KEY,
+    Question,
+    done_question,
+    previous_prep,
+    still_open,
+)
 
 logger = logging.getLogger(__name__)
 
-#: Block Kit limits: a section's text, and how much of one answer the brief shows.
-_SECTION_LIMIT = 3000
+#: How much of one answer the brief shows (a Block Kit text holds 3000 characters).
 _ANSWER_LIMIT = 2500
 #: Longest answer kept (a DM can be 40k characters; a brief has no use for that much).
 _STORED_ANSWER_LIMIT = 10_000
-
-
-@dataclass(frozen=True)
-class Question:
-    key: str  # where the answer is stored in ChatSession.prep_answers
-    label: str  # heading of the answer in the prep brief
-    text: str
 
 
 QUESTIONS: tuple[Question, ...] = (
@@ -95,48 +104,30 @@ class ConversationEngine(Protocol):
 def prep_brief_blocks(
     meeting: Meeting, user: User, answers: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """The prep brief: meeting details, then each answer under its question's label."""
-    details = [f"*When:* {mrkdwn_escape(format_when(meeting, user))}"]
-    if meeting.location:
-        details.append(f"*Where:* {mrkdwn_escape(meeting.location)}")
-    if meeting.attendees:
-        details.append(f"*Attendees:* {mrkdwn_escape(', '.join(meeting.attendees))}")
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": truncate(f"Prep brief: {meeting.title}", 150)},
-        },
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": truncate("\n".join(details), _SECTION_LIMIT)},
-        },
-        {"type": "divider"},
+    """The built-in brief of ``meeting`` with ``answers`` (keyed like :data:`QUESTIONS`)."""
+    return brief_blocks(BuiltinWriter().write(_material(meeting, user, QUESTIONS, answers, None)))
+
+
+def _material(
+    meeting: Meeting,
+    user: User,
+    questions: tuple[Question, ...],
+    answers: dict[str, str],
+    previous: PreviousPrep | None,
+) -> BriefMaterial:
+    shown = [
+        Answer(label=q.label, text=truncate(answers.get(q.key, "").strip(), _ANSWER_LIMIT))
+        for q in questions
+        if q.key != DONE_KEY
     ]
-    for question in QUESTIONS:
-        answer = answers.get(question.key, "").strip() or "—"
-        blocks.append(
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f"*{question.label}*\n{truncate(mrkdwn_escape(answer), _ANSWER_LIMIT)}",
-                },
-            }
-        )
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": "Prep complete. Good luck in the meeting!"}],
-        }
+    topics = "\n".join(a.text for a in shown if a.label.lower().startswith("topic"))
+    carried = still_open(previous, answers.get(DONE_KEY, "")) if previous else []
+    return BriefMaterial(
+        facts=meeting_brief_facts(meeting, user),
+        answers=shown,
+        previous=previous,
+        open_items=[*carried, *(i for i in split_items(topics) if i not in carried)][:20],
     )
-    return blocks
-
-
-def prep_brief_text(meeting: Meeting, user: User, answers: dict[str, str]) -> str:
-    """Plain-text fallback of :func:`prep_brief_blocks` (notifications, screen readers)."""
-    lines = [f"Prep brief: {meeting.title} — {format_when(meeting, user)}"]
-    lines += [f"{q.label}: {answers.get(q.key, '').strip() or '—'}" for q in QUESTIONS]
-    return "\n".join(lines)
 
 
 class QuestionnaireEngine:
@@ -149,16 +140,30 @@ class QuestionnaireEngine:
         *,
         clock: Callable[[], datetime] = utcnow,
         questions: tuple[Question, ...] = QUESTIONS,
+        question_sets: Mapping[str, tuple[Question, ...]] | None = None,
+        writer: BriefWriter | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._questions = questions
+        self._sets = dict(question_sets or {})
+        self._writer = writer or BuiltinWriter()
+
+    def _plan(self, meeting: Meeting) -> tuple[tuple[Question, ...], PreviousPrep | None]:
+        """The questions for this meeting (by its type; first "which are done?" when the
+        previous occurrence left open items) and that previous prep."""
+        previous = previous_prep(self._store, meeting)
+        questions = self._sets.get(meeting.meeting_type, self._questions)
+        if previous is not None and previous.open_items:
+            questions = (done_question(previous), *questions)
+        return questions, previous
 
     def start(self, session: ChatSession, meeting: Meeting, user: User) -> str:
+        questions, _ = self._plan(meeting)
         opening = (
             f"Let's get you ready for *{mrkdwn_escape(meeting.title)}* "
             f"({format_when(meeting, user)}). "
-            f"{len(self._questions)} quick questions.\n\n{self._questions[0].text}"
+            f"{len(questions)} quick questions.\n\n{questions[0].text}"
         )
         self._store.append_chat_message(
             session.session_id, ChatMessage(role="assistant", text=opening), now=self._clock()
@@ -179,16 +184,17 @@ class QuestionnaireEngine:
             m.role == "user" and m.slack_ts == message_ts for m in session.messages
         ):
             return self._duplicate(session, "seen")
+        questions, previous = self._plan(meeting)
         answer = text.strip()
-        if not answer or step >= len(self._questions):
-            question = self._questions[min(step, len(self._questions) - 1)]
+        if not answer or step >= len(questions):
+            question = questions[min(step, len(questions) - 1)]
             return ConversationTurn(
                 reply_text=f"I need a few words to go on. {question.text}",
                 step=step,
                 answers=dict(session.prep_answers),
             )
-        answers = {**session.prep_answers, self._questions[step].key: answer[:_STORED_ANSWER_LIMIT]}
-        finished = step + 1 == len(self._questions)
+        answers = {**session.prep_answers, questions[step].key: answer[:_STORED_ANSWER_LIMIT]}
+        finished = step + 1 == len(questions)
         now = self._clock()
         saved = self._store.advance_chat_session(
             session.session_id,
@@ -205,15 +211,21 @@ class QuestionnaireEngine:
             ChatMessage(role="user", text=answer, ts=now, slack_ts=message_ts),
             now=now,
         )
+        blocks: list[dict[str, Any]] | None = None
+        stored: str | None = None
         if finished:
-            reply_text = prep_brief_text(meeting, user, answers)
-            blocks: list[dict[str, Any]] | None = prep_brief_blocks(meeting, user, answers)
-            self._complete_meeting(meeting, now)
+            brief = self._writer.write(_material(meeting, user, questions, answers, previous))
+            reply_text, blocks = brief_text(brief), brief_blocks(brief)
+            stored = brief.model_dump_json()
         else:
-            reply_text, blocks = self._questions[step + 1].text, None
+            reply_text = questions[step + 1].text
         self._store.append_chat_message(
-            session.session_id, ChatMessage(role="assistant", text=reply_text, ts=now), now=now
+            session.session_id,
+            ChatMessage(role="assistant", text=reply_text[:40_000], ts=now, brief=stored),
+            now=now,
         )
+        if finished:  # after the brief is stored with the meeting's session
+            self._complete_meeting(meeting, now)
         log_event(
             logger,
             logging.INFO,
