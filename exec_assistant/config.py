@@ -26,6 +26,7 @@ SecretName = Literal[
     "twilio_account_sid",
     "twilio_auth_token",
     "twilio_from_number",
+    "action_link_secret",
 ]
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -124,6 +125,15 @@ class Settings(BaseSettings):
         default=None,
         description="The public address of the webhooks and action links "
         "(https://…execute-api….amazonaws.com): Twilio signs it, email links point to it.",
+    )
+
+    action_link_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs the email's Start Prep / Remind Later links (32+ random "
+        "characters). Unset (or no PUBLIC_BASE_URL): emails carry no links.",
+    )
+    action_link_secret_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager ARN holding ACTION_LINK_SECRET."
     )
 
     ses_from_email: str | None = Field(

@@ -39,6 +39,7 @@ class SecretKind(StrEnum):
     SLACK_BOT_TOKEN = "slack-bot-token"  # noqa: S105
     SLACK_SIGNING_SECRET = "slack-signing-secret"  # noqa: S105
     TWILIO_AUTH_TOKEN = "twilio-auth-token"  # noqa: S105
+    ACTION_LINK_SECRET = "action-link-secret"  # noqa: S105
 
     @property
     def setting(self) -> SecretName:
@@ -46,6 +47,7 @@ class SecretKind(StrEnum):
             SecretKind.SLACK_BOT_TOKEN: "slack_bot_token",
             SecretKind.SLACK_SIGNING_SECRET: "slack_signing_secret",
             SecretKind.TWILIO_AUTH_TOKEN: "twilio_auth_token",
+            SecretKind.ACTION_LINK_SECRET: "action_link_secret",
         }
         return names[self]
 
@@ -143,6 +145,8 @@ def _validate(kind: SecretKind, value: str, settings: Settings, *, skip: bool = 
                 code="missing_setting",
             )
         return _twilio_account_check(account_sid, value, api_url=settings.twilio_api_url)
+    if kind is SecretKind.ACTION_LINK_SECRET and len(value) < 32:
+        raise typer.BadParameter("a link-signing key needs 32+ characters (nothing was written)")
     return "format only (the provider offers no check for this secret)"
 
 

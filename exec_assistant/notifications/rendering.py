@@ -246,7 +246,11 @@ class EmailContent(BaseModel):
     text: str
 
 
-def email_message(notification: PrepNotification) -> EmailContent:
+def email_message(
+    notification: PrepNotification, links: dict[str, str] | None = None
+) -> EmailContent:
+    """Subject, HTML and text bodies. ``links``: the Start Prep and Remind Later action links
+    (label -> URL), shown as buttons in the HTML and as lines in the text."""
     facts = meeting_facts(notification.meeting, notification.user, notification.kind)
     subject = f"{facts.headline}: {truncate(facts.title, 120)} ({facts.when})"
     rows = [("When", facts.when)]
@@ -264,8 +268,20 @@ def email_message(notification: PrepNotification) -> EmailContent:
         f"<p><strong>{e(facts.title)}</strong></p>"
         f"<table>{html_rows}</table>"
         f"<p>{e(facts.action)}</p>"
+        f"{_html_links(links or {})}"
         "</body></html>"
     )
     text_rows = "\n".join(f"{label}: {value}" for label, value in rows)
-    body_text = f"{facts.headline}\n\n{facts.title}\n\n{text_rows}\n\n{facts.action}\n"
+    text_links = "".join(f"\n{label}: {url}\n" for label, url in (links or {}).items())
+    body_text = f"{facts.headline}\n\n{facts.title}\n\n{text_rows}\n\n{facts.action}\n{text_links}"
     return EmailContent(subject=one_line(subject), html=body_html, text=body_text)
+
+
+def _html_links(links: dict[str, str]) -> str:
+    """Buttons as links (email clients run no forms or scripts); the URL is escaped."""
+    e = html.escape
+    return "".join(
+        f'<p><a href="{e(url, quote=True)}" style="display:inline-block;padding:8px 16px;'
+        f'border:1px solid #1d6f42;border-radius:4px;text-decoration:none">{e(label)}</a></p>'
+        for label, url in links.items()
+    )

@@ -81,8 +81,10 @@ def acknowledge(
     action: AckAction,
     remind_at: datetime | None = None,
     detail: str = "",
+    key: str | None = None,
 ) -> AckOutcome:
-    """Record ``user``'s answer to ``meeting``'s latest delivered cycle, once.
+    """Record ``user``'s answer to ``meeting``'s latest delivered cycle (or to cycle ``key``,
+    the one an email link was sent for), once.
 
     A meeting with no delivered cycle in the ledger (acted on from the App Home before any
     notification, or its record expired) has nothing to hold the answer: ``recorded`` is True
@@ -95,7 +97,7 @@ def acknowledge(
         remind_at=remind_at,
         detail=detail[:200],
     )
-    key = latest_cycle_key(meeting)
+    key = key or latest_cycle_key(meeting)
     if key is None:
         return AckOutcome(recorded=True, key=None, acknowledgement=None, text=describe(ack, user))
     try:
@@ -222,3 +224,51 @@ def snooze(runtime: Runtime, meeting: Meeting, user: User, remind_at: datetime) 
     schedule_reminder(
         runtime, meeting, user, remind_at, reminder_id=f"later-{int(remind_at.timestamp())}"
     )
+
+
+def answer(
+    runtime: Runtime,
+    engine: ConversationEngine,
+    meeting: Meeting,
+    user: User,
+    *,
+    channel: Channel,
+    action: AckAction,
+    remind_at: datetime | None = None,
+    detail: str = "",
+    key: str | None = None,
+) -> tuple[AckOutcome, bool]:
+    """An answer from SMS or email: :func:`acknowledge`, then, if it was recorded, the action
+    (:func:`open_prep` or :func:`snooze` at ``remind_at``). Returns the outcome and whether the
+    action was done; an action that fails after the answer was recorded is logged (the answer
+    stands, and the executive is told to use Slack)."""
+    outcome = acknowledge(
+        runtime,
+        meeting,
+        user,
+        channel=channel,
+        action=action,
+        remind_at=remind_at,
+        detail=detail,
+        key=key,
+    )
+    if not outcome.recorded:
+        return outcome, False
+    try:
+        if action == AckAction.START_PREP:
+            open_prep(runtime, meeting, user, engine)
+        elif remind_at is not None:
+            snooze(runtime, meeting, user, remind_at)
+    except (DeliveryError, PermanentError) as exc:  # Slack refused; no scheduler here
+        log_event(
+            logger,
+            logging.ERROR,
+            "ack.action_failed",
+            meeting_id=meeting.meeting_id,
+            channel=channel.value,
+            action=action.value,
+            error_class=exc.error_class.value,
+            error_code=exc.code,
+        )
+        return outcome, False
+    return outcome, True

@@ -24,12 +24,10 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from exec_assistant.components import Runtime
-from exec_assistant.errors import PermanentError
 from exec_assistant.logs import log_event
 from exec_assistant.models import AckAction, Channel, Meeting, MeetingStatus, User
 from exec_assistant.notifications.rendering import SMS_SNOOZE_MINUTES
-from exec_assistant.notifications.types import DeliveryError
-from exec_assistant.workflows.acknowledge import acknowledge, can_open_prep, open_prep, snooze
+from exec_assistant.workflows.acknowledge import answer, can_open_prep
 from exec_assistant.workflows.prep_conversation import ConversationEngine
 
 logger = logging.getLogger(__name__)
@@ -127,38 +125,37 @@ def answer_sms(
         return NOTHING_OPEN_TEXT
     if command.keyword == Keyword.PREP:
         return _start_prep(runtime, engine, meeting, user)
-    return _snooze(runtime, meeting, user, command.minutes)
+    return _snooze(runtime, engine, meeting, user, command.minutes)
 
 
 def _start_prep(runtime: Runtime, engine: ConversationEngine, meeting: Meeting, user: User) -> str:
     if not can_open_prep(runtime, user):
         return "Exec Assistant: prep happens in Slack, which is not set up for you."
-    outcome = acknowledge(
-        runtime, meeting, user, channel=Channel.SMS, action=AckAction.START_PREP, detail="PREP"
+    outcome, done = answer(
+        runtime,
+        engine,
+        meeting,
+        user,
+        channel=Channel.SMS,
+        action=AckAction.START_PREP,
+        detail="PREP",
     )
     if not outcome.recorded:
         return f"Exec Assistant: {outcome.text}"
-    try:
-        open_prep(runtime, meeting, user, engine)
-    except DeliveryError as exc:
-        log_event(
-            logger,
-            logging.ERROR,
-            "sms_reply.prep_not_opened",
-            meeting_id=meeting.meeting_id,
-            error_class=exc.error_class.value,
-            error_code=exc.code,
-        )
+    if not done:
         return "Exec Assistant: prep is started, but Slack could not be reached; open our DM."
     return f"Exec Assistant: {outcome.text}. The first question is in your Slack DM."
 
 
-def _snooze(runtime: Runtime, meeting: Meeting, user: User, minutes: int) -> str:
+def _snooze(
+    runtime: Runtime, engine: ConversationEngine, meeting: Meeting, user: User, minutes: int
+) -> str:
     remind_at = runtime.clock() + timedelta(minutes=minutes)
     if remind_at >= meeting.start_time:
         return "Exec Assistant: the meeting starts before then. Reply PREP to start prep now."
-    outcome = acknowledge(
+    outcome, done = answer(
         runtime,
+        engine,
         meeting,
         user,
         channel=Channel.SMS,
@@ -166,21 +163,9 @@ def _snooze(runtime: Runtime, meeting: Meeting, user: User, minutes: int) -> str
         remind_at=remind_at,
         detail=f"LATER {minutes}",
     )
-    if not outcome.recorded:
-        return f"Exec Assistant: {outcome.text}"
-    try:
-        snooze(runtime, meeting, user, remind_at)
-    except PermanentError as exc:  # no scheduler in this deployment
-        log_event(
-            logger,
-            logging.ERROR,
-            "sms_reply.snooze_failed",
-            meeting_id=meeting.meeting_id,
-            error_class=exc.error_class.value,
-            error_code=exc.code,
-        )
-        return "Exec Assistant: reminders are not enabled here."
-    return f"Exec Assistant: {outcome.text}."
+    if outcome.recorded and not done:
+        return "Exec Assistant: noted, but reminders are not enabled here."
+    return f"Exec Assistant: {outcome.text}" + ("." if outcome.recorded else "")
 
 
 def _record_opt_out(runtime: Runtime, user: User, *, opted_out: bool) -> None:

@@ -52,15 +52,21 @@ def clock() -> Clock:
     return Clock(T0)
 
 
-@pytest.fixture
-def settings(fake_slack: FakeSlackAPI, tmp_path: Any) -> Settings:
+def bot_settings(fake_slack: FakeSlackAPI, tmp_path: Any, **extra: Any) -> Settings:
+    """The Slack bot's settings (plus ``extra``) against the fake Slack API."""
     return Settings(
         exec_assistant_store=f"sqlite:///{tmp_path / 'exec.db'}",
         slack_bot_token=SecretStr(BOT_TOKEN),
         slack_signing_secret=SecretStr(SECRET),
         slack_api_url=fake_slack.url,
         ses_from_email="prep@example.com",  # a second channel, so deliveries get escalation checks
+        **extra,
     )
+
+
+@pytest.fixture
+def settings(fake_slack: FakeSlackAPI, tmp_path: Any) -> Settings:
+    return bot_settings(fake_slack, tmp_path)
 
 
 @pytest.fixture

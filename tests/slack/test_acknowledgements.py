@@ -41,8 +41,8 @@ from exec_assistant.workflows.acknowledge import acknowledge, latest_cycle_key
 from exec_assistant.workflows.prep_conversation import QuestionnaireEngine
 from exec_assistant.workflows.reminders import meeting_schedule_prefixes
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.slack.conftest import BOT_TOKEN, T0, Clock
-from tests.slack.harness import SECRET, LambdaTransport, Payloads
+from tests.slack.conftest import T0, Clock, bot_settings
+from tests.slack.harness import LambdaTransport, Payloads
 
 AUTH_TOKEN = "tw-auth-token-0123456789abcdef"
 PUBLIC = "https://hooks.example.test"
@@ -51,14 +51,8 @@ PHONE = "+33612345678"
 
 @pytest.fixture
 def settings(fake_slack: FakeSlackAPI, tmp_path: Any) -> Settings:
-    return Settings(
-        exec_assistant_store=f"sqlite:///{tmp_path / 'exec.db'}",
-        slack_bot_token=SecretStr(BOT_TOKEN),
-        slack_signing_secret=SecretStr(SECRET),
-        slack_api_url=fake_slack.url,
-        ses_from_email="prep@example.com",
-        twilio_auth_token=SecretStr(AUTH_TOKEN),
-        public_base_url=PUBLIC,
+    return bot_settings(
+        fake_slack, tmp_path, twilio_auth_token=SecretStr(AUTH_TOKEN), public_base_url=PUBLIC
     )
 
 

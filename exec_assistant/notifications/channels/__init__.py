@@ -45,7 +45,15 @@ def build_channels(settings: Settings) -> dict[Channel, NotificationChannel]:
     if settings.ses_from_email:
         from exec_assistant.notifications.channels.email import EmailChannel
 
-        channels[Channel.EMAIL] = EmailChannel(sender=settings.ses_from_email)
+        links = None
+        if settings.public_base_url and settings.has_secret("action_link_secret"):
+            from exec_assistant.notifications.action_links import ActionLinks
+
+            links = ActionLinks(
+                secret=partial(settings.require_secret, "action_link_secret"),
+                base_url=settings.public_base_url,
+            )
+        channels[Channel.EMAIL] = EmailChannel(sender=settings.ses_from_email, links=links)
     if not channels:
         from exec_assistant.notifications.channels.console import ConsoleChannel
 

@@ -15,11 +15,14 @@ on this channel (README, "Delivery guarantees").
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exec_assistant.models import Channel, ErrorClass, User
 from exec_assistant.notifications.rendering import email_message
 from exec_assistant.notifications.types import BeforeRequest, DeliveryError, PrepNotification
+
+if TYPE_CHECKING:
+    from exec_assistant.notifications.action_links import ActionLinks
 
 #: SES v2 error codes that mean "try again later" (botocore has already retried them).
 TRANSIENT_CODES = frozenset(
@@ -73,10 +76,12 @@ class EmailChannel:
 
     name = Channel.EMAIL
 
-    def __init__(self, *, sender: str) -> None:
+    def __init__(self, *, sender: str, links: ActionLinks | None = None) -> None:
         from exec_assistant.aws import CONNECT_TIMEOUT
 
         self.sender = sender
+        #: Builds the Start Prep / Remind Later links (None: emails without links).
+        self.links = links
         #: The longest one SendEmail takes, botocore's bounded retries included.
         self.request_seconds = (RETRIES + 1) * (CONNECT_TIMEOUT + READ_TIMEOUT) + _MAX_BACKOFF
 
@@ -110,7 +115,8 @@ class EmailChannel:
         address = notification.user.email
         if not address:
             raise DeliveryError(ErrorClass.PERMANENT, "no_email", "user has no email address")
-        content = email_message(notification)
+        links = self.links.for_notification(notification) if self.links else None
+        content = email_message(notification, links)
 
         def part(data: str) -> dict[str, str]:
             return {"Data": data, "Charset": "UTF-8"}
