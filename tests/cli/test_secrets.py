@@ -152,6 +152,20 @@ def test_rotate_twilio_token_into_a_secret_without_value(cli: Cli, sm: Any) -> N
     assert _stages(sm, arn) == {"AWSCURRENT": "0123456789abcdef0123456789abcdef"}
 
 
+def test_rotate_action_link_secret_needs_32_characters(cli: Cli, sm: Any) -> None:
+    old, new = "o" * 40, "n0123456789abcdef0123456789abcdefXYZ"
+    arn = sm.create_secret(Name="action-link-secret", SecretString=old)["ARN"]
+    short = cli(
+        "secrets", "rotate", "action-link-secret", "--secret-id", arn, input="0123456789abcdefgh"
+    )  # fmt: skip
+    assert short.exit_code != 0
+    assert _stages(sm, arn) == {"AWSCURRENT": old}  # nothing was written
+    result = cli("secrets", "rotate", "action-link-secret", "--secret-id", arn, input=new)
+    assert result.exit_code == 0, result.output
+    assert _stages(sm, arn) == {"AWSCURRENT": new, "AWSPREVIOUS": old}
+    _no_value_in(result.output, new, old)
+
+
 @pytest.fixture
 def twilio_token_arn(sm: Any, monkeypatch: pytest.MonkeyPatch, fake_twilio: FakeTwilioAPI) -> str:
     arn: str = sm.create_secret(Name="twilio-auth-token", SecretString=OLD_TWILIO)["ARN"]
@@ -260,7 +274,12 @@ def test_status_shows_versions_and_unconfigured(
     result = cli("secrets", "status", "--json")
     assert result.exit_code == 0, result.output
     reports = {r["name"]: r for r in json.loads(result.stdout)}
-    assert set(reports) == {"slack-bot-token", "slack-signing-secret", "twilio-auth-token"}
+    assert set(reports) == {
+        "slack-bot-token",
+        "slack-signing-secret",
+        "twilio-auth-token",
+        "action-link-secret",
+    }
     bot = reports["slack-bot-token"]
     assert sorted(s for v in bot["versions"] for s in v["stages"]) == ["AWSCURRENT", "AWSPREVIOUS"]
     assert all(v["created"] for v in bot["versions"])
