@@ -11,7 +11,18 @@ from typing import Annotated
 import typer
 
 from exec_assistant._version import __version__
-from exec_assistant.cli import dlq, doctor, manifest, meetings, replay, secrets, send, serve, users
+from exec_assistant.cli import (
+    dlq,
+    doctor,
+    manifest,
+    meetings,
+    replay,
+    secrets,
+    send,
+    serve,
+    timeline,
+    users,
+)
 from exec_assistant.cli.errors import ErrorHandlingGroup
 
 app = typer.Typer(
@@ -36,6 +47,7 @@ app.command("doctor", epilog=doctor.EPILOG)(doctor.doctor)
 app.command("send-test-event", epilog=send.EPILOG)(send.send_test_event)
 app.command("replay", epilog=replay.EPILOG)(replay.replay)
 app.command("serve", epilog=serve.EPILOG)(serve.serve)
+app.command("timeline", epilog=timeline.EPILOG)(timeline.timeline)
 
 
 def _version(value: bool) -> None:
