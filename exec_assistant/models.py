@@ -150,11 +150,16 @@ class QuietHours(_Model):
 
 
 class NotificationPreferences(_Model):
+    """How a user wants to be reached (``exec-assistant users set`` changes them)."""
+
     channel_order: list[Channel] = Field(
         default_factory=lambda: [Channel.SLACK, Channel.SMS, Channel.EMAIL], min_length=1
     )
+    """Channels to try, in order (default Slack, SMS, email); no repeats."""
     quiet_hours: QuietHours | None = None
+    """No SMS inside this daily window; Slack and email still go."""
     escalation_delay_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    """Escalate to the next channel when a delivered notification is not acted on in time."""
 
     @field_validator("channel_order")
     @classmethod
@@ -165,14 +170,24 @@ class NotificationPreferences(_Model):
 
 
 class User(_Model):
+    """An executive who gets prep notifications."""
+
     user_id: NonEmptyStr
+    """Your id for the executive (``usr-ceo``); the key of the users table."""
     slack_user_id: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,}$")
+    """Slack member id (``U…``): the DM goes here. None: no Slack channel."""
     slack_team_id: str | None = Field(default=None, pattern=r"^[TE][A-Z0-9]{2,}$")
+    """Slack workspace id (``T…``), when known."""
     name: NonEmptyStr
+    """Display name, used in messages."""
     email: Email | None = None
+    """Address for the email fallback (SES). None: no email channel."""
     phone: E164Phone | None = None
+    """E.164 number for the SMS fallback (Twilio). None: no SMS channel."""
     timezone: TimeZoneName = "UTC"
+    """IANA time zone: message times, quiet hours and reminder choices use it."""
     preferences: NotificationPreferences = Field(default_factory=NotificationPreferences)
+    """Channel order, quiet hours and escalation delay."""
     #: When the user replied STOP to our SMS number (Twilio's opt-out): the SMS channel skips
     #: them until they reply START. None: not opted out.
     sms_opted_out_at: AwareDatetime | None = None
@@ -257,30 +272,44 @@ def meeting_id_for(user_id: str, source: str, external_id: str) -> str:
 
 
 class Meeting(_Model):
+    """A meeting that needs prep; its status tracks the prep workflow."""
+
     meeting_id: NonEmptyStr
+    """Unique id (``mtg-…``; imported meetings derive it from the calendar event)."""
     user_id: NonEmptyStr
+    """The owner: the executive who prepares and gets the notification."""
     source: MeetingSource = MeetingSource.MANUAL
+    """Where it came from: added by hand, or an ICS import."""
     external_id: str | None = None
     title: NonEmptyStr
+    """Meeting title."""
     description: str = Field(default="", max_length=20_000)
     location: str = Field(default="", max_length=2_000)
     start_time: AwareDatetime
+    """Start, timezone-aware."""
     end_time: AwareDatetime
+    """End, timezone-aware; after ``start_time``."""
     attendees: list[str] = Field(default_factory=list)
+    """Attendee emails or names."""
     #: Display names the calendar gives (address → name), for the brief.
     attendee_names: dict[str, str] = Field(default_factory=dict)
     organizer: str | None = None
     #: The video-call link (X-GOOGLE-CONFERENCE, Teams/Zoom/Meet/Webex links in the event).
     join_url: str = Field(default="", max_length=2_000)
     meeting_type: str = Field(default="general", min_length=1, max_length=64)
+    """Free-form type (``board``, ``one_on_one``…), set by import rules."""
     prep_hours_before: float = Field(default=24.0, ge=0, le=24 * 14)
+    """The prep window opens this many hours before the start (at most 14 days)."""
     #: The calendar feed the meeting was imported from ("" for meetings added by hand): an
     #: import cancels only what disappeared from its own feed.
     feed_id: str = Field(default="", max_length=64)
     status: MeetingStatus = MeetingStatus.DISCOVERED
+    """Lifecycle status; moves only along ``ALLOWED_TRANSITIONS``."""
     chat_session_id: str | None = None
     notification_status: NotificationStatus = NotificationStatus.NONE
+    """Outcome of the prep notification (none, delivered, failed)."""
     notification_channel: Channel | None = None
+    """The channel that delivered it."""
     notified_at: AwareDatetime | None = None
     notification_cycle: str | None = None
     created_at: AwareDatetime = Field(default_factory=utcnow)

@@ -189,7 +189,8 @@ def test_site_builds_strict_and_offline(tmp_path: Path) -> None:
     for name in Settings.model_fields:
         assert name.upper() in config_page
     api_page = (site / "api" / "index.html").read_text()
-    assert "prep_hours_before" in api_page  # model fields are documented
+    assert "prep_hours_before" in api_page  # model fields are listed
+    assert "The prep window opens this many hours before the start" in api_page  # and described
 
 
 def test_the_offline_guard_refuses_the_network(tmp_path: Path) -> None:
