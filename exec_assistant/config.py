@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         default=None,
         description="DynamoDB notification ledger (default exec-assistant-notifications-{env}).",
     )
+    feeds_table_name: str | None = Field(
+        default=None, description="DynamoDB calendar feeds (default exec-assistant-feeds-{env})."
+    )
 
     slack_bot_token: SecretStr | None = Field(
         default=None, description="Slack bot token (xoxb-…). Unset: the Slack channel is off."

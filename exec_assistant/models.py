@@ -160,6 +160,17 @@ class NotificationPreferences(_Model):
     """No SMS inside this daily window; Slack and email still go."""
     escalation_delay_minutes: int = Field(default=30, ge=1, le=24 * 60)
     """Escalate to the next channel when a delivered notification is not acted on in time."""
+    digest_time: time | None = time(7, 30)
+    """The morning digest's local time (None: no digest)."""
+    digest_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], max_length=7)
+    """The digest's days, ISO weekdays (1 = Monday)."""
+
+    @field_validator("digest_days")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= d <= 7 for d in value):
+            raise ValueError("digest days are ISO weekdays, 1 (Monday) to 7 (Sunday)")
+        return sorted(set(value))
 
     @field_validator("channel_order")
     @classmethod

@@ -103,7 +103,7 @@ def build_runtime(
         notifications=notifications,
         channels=channels,
         clock=clock,
-        background=(_calendar_monitor_loop,),
+        background=(_calendar_monitor_loop, _digest_planner_loop),
     )
     if local_bus is not None:
         _wire_prep_trigger(local_bus, runtime)
@@ -115,6 +115,13 @@ def _calendar_monitor_loop(runtime: Runtime, stop: threading.Event) -> None:
     from exec_assistant.workflows import calendar_monitor
 
     calendar_monitor.run_forever(runtime, stop)
+
+
+def _digest_planner_loop(runtime: Runtime, stop: threading.Event) -> None:
+    """Keep each user's next morning digest on the local scheduler (hourly: settings change)."""
+    from exec_assistant.workflows import digest
+
+    digest.plan_forever(runtime, stop)
 
 
 def _build_scheduler(
@@ -171,6 +178,15 @@ def _wire_prep_trigger(bus: LocalEventBus, runtime: Runtime) -> None:
 
     for source in sorted(PREP_EVENT_SOURCES):
         bus.subscribe(source, PREP_EVENT_DETAIL_TYPE, deliver)
+
+    def deliver_digest(envelope: Mapping[str, Any]) -> None:
+        from exec_assistant.workflows.digest import handle_digest_event
+
+        handle_digest_event(envelope, runtime)
+
+    from exec_assistant.workflows.digest import DIGEST_DETAIL_TYPE, DIGEST_EVENT_SOURCE
+
+    bus.subscribe(DIGEST_EVENT_SOURCE, DIGEST_DETAIL_TYPE, deliver_digest)
 
 
 _runtime: Runtime | None = None

@@ -34,7 +34,15 @@ SECRETS_ACTIONS = (
     "secretsmanager:ListSecretVersionIds",
 )
 LOGS_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
-SCHEDULER_ACTIONS = ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")
+SCHEDULER_ACTIONS = (
+    "scheduler:CreateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+    "scheduler:UpdateSchedule",
+)
+#: ListSchedules supports no resource-level permission (Service Authorization Reference): it is
+#: granted on "*" in its own statement, to the functions that re-plan a meeting's schedules.
+LIST_SCHEDULES_ACTION = "scheduler:ListSchedules"
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,11 @@ def scheduler_statements(
             {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
         ),
     ]
+
+
+def list_schedules_statement() -> Statement:
+    """Find a moved or cancelled meeting's pending schedules by name prefix (docs/calendar.md)."""
+    return statement("ListSchedulesByPrefix", (LIST_SCHEDULES_ACTION,), ["*"])
 
 
 def ses_statement(ctx: AccountContext, from_email: str) -> Statement:

@@ -69,7 +69,18 @@ CALENDAR_MONITOR = FunctionSpec(
     handler="exec_assistant.workflows.calendar_monitor.lambda_handler",
     memory_mb=512,
     timeout_s=120,
-    description="Finds meetings entering their prep window and publishes MeetingPrepRequired",
+    description="Imports registered feeds, finds meetings entering their prep window and "
+    "publishes MeetingPrepRequired",
+    secrets=("slack_bot_token",),  # a moved or cancelled meeting's delivered DM is edited
+)
+
+DIGEST = FunctionSpec(
+    component="digest",
+    handler="exec_assistant.workflows.digest.lambda_handler",
+    memory_mb=512,
+    timeout_s=60,
+    description="MorningDigestDue → the executive's morning digest DM",
+    secrets=("slack_bot_token",),
 )
 
 

@@ -5,10 +5,13 @@ What each Lambda may do (its one inline policy, besides writing its own log grou
 =================  ==========================================================================
 slack bot          stack tables; read the Slack token and signing secret; create/delete
                    schedules in the group + pass the scheduler role
-calendar monitor   stack tables; ``events:PutEvents`` on the stack bus
+calendar monitor   stack tables; ``events:PutEvents`` on the stack bus; read the Slack token;
+                   create/get/update/delete schedules in the group + pass the scheduler role,
+                   ``scheduler:ListSchedules`` (no resource-level permission exists for it)
 prep trigger       stack tables; read the Slack token and Twilio secrets; create/delete
                    schedules + pass the scheduler role; send to its DLQ (async failures);
                    ``ses:SendEmail`` from the configured identity
+digest             stack tables; read the Slack token (one morning digest per user and day)
 =================  ==========================================================================
 
 Operations (infra/alarms.py, infra/dashboard.py): one SNS topic for every alarm, the alarms on the
@@ -31,6 +34,7 @@ from infra.app_secrets import create_secrets
 from infra.bus import create_bus
 from infra.config import StackConfig
 from infra.dashboard import create_dashboard
+from infra.digest import route_digest
 from infra.monitor import schedule_monitor
 from infra.prep_notification import (
     Scheduler,
@@ -103,7 +107,10 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
 
     spec = lambdas.CALENDAR_MONITOR
     monitor = lambdas.create_function(spec, cfg, code=code, environment=environment(spec))
-    lambdas.grant(monitor, cfg, [*base_statements(spec), iam.put_events_statement(bus.arn)])
+    replan = [*schedule_statements, iam.list_schedules_statement()] if schedule_statements else []
+    lambdas.grant(
+        monitor, cfg, [*base_statements(spec), iam.put_events_statement(bus.arn), *replan]
+    )
     schedule_monitor(cfg, monitor.function)
 
     outputs: dict[str, pulumi.Output[Any]] = {
@@ -140,6 +147,13 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
         functions[spec.component] = trigger.deployed
         queues["trigger"] = trigger.dlq
         queues["scheduler"] = scheduler.dlq
+
+        spec = lambdas.DIGEST
+        digest = lambdas.create_function(spec, cfg, code=code, environment=environment(spec))
+        lambdas.grant(digest, cfg, base_statements(spec))
+        route_digest(cfg, bus=bus, function=digest.function)
+        outputs["digest_function_arn"] = digest.function.arn
+        functions[spec.component] = digest
 
     watched = Watched(functions=functions, queues=queues, api=api.api)
     alarms = create_alarms(cfg, watched)

@@ -71,6 +71,8 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
         (Index("meeting_id-index", "meeting_id"),),
         ttl_attribute="ttl",
     ),
+    # registered calendar feeds (exec_assistant/store/feeds.py: its own small store)
+    TableSpec("feeds", "feed_id", ()),
 )
 
 

@@ -196,6 +196,7 @@ def test_only_entry_functions_reach_the_root() -> None:
     assert {(i.importer, i.function) for i in below_root} == {
         ("workflows.prep_trigger_handler", "lambda_handler"),
         ("workflows.calendar_monitor", "lambda_handler"),
+        ("workflows.digest", "lambda_handler"),  # the morning digest's Lambda (docs/digest.md)
     }
 
 

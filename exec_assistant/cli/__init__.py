@@ -14,6 +14,7 @@ from exec_assistant._version import __version__
 from exec_assistant.cli import (
     dlq,
     doctor,
+    feeds,
     manifest,
     meetings,
     replay,
@@ -40,6 +41,7 @@ app = typer.Typer(
 )
 app.add_typer(users.app, name="users")
 app.add_typer(meetings.app, name="meetings")
+app.add_typer(feeds.app, name="feeds")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(dlq.app, name="dlq")
 app.command("manifest", epilog=manifest.EPILOG)(manifest.render)

@@ -24,6 +24,7 @@ from exec_assistant.cli.params import (
 from exec_assistant.cli.selection import STATUS_HELP, select_meetings
 from exec_assistant.errors import PermanentError
 from exec_assistant.models import LedgerRecord, Meeting, MeetingSource, MeetingStatus
+from exec_assistant.workflows.brief import Brief
 
 app = typer.Typer(
     help="Manage meetings: add one by hand, import a calendar, list, show or cancel them.",
@@ -148,6 +149,7 @@ class MeetingDetails(BaseModel):
 
     meeting: Meeting
     notifications: list[LedgerRecord]
+    brief: Brief | None = None  # the prep brief, once prep is completed
 
 
 def _detail_table(meeting: Meeting) -> Table:
@@ -177,13 +179,16 @@ def show(
     meeting_id: Annotated[str, typer.Argument(help="The meeting's id.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Show one meeting: its details, status and every delivery record with its attempts."""
+    """Show one meeting: its details, status, every delivery record with its attempts, and its
+    prep brief once prep is completed."""
     from exec_assistant.cli.events import attempts_table
+    from exec_assistant.workflows.brief_history import stored_brief
 
     with store_session() as store:
         details = MeetingDetails(
             meeting=require_meeting(store, meeting_id),
             notifications=store.list_notifications_for_meeting(meeting_id),
+            brief=stored_brief(store, meeting_id),
         )
     if as_json:
         print_json(details)
@@ -195,6 +200,12 @@ def show(
         console.print(f"ledger {record.key}: {record.state.value}")
     if not details.notifications:
         console.print("no notification sent yet")
+    if details.brief is not None:
+        from rich.markup import escape
+
+        from exec_assistant.workflows.brief import brief_text
+
+        console.print(escape(brief_text(details.brief)))
 
 
 @app.command("cancel", epilog="Example: exec-assistant meetings cancel mtg-board")

@@ -125,6 +125,39 @@ def _quiet_hours(value: str) -> QuietHours | None:
     return QuietHours(start=start, end=end)
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _digest_time(value: str) -> time | None:
+    """``07:30`` → the digest's local time; ``off`` → no digest."""
+    if value.strip().lower() == "off":
+        return None
+    try:
+        return time.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a time such as 07:30 (or 'off')") from None
+
+
+def _digest_days(value: str) -> list[int]:
+    """``mon-fri``, ``mon,wed,fri`` or ``all`` → ISO weekdays (1 = Monday)."""
+    text = value.strip().lower()
+    if text == "all":
+        return list(range(1, 8))
+    days: list[int] = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            start, end = _DAYS.index(first), _DAYS.index(last or first)
+            days.extend(range(start + 1, end + 2))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a list of days such as mon-fri, mon,wed,fri or all"
+        ) from None
+    if not days:
+        raise typer.BadParameter("give at least one day")
+    return sorted(set(days))
+
+
 def _minutes(value: timedelta) -> int:
     minutes = value.total_seconds() / 60
     if minutes != int(minutes) or minutes < 1:
@@ -137,7 +170,7 @@ def _minutes(value: timedelta) -> int:
 @app.command(
     "set",
     epilog="Example: exec-assistant users set usr-ceo --channels slack,email "
-    "--quiet-hours 22:00-07:00 --escalation-delay 45m",
+    "--quiet-hours 22:00-07:00 --escalation-delay 45m --digest 07:30 --digest-days mon-fri",
 )
 def set_user(  # noqa: PLR0917 - Typer passes options by keyword
     user_id: Annotated[str, typer.Argument(help="The user to change.")],
@@ -158,14 +191,26 @@ def set_user(  # noqa: PLR0917 - Typer passes options by keyword
     escalation_delay: Annotated[
         timedelta | None,
         typer.Option(
+            "--escalation-delay",
+            "--escalate-after",
             parser=parse_duration,
             help="Escalate to the next channel when a delivered prep is not acted on within "
             "this time (30m, 2h).",
         ),
     ] = None,
+    digest: Annotated[
+        str | None,
+        typer.Option(help="Morning digest time in the user's time zone (07:30), or off."),
+    ] = None,
+    digest_days: Annotated[
+        str | None, typer.Option(help="Digest days: mon-fri (default), mon,wed,fri or all.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change a user's details or notification preferences; options not given stay as they are."""
+    """Change a user's details or notification preferences; options not given stay as they are.
+
+    A change to the digest, time zone or quiet hours re-plans the user's morning digest (on AWS
+    its EventBridge Scheduler schedule, locally the scheduler loop's next event)."""
     fields: dict[str, Any] = {
         "name": name,
         "slack_user_id": slack_user_id,
@@ -180,6 +225,10 @@ def set_user(  # noqa: PLR0917 - Typer passes options by keyword
         preferences["quiet_hours"] = _quiet_hours(quiet_hours)
     if escalation_delay is not None:
         preferences["escalation_delay_minutes"] = _minutes(escalation_delay)
+    if digest is not None:
+        preferences["digest_time"] = _digest_time(digest)
+    if digest_days is not None:
+        preferences["digest_days"] = _digest_days(digest_days)
     changes = {k: v for k, v in fields.items() if v is not None}
     if not changes and not preferences:
         raise typer.BadParameter("nothing to change: give at least one option (see --help)")
@@ -189,7 +238,24 @@ def set_user(  # noqa: PLR0917 - Typer passes options by keyword
         merged.update(changes)
         merged["preferences"] = {**merged["preferences"], **preferences}
         stored = store.put_user(User.model_validate(merged))
+    planned: str | None = ""
+    if {"digest_time", "digest_days", "quiet_hours"} & set(preferences) or timezone is not None:
+        planned = _plan_digest(stored)
     if as_json:
         print_json(stored)
     else:
         out().print(f"[green]saved[/] user {stored.user_id} ({stored.name})")
+        if planned != "":
+            out().print(f"morning digest: {planned or 'off'}")
+
+
+def _plan_digest(user: User) -> str | None:
+    """Re-plan the user's morning digest; what is planned (cron, next time) or None (off)."""
+    from exec_assistant.runtime import build_runtime
+    from exec_assistant.workflows.digest import plan_digest
+
+    runtime = build_runtime()
+    try:
+        return plan_digest(runtime, user)
+    finally:
+        runtime.close()

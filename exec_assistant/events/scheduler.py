@@ -91,48 +91,54 @@ class EventBridgeScheduler:
             self._client = client("scheduler")
         return self._client
 
-    def _definition(self, item: ScheduledEvent) -> dict[str, Any]:
-        """The create/update_schedule arguments of ``item`` (both take the full definition)."""
+    def _definition(
+        self, name: str, event: BusEvent, expression: str, timezone: str = "UTC"
+    ) -> dict[str, Any]:
+        """The create/update_schedule arguments (both take the full definition). A one-time
+        ``at()`` schedule deletes itself after firing; a recurring one stays."""
         target: dict[str, Any] = {
             "Arn": self.target_arn,
             "RoleArn": self.role_arn,
             "EventBridgeParameters": {
-                "DetailType": item.event.detail_type,
-                "Source": item.event.source,
+                "DetailType": event.detail_type,
+                "Source": event.source,
             },
-            "Input": json.dumps(item.event.detail, separators=(",", ":"), default=str),
+            "Input": json.dumps(event.detail, separators=(",", ":"), default=str),
         }
         if self.dlq_arn:
             target["DeadLetterConfig"] = {"Arn": self.dlq_arn}
-        return {
-            "Name": item.name,
+        definition: dict[str, Any] = {
+            "Name": name,
             "GroupName": self.group_name,
-            "ScheduleExpression": at_expression(item.fire_at),
-            "ScheduleExpressionTimezone": "UTC",
+            "ScheduleExpression": expression,
+            "ScheduleExpressionTimezone": timezone,
             "FlexibleTimeWindow": {"Mode": "OFF"},
-            "ActionAfterCompletion": "DELETE",
             "State": "ENABLED",
             "Target": target,
         }
+        if expression.startswith("at("):
+            definition["ActionAfterCompletion"] = "DELETE"
+        return definition
 
-    def _put(self, operation: str, item: ScheduledEvent, tolerated: str) -> bool:
-        """``create_schedule`` / ``update_schedule`` with ``item``; False on the ``tolerated``
-        error code (the schedule exists / is gone), errors classified otherwise."""
+    def _put(self, operation: str, definition: dict[str, Any], tolerated: str) -> bool:
+        """``create_schedule`` / ``update_schedule``; False on the ``tolerated`` error code
+        (the schedule exists / is gone), errors classified otherwise."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            getattr(self.client, operation)(**self._definition(item))
+            getattr(self.client, operation)(**definition)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code == tolerated:
                 return False
-            raise _classify(exc, code, f"{operation} {item.name}") from exc
+            raise _classify(exc, code, f"{operation} {definition['Name']}") from exc
         except BotoCoreError as exc:
             raise TransientError(f"{operation} failed: {type(exc).__name__}") from exc
         return True
 
     def schedule(self, item: ScheduledEvent) -> None:
-        if not self._put("create_schedule", item, "ConflictException"):
+        definition = self._definition(item.name, item.event, at_expression(item.fire_at))
+        if not self._put("create_schedule", definition, "ConflictException"):
             log_event(logger, logging.INFO, "scheduler.exists", name=item.name)
             return
         log_event(
@@ -204,7 +210,8 @@ class EventBridgeScheduler:
         )
 
     def reschedule(self, item: ScheduledEvent) -> bool:
-        moved = self._put("update_schedule", item, "ResourceNotFoundException")
+        definition = self._definition(item.name, item.event, at_expression(item.fire_at))
+        moved = self._put("update_schedule", definition, "ResourceNotFoundException")
         log_event(
             logger,
             logging.INFO,
@@ -214,6 +221,23 @@ class EventBridgeScheduler:
             group=self.group_name,
         )
         return moved
+
+    def schedule_recurring(
+        self, name: str, expression: str, timezone: str, event: BusEvent
+    ) -> None:
+        """Create or update the recurring schedule ``name`` (``cron(...)`` in ``timezone``)."""
+        definition = self._definition(name, event, expression, timezone)
+        if not self._put("update_schedule", definition, "ResourceNotFoundException"):
+            self._put("create_schedule", definition, "ConflictException")
+        log_event(
+            logger,
+            logging.INFO,
+            "scheduler.recurring_set",
+            name=name,
+            expression=expression,
+            timezone=timezone,
+            group=self.group_name,
+        )
 
 
 def _classify(exc: Exception, code: str, what: str) -> ExecAssistantError:

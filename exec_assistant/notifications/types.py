@@ -106,6 +106,15 @@ class Reconcilable(Protocol):
         ...
 
 
+@runtime_checkable
+class BlockMessenger(Protocol):
+    """A channel that can post a Block Kit DM that is not a prep notification (the digest)."""
+
+    def post(self, slack_user_id: str, *, text: str, blocks: list[dict[str, Any]]) -> str:
+        """Post; return the provider id; raise :class:`DeliveryError` like ``send``."""
+        ...
+
+
 class NotificationOutcome(StrEnum):
     DELIVERED = "delivered"  # a channel delivered (possibly in an earlier, duplicate call)
     EXHAUSTED = "exhausted"  # every channel failed permanently/unknown or was skipped: final

@@ -28,6 +28,7 @@ from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import configure_logging, log_event
 from exec_assistant.models import Meeting, MeetingStatus
+from exec_assistant.workflows.feeds import FeedSyncResult, sync_due_feeds
 from exec_assistant.workflows.recovery import MAX_PREP_HORIZON, SweepResult, prep_event, sweep
 
 __all__ = [
@@ -48,6 +49,8 @@ class MonitorResult(BaseModel):
     failed: list[str] = Field(default_factory=list)
     #: What the recovery sweep at the end of the pass did (:mod:`.recovery`).
     recovery: SweepResult = Field(default_factory=SweepResult)
+    #: The registered feeds re-imported first (:mod:`.feeds`).
+    feeds: FeedSyncResult = Field(default_factory=FeedSyncResult)
 
 
 def publish_prep_event(runtime: Runtime, meeting: Meeting, *, cycle: str | None = None) -> str:
@@ -61,13 +64,15 @@ def publish_prep_event(runtime: Runtime, meeting: Meeting, *, cycle: str | None 
 
 
 def run_once(runtime: Runtime, now: datetime | None = None) -> MonitorResult:
-    """Publish MeetingPrepRequired for every meeting whose prep window has opened, then run the
-    recovery sweep over the cycles already published (:func:`.recovery.sweep`)."""
+    """Re-import the registered feeds that are due (:func:`.feeds.sync_due_feeds`), publish
+    MeetingPrepRequired for every meeting whose prep window has opened, then run the recovery
+    sweep over the cycles already published (:func:`.recovery.sweep`)."""
     now = now or runtime.clock()
+    feeds = sync_due_feeds(runtime, now)  # first: moved meetings' windows follow at once
     candidates = runtime.store.list_meetings_by_status(
         MeetingStatus.DISCOVERED, now, now + MAX_PREP_HORIZON
     )
-    result = MonitorResult()
+    result = MonitorResult(feeds=feeds)
     for meeting in candidates:
         if not meeting.in_prep_window(now):
             continue

@@ -11,6 +11,7 @@ import hashlib
 import ssl
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,7 +40,8 @@ def read_source(
         except OSError as exc:
             raise PermanentError(f"cannot read calendar file {path}: {exc.strerror}") from exc
     elif scheme in ("https", "webcal"):
-        data = _fetch("https://" + text.split("://", 1)[1], max_bytes, timeout, ssl_context)
+        fetched = _fetch("https://" + text.split("://", 1)[1], max_bytes, timeout, ssl_context)
+        data = fetched.data or b""
     else:
         raise PermanentError(
             f"unsupported calendar address scheme {scheme!r}: use a file path or https://",
@@ -50,13 +52,60 @@ def read_source(
     return data
 
 
-def _fetch(url: str, max_bytes: int, timeout: float, context: ssl.SSLContext | None) -> bytes:
+@dataclass(frozen=True)
+class Fetched:
+    """A feed download: ``data`` None means "not modified" (HTTP 304: nothing to import)."""
+
+    data: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def fetch_feed(
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    timeout: float = FETCH_TIMEOUT_SECONDS,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Fetched:
+    """A conditional GET of an https (webcal) feed: ``If-None-Match`` / ``If-Modified-Since``
+    from the previous answer, so an unchanged feed costs one request and no body."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("https", "webcal"):
+        raise PermanentError("a feed must be an https:// or webcal:// address", code="bad_scheme")
+    headers = {"If-None-Match": etag} if etag else {}
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return _fetch("https://" + url.split("://", 1)[1], max_bytes, timeout, ssl_context, headers)
+
+
+def _fetch(
+    url: str,
+    max_bytes: int,
+    timeout: float,
+    context: ssl.SSLContext | None,
+    conditions: dict[str, str] | None = None,
+) -> Fetched:
     host = urlsplit(url).hostname or "?"  # the path of a feed is its secret: never logged
-    request = urllib.request.Request(url, headers={"User-Agent": "exec-assistant ics import"})  # noqa: S310 - https only
+    headers = {"User-Agent": "exec-assistant ics import", **(conditions or {})}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - https only
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
-            return bytes(response.read(max_bytes + 1))
+            data = bytes(response.read(max_bytes + 1))
+            if len(data) > max_bytes:
+                raise PermanentError(f"calendar is larger than {max_bytes} bytes", code="too_large")
+            return Fetched(
+                data, response.headers.get("ETag"), response.headers.get("Last-Modified")
+            )
     except urllib.error.HTTPError as exc:
+        if exc.code == 304 and conditions:
+            return Fetched(
+                None,
+                exc.headers.get("ETag") or conditions.get("If-None-Match"),
+                conditions.get("If-Modified-Since"),
+            )
         error = TransientError if exc.code >= 500 or exc.code == 429 else PermanentError
         raise error(
             f"calendar feed on {host} answered HTTP {exc.code}", code=str(exc.code)

@@ -15,8 +15,14 @@ HANDLERS = {
     "prep-trigger": "exec_assistant.workflows.prep_trigger_handler.lambda_handler",
     "slack-bot": "exec_assistant.interfaces.slack_bot.lambda_handler",
     "calendar-monitor": "exec_assistant.workflows.calendar_monitor.lambda_handler",
+    "digest": "exec_assistant.workflows.digest.lambda_handler",
 }
-SIZING = {"prep-trigger": (512, 60), "slack-bot": (512, 30), "calendar-monitor": (512, 120)}
+SIZING = {
+    "prep-trigger": (512, 60),
+    "slack-bot": (512, 30),
+    "calendar-monitor": (512, 120),
+    "digest": (512, 60),
+}
 
 SHARED_ENV = {
     "ENVIRONMENT",
@@ -25,6 +31,7 @@ SHARED_ENV = {
     "MEETINGS_TABLE_NAME",
     "CHAT_SESSIONS_TABLE_NAME",
     "NOTIFICATIONS_TABLE_NAME",
+    "FEEDS_TABLE_NAME",
     "EVENT_BUS_NAME",
     "LOG_LEVEL",
 }
@@ -48,7 +55,8 @@ FULL_ENV = {
         "TWILIO_FROM_NUMBER_SECRET_ARN",
         "SES_FROM_EMAIL",
     },
-    "calendar-monitor": SHARED_ENV | SCHEDULER_ENV,
+    "calendar-monitor": SHARED_ENV | SCHEDULER_ENV | {"SLACK_BOT_TOKEN_SECRET_ARN"},
+    "digest": SHARED_ENV | SCHEDULER_ENV | {"SLACK_BOT_TOKEN_SECRET_ARN"},
 }
 
 

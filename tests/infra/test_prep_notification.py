@@ -182,6 +182,7 @@ def test_disabled_keeps_the_rest_of_the_stack(disabled: Deployment, dev: Deploym
             "exec-assistant-alarm-trigger-dlq-dev",
             "exec-assistant-alarm-notification-exhausted-dev",
         }
+        and "digest" not in r.name  # the digest's schedules live in the scheduler group
     }
     disabled_rest = {(r.type, r.name) for r in disabled.resources if r.type not in prep_types}
     assert dev_rest == disabled_rest
@@ -198,3 +199,20 @@ def test_calendar_monitor_runs_on_a_schedule_rule(any_deployment: Deployment) ->
     permission = any_deployment.one(PERMISSION, function=monitor["name"])
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["sourceArn"] == rule.state["arn"]
+
+
+def test_digest_rule_routes_only_the_digest_events_to_the_digest_function(
+    dev: Deployment,
+) -> None:
+    """The morning digest (docs/digest.md): a rule on the stack bus matching exactly the events
+    the package's digest schedules put there, targeting the digest handler."""
+    from exec_assistant.workflows.digest import DIGEST_DETAIL_TYPE, DIGEST_EVENT_SOURCE
+
+    rule = dev.one(RULE, name="exec-assistant-morning-digest-dev")
+    assert json.loads(rule["eventPattern"]) == {
+        "source": [DIGEST_EVENT_SOURCE],
+        "detail-type": [DIGEST_DETAIL_TYPE],
+    }
+    assert rule["eventBusName"] == "exec-assistant-bus-dev"
+    function = dev.one("aws:lambda/function:Function", name="exec-assistant-digest-dev")
+    assert function["handler"] == "exec_assistant.workflows.digest.lambda_handler"

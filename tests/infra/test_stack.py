@@ -28,6 +28,7 @@ ALWAYS_EXPORTED = {
     "notifications_table_name",
     "alarm_topic_arn",
     "dashboard_name",
+    "feeds_table_name",
 }
 PREP_EXPORTS = {
     "prep_trigger_function_arn",
@@ -36,6 +37,7 @@ PREP_EXPORTS = {
     "prep_dlq_url",
     "scheduler_group_name",
     "scheduler_dlq_url",
+    "digest_function_arn",  # the morning digest needs the schedule group too
 }
 
 
@@ -156,5 +158,5 @@ def test_main_program_reads_config_and_exports(
     deployed = run_program("dev", FULL_CONFIG, program=lambda: runpy.run_path(str(main)))
     assert set(exported) == ALWAYS_EXPORTED | PREP_EXPORTS
     functions = deployed.of_type("aws:lambda/function:Function")
-    assert len(functions) == 3
+    assert len(functions) == 4
     assert {f["code"].path for f in functions} == {str(prebuilt)}

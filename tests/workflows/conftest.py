@@ -169,3 +169,22 @@ def add_meeting(
     stored = runtime.store.get_meeting(meeting_id)
     assert stored is not None
     return stored
+
+
+def slack_runtime(
+    db: Path, slack_api_url: str, clock: Clock, **more: NotificationChannel
+) -> Runtime:
+    """The embedded runtime on ``db`` with the real Slack channel pointed at a loopback fake
+    (plus ``more`` channels by name, e.g. ``sms=CountingChannel(Channel.SMS)``)."""
+    from exec_assistant.notifications.channels.slack import SlackChannel
+
+    channels: dict[Channel, NotificationChannel] = {
+        Channel.SLACK: SlackChannel(token="xoxb-test", base_url=slack_api_url, max_retries=0),
+        **{Channel(name): channel for name, channel in more.items()},
+    }
+    return build_runtime(
+        Settings(exec_assistant_store=f"sqlite:///{db}"),
+        store=SQLiteStore(db),
+        channels=channels,
+        clock=clock,
+    )

@@ -11,20 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from exec_assistant.config import Settings
 from exec_assistant.errors import PermanentError
-from exec_assistant.models import Channel, MeetingSource, MeetingStatus, User, meeting_id_for
-from exec_assistant.notifications.channels.slack import SlackChannel
-from exec_assistant.notifications.types import NotificationChannel
-from exec_assistant.runtime import Runtime, build_runtime
-from exec_assistant.store.sqlite import SQLiteStore
+from exec_assistant.models import MeetingSource, MeetingStatus, User, meeting_id_for
+from exec_assistant.runtime import Runtime
 from exec_assistant.workflows import calendar_monitor
 from exec_assistant.workflows.calendar_changes import ChangeResult, apply_calendar_changes
 from exec_assistant.workflows.calendar_sync import ImportReport
 from exec_assistant.workflows.ics_import import ImportRules, import_ics
 from exec_assistant.workflows.reminders import meeting_schedule_prefixes, schedule_reminder
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.workflows.conftest import Clock, CountingChannel
+from tests.workflows.conftest import Clock, CountingChannel, slack_runtime
 
 CHANGES = Path(__file__).parents[1] / "fixtures" / "ics" / "changes"
 T0 = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
@@ -51,17 +47,7 @@ def fake() -> Iterator[FakeSlackAPI]:
 
 @pytest.fixture
 def rt(tmp_path: Path, fake: FakeSlackAPI, sms: CountingChannel) -> Iterator[Runtime]:
-    db = tmp_path / "ea.db"
-    channels: dict[Channel, NotificationChannel] = {
-        Channel.SLACK: SlackChannel(token="xoxb-test", base_url=fake.url, max_retries=0),
-        Channel.SMS: sms,
-    }
-    runtime = build_runtime(
-        Settings(exec_assistant_store=f"sqlite:///{db}"),
-        store=SQLiteStore(db),
-        channels=channels,
-        clock=Clock(T0),
-    )
+    runtime = slack_runtime(tmp_path / "ea.db", fake.url, Clock(T0), sms=sms)
     runtime.store.put_user(
         User(
             user_id=USER,

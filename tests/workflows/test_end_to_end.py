@@ -295,7 +295,7 @@ def test_background_loops_fire_reminders_and_stop(
     for thread in threads:
         thread.join(timeout=10)
 
-    assert len(threads) == 2  # calendar monitor + local scheduler
+    assert len(threads) == 3  # calendar monitor + digest planner + local scheduler
     assert not any(t.is_alive() for t in threads)
     assert len(slack.sent) == 1
     runtime.close()

@@ -5,10 +5,7 @@ re-import, rules, and the file/https sources."""
 from __future__ import annotations
 
 import http.server
-import shutil
 import ssl
-import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +30,7 @@ from exec_assistant.workflows.ics_import import (
     import_calendar,
     import_ics,
 )
+from tests.fakes.tls import https_server
 
 ICS = Path(__file__).parents[1] / "fixtures" / "ics"
 NOV29 = datetime(2026, 11, 29, tzinfo=UTC)
@@ -286,29 +284,8 @@ class _Feed(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def https_feed(tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext]]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(cert, key)
-    server.socket = server_context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    client_context = ssl.create_default_context(cafile=str(cert))
-    yield f"127.0.0.1:{server.server_address[1]}", client_context
-    server.shutdown()
-    server.server_close()
+    with https_server(tmp_path, _Feed) as (host, cert):
+        yield host, ssl.create_default_context(cafile=str(cert))
 
 
 def test_https_and_webcal_feeds(store: SQLiteStore, https_feed: tuple[str, ssl.SSLContext]) -> None:

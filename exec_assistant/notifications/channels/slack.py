@@ -185,8 +185,6 @@ class SlackChannel:
     def send(
         self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
     ) -> str:
-        from slack_sdk.errors import SlackApiError
-
         user_id = notification.user.slack_user_id
         if not user_id:
             raise DeliveryError(ErrorClass.PERMANENT, "no_slack_user_id", "user has no Slack id")
@@ -196,14 +194,24 @@ class SlackChannel:
             "event_payload": {"key": notification.key, "attempt": attempt},
         }
         before_request(self.request_seconds)
+        return self._post(user_id, message.text, message.blocks, metadata=metadata)
+
+    def post(self, slack_user_id: str, *, text: str, blocks: list[dict[str, Any]]) -> str:
+        """A DM to ``slack_user_id`` that is not a prep notification (the morning digest);
+        returns ``channel:ts``; errors classified as for ``send``."""
+        return self._post(slack_user_id, text, blocks)
+
+    def _post(self, channel: str, text: str, blocks: list[dict[str, Any]], **extra: Any) -> str:
+        from slack_sdk.errors import SlackApiError
+
         try:
             response = self.client.chat_postMessage(
-                channel=user_id,
-                text=message.text,
-                blocks=message.blocks,
-                metadata=metadata,
+                channel=channel,
+                text=text,
+                blocks=blocks,
                 unfurl_links=False,
                 unfurl_media=False,
+                **extra,
             )
         except SlackApiError as exc:
             raise _api_error(exc.response, writes=True) from exc

@@ -1,0 +1,83 @@
+"""The feed store on SQLite and on DynamoDB (moto): put, list, due, check recording, and a check
+finishing after a removal never brings the feed back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exec_assistant.store.feeds import (
+    CalendarFeed,
+    DynamoDBFeedStore,
+    FeedStore,
+    SQLiteFeedStore,
+)
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def feeds(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeedStore]:
+    if request.param == "sqlite":
+        store: Any = SQLiteFeedStore(tmp_path / "feeds.db")
+        yield store
+        store.close()
+        return
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="exec-assistant-feeds-test",
+            KeySchema=[{"AttributeName": "feed_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "feed_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield DynamoDBFeedStore("exec-assistant-feeds-test", client)
+
+
+def feed(n: int, user: str, due: datetime) -> CalendarFeed:
+    return CalendarFeed(
+        feed_id=f"feed-{n}",
+        user_id=user,
+        url=f"https://calendar.example.com/secret-{n}/basic.ics",
+        next_check_at=due,
+    )
+
+
+def test_feed_store_contract(feeds: FeedStore) -> None:
+    feeds.put_feed(feed(1, "usr-a", T0))
+    feeds.put_feed(feed(2, "usr-b", T0 + timedelta(hours=1)))
+    assert [f.feed_id for f in feeds.list_feeds()] == ["feed-1", "feed-2"]
+    assert [f.feed_id for f in feeds.list_feeds("usr-b")] == ["feed-2"]
+    assert [f.feed_id for f in feeds.due_feeds(T0)] == ["feed-1"]
+    assert "secret-1" not in repr(feeds.get_feed("feed-1"))  # the address stays out of repr
+
+    assert feeds.record_check(
+        "feed-1",
+        etag='"abc"',
+        last_modified="Tue, 01 Dec 2026 09:00:00 GMT",
+        checked_at=T0,
+        next_check_at=T0 + timedelta(minutes=15),
+        result="not modified",
+    )
+    checked = feeds.get_feed("feed-1")
+    assert checked is not None and checked.etag == '"abc"' and checked.checked_at == T0
+    assert feeds.due_feeds(T0 + timedelta(minutes=10)) == []
+
+    assert feeds.delete_feed("feed-1") is True
+    assert feeds.delete_feed("feed-1") is False
+    assert not feeds.record_check(
+        "feed-1",
+        etag=None,
+        last_modified=None,
+        checked_at=T0,
+        next_check_at=T0,
+        result="late",
+    )
+    assert feeds.get_feed("feed-1") is None
