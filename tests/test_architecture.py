@@ -51,7 +51,7 @@ LAYERS: dict[str, int] = {
 LAYER_NAMES = ["foundation", "adapters", "services", "components", "workflows", "root", "entry"]
 
 #: Function names inside which a lower module may import the root (the Lambda entry functions).
-ENTRY_FUNCTIONS = frozenset({"lambda_handler"})
+ENTRY_FUNCTIONS = frozenset({"lambda_handler", "before_snapshot"})
 ROOT = "runtime"
 
 
@@ -195,6 +195,7 @@ def test_only_entry_functions_reach_the_root() -> None:
     assert below_root, "the Lambda entry functions in workflows import the root"
     assert {(i.importer, i.function) for i in below_root} == {
         ("workflows.prep_trigger_handler", "lambda_handler"),
+        ("workflows.prep_trigger_handler", "before_snapshot"),  # SnapStart builds the runtime
         ("workflows.calendar_monitor", "lambda_handler"),
         ("workflows.digest", "lambda_handler"),  # the morning digest's Lambda (docs/digest.md)
     }

@@ -174,3 +174,66 @@ def test_after_restore_replaces_the_aws_session_and_closes_clients(
         assert aws._session().get_credentials() is not credentials
     finally:
         aws.reset_clients()
+
+
+TRIGGER_SCRIPT = textwrap.dedent(
+    """
+    import json, os, random, sys
+    network = []
+    def audit(event, args):
+        if event == "socket.connect":
+            network.append(repr(args[1]))
+    sys.addaudithook(audit)
+
+    import snapshot_restore_py as srp
+    from exec_assistant.workflows import prep_trigger_handler
+    from exec_assistant import aws, runtime
+
+    registered = [f.__qualname__ for f, _, _ in srp.get_before_snapshot()]
+    restored = [f.__qualname__ for f, _, _ in srp.get_after_restore()]
+    for func, args, kwargs in reversed(srp.get_before_snapshot()):
+        func(*args, **kwargs)
+    print(json.dumps({
+        "phase": "snapshot",
+        "before": registered,
+        "after": restored,
+        "runtime_built": runtime._runtime is not None,
+        "aws_clients_kept": len(aws._clients),
+        "network": network,
+    }), flush=True)
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:
+            for func, args, kwargs in srp.get_after_restore():
+                func(*args, **kwargs)
+            print(json.dumps({"phase": "restored", "random": random.random()}), flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="simulating restored copies needs fork()")
+def test_prep_trigger_hooks_build_the_runtime_before_the_snapshot_and_refresh_each_copy() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "EXEC_"))}
+    env |= LAMBDA_ENV | {"PYTHONPATH": str(ROOT)}
+    env["AWS_LAMBDA_FUNCTION_NAME"] = "exec-assistant-prep-trigger-test"
+    proc = subprocess.run(
+        [sys.executable, "-c", TRIGGER_SCRIPT],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    snapshot = next(line for line in lines if line["phase"] == "snapshot")
+    copies = [line for line in lines if line["phase"] == "restored"]
+    assert snapshot["before"] == ["before_snapshot"]
+    assert snapshot["after"] == ["after_restore"]
+    assert snapshot["runtime_built"] is True  # store, channels, service: in the snapshot
+    assert snapshot["aws_clients_kept"] == 0
+    assert snapshot["network"] == []
+    assert len(copies) == 2 and copies[0]["random"] != copies[1]["random"]

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from exec_assistant import snapshots
 from exec_assistant.components import Runtime
 from exec_assistant.errors import PermanentError, TransientError
 from exec_assistant.logs import configure_logging, log_event
@@ -80,6 +81,29 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     runtime = get_runtime()
     deadline = invocation_deadline(context, runtime.clock())
     return handle_event(event, runtime, deadline=deadline).model_dump(mode="json")
+
+
+#: The AWS services the trigger's first event calls (store; escalation schedules; the bus).
+AWS_SERVICES = ("dynamodb", "scheduler", "events")
+
+
+def before_snapshot() -> None:
+    """SnapStart (see :mod:`exec_assistant.snapshots`): build the runtime the first event needs
+    (store, channels, notification service) and botocore's data into the snapshot; clients are
+    created lazily, so none is kept, nor any connection."""
+    from exec_assistant.runtime import get_runtime  # the entry reaches the root
+
+    snapshots.warm_aws(AWS_SERVICES)
+    get_runtime()
+
+
+def after_restore() -> None:
+    """SnapStart: per restored copy, fresh random state, AWS credentials and connections (the
+    owner tokens of the ledger come from ``uuid4``, i.e. ``os.urandom``, never shared)."""
+    snapshots.refresh_process()
+
+
+snapshots.register(before_snapshot=before_snapshot, after_restore=after_restore)
 
 
 def invocation_deadline(context: Any, now: datetime) -> datetime | None:
