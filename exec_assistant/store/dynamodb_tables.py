@@ -22,6 +22,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from exec_assistant import metrics
 from exec_assistant.config import Settings
 from exec_assistant.errors import (
     ConfigurationError,
@@ -172,6 +173,12 @@ class DynamoDBTables:
                 f"DynamoDB is not configured: {type(exc).__name__}", code="aws_config"
             ) from exc
         except (BotoConnectionError, HTTPClientError) as exc:
+            metrics.emit(
+                metrics.Metric.STORE_UNAVAILABLE,
+                table=table,
+                operation=operation,
+                error_code="connection",
+            )
             raise StoreUnavailableError(
                 f"DynamoDB unreachable ({operation} on {table}): {type(exc).__name__}",
                 code="connection",
@@ -187,6 +194,7 @@ class DynamoDBTables:
         if code == "ConditionalCheckFailedException":
             raise ConditionFailed(response.get("Item")) from exc
         if code in _TRANSIENT_CODES or status >= 500:
+            metrics.emit(metrics.Metric.STORE_UNAVAILABLE, table=table, error_code=code)
             raise StoreUnavailableError(f"DynamoDB {code} on {table}", code=code) from exc
         if code == "ResourceNotFoundException":
             raise ConfigurationError(

@@ -28,6 +28,7 @@ from exec_assistant.models import Meeting, User
 from exec_assistant.store.base import Store
 from exec_assistant.store.dynamodb import DynamoDBStore
 from exec_assistant.store.sqlite import SQLiteStore
+from tests.emf import emf  # noqa: F401 - the EMF capture fixture
 
 #: A fixed clock for every store test: time is injected, never read.
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

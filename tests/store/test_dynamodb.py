@@ -19,6 +19,7 @@ from exec_assistant.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
+from exec_assistant.metrics import Metric
 from exec_assistant.models import (
     Channel,
     ChatSession,
@@ -30,6 +31,7 @@ from exec_assistant.models import (
     NotificationStatus,
 )
 from exec_assistant.store.dynamodb import DynamoDBStore
+from tests.emf import Captured
 from tests.store.conftest import NOW, make_meeting, make_user
 
 
@@ -266,7 +268,7 @@ def test_missing_table_is_a_configuration_error_naming_it(moto_client: Any) -> N
         ("ServiceUnavailable", 503),
     ],
 )
-def test_throttling_and_server_errors_are_transient(code: str, status: int) -> None:
+def test_throttling_and_server_errors_are_transient(code: str, status: int, emf: Captured) -> None:
     client = boto3.client(
         "dynamodb", region_name="us-east-1", config=Config(retries={"max_attempts": 1})
     )
@@ -279,9 +281,15 @@ def test_throttling_and_server_errors_are_transient(code: str, status: int) -> N
         assert info.value.code == code
         with pytest.raises(StoreUnavailableError):
             store.claim_notification("k", "m", owner="a", now=NOW, lease_seconds=60)
+    # each outage is counted (the dashboard's store-unavailable line), with the table and code
+    counted = emf.of(Metric.STORE_UNAVAILABLE)
+    assert [(d["table"], d["error_code"]) for d in counted] == [
+        ("exec-assistant-users-test", code),
+        ("exec-assistant-notifications-test", code),
+    ]
 
 
-def test_unreachable_endpoint_is_transient() -> None:
+def test_unreachable_endpoint_is_transient(emf: Captured) -> None:
     import socket
 
     with socket.socket() as sock:  # a port nobody listens on
@@ -295,6 +303,8 @@ def test_unreachable_endpoint_is_transient() -> None:
     )
     with pytest.raises(StoreUnavailableError):
         _store(client).get_meeting("mtg-1")
+    [counted] = emf.of(Metric.STORE_UNAVAILABLE)
+    assert (counted["operation"], counted["error_code"]) == ("get_item", "connection")
 
 
 def test_refusals_are_explained_without_return_values_on_failure(moto_client: Any) -> None:
