@@ -12,9 +12,10 @@ from pathlib import Path
 from bench import figures
 from bench.fakes import Fakes
 from bench.report import Row, write
+from bench.serve_load import serve_ack
 
 RESULTS = Path(__file__).resolve().parent / "results"
-FIGURES = ("cold", "ack", "throughput", "memory", "listing", "work", "reimport", "bundle")
+FIGURES = ("cold", "ack", "throughput", "memory", "listing", "work", "reimport", "serve", "bundle")
 
 
 def run(*, quick: bool, only: tuple[str, ...] = FIGURES, out: Path = RESULTS) -> list[Row]:
@@ -27,7 +28,7 @@ def run(*, quick: bool, only: tuple[str, ...] = FIGURES, out: Path = RESULTS) ->
 
     if "cold" in only:
         step("cold init", figures.cold_init(sizes))
-    if {"ack", "throughput", "memory", "listing", "work"} & set(only):
+    if {"ack", "throughput", "memory", "listing", "work", "serve"} & set(only):
         with Fakes() as fakes:
             if "ack" in only:
                 step("ack latency", figures.ack_latency(sizes, fakes))
@@ -39,6 +40,8 @@ def run(*, quick: bool, only: tuple[str, ...] = FIGURES, out: Path = RESULTS) ->
                 step("/meetings listing", figures.listing(sizes, fakes))
             if "work" in only:
                 step("per-event work", figures.per_event_work(sizes, fakes))
+            if "serve" in only:
+                step("serve", serve_ack(sizes.serve_requests, fakes))
     if "reimport" in only:
         step("ICS re-import", figures.reimport(sizes))
     if "bundle" in only:

@@ -85,6 +85,8 @@ def embedded_env(db: Path, slack_url: str, runtime_api: str) -> dict[str, str]:
         | _aws()
         | {
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
+            # the extension registers only in a process whose Lambda entry point is the bot's
+            "_HANDLER": "exec_assistant.interfaces.slack_bot.lambda_handler",
             "EXEC_ASSISTANT_STORE": f"sqlite:///{db}",
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -95,3 +97,17 @@ def embedded_env(db: Path, slack_url: str, runtime_api: str) -> dict[str, str]:
 
 def python() -> str:
     return sys.executable
+
+
+def serve_env(db: Path, slack_url: str) -> dict[str, str]:
+    """``exec-assistant serve`` on the embedded default, Slack on the fake; not on Lambda."""
+    return (
+        clean()
+        | _aws()
+        | {
+            "EXEC_ASSISTANT_STORE": f"sqlite:///{db}",
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack_url,
+        }
+    )

@@ -69,6 +69,7 @@ class Sizes:
     work_events: int = 200
     ics_occurrences: int = 5000
     ics_rounds: int = 2
+    serve_requests: int = 2000
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -84,6 +85,7 @@ class Sizes:
             work_events=10,
             ics_occurrences=100,
             ics_rounds=1,
+            serve_requests=64,
         )
 
 

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
         default=DEFAULT_SLACK_API_URL,
         description="Slack Web API base URL (GovSlack: https://slack-gov.com/api/).",
     )
+    post_response_dlq_url: str | None = Field(
+        default=None,
+        description="SQS queue for Slack listener work that failed after its acknowledgement.",
+    )
 
     twilio_account_sid: SecretStr | None = Field(
         default=None, description="Twilio account SID. Unset: the SMS channel is off."

@@ -71,7 +71,9 @@ ZIP_OVERRIDE_ENV = "EXEC_ASSISTANT_LAMBDA_ZIP"
 #: Bolt's lazy listeners). botocore ships a model for every AWS service (about 16 MiB zipped,
 #: 60% of the bundle); only these are kept. A client for any other service would fail with
 #: ``UnknownServiceError``: add it here when the package starts calling one.
-BOTOCORE_SERVICES = frozenset({"dynamodb", "events", "scheduler", "secretsmanager", "sesv2", "sts"})
+BOTOCORE_SERVICES = frozenset(
+    {"dynamodb", "events", "scheduler", "secretsmanager", "sesv2", "sqs", "sts"}
+)
 
 
 #: ``auto``: compile when a compiler for the target version is available, else ship sources and

@@ -4,7 +4,8 @@ What each Lambda may do (its one inline policy, besides writing its own log grou
 
 =================  ==========================================================================
 slack bot          stack tables; read the Slack token and signing secret; create/delete
-                   schedules in the group + pass the scheduler role
+                   schedules in the group + pass the scheduler role; send to its
+                   post-response DLQ
 calendar monitor   stack tables; ``events:PutEvents`` on the stack bus; read the Slack token;
                    create/get/update/delete schedules in the group + pass the scheduler role,
                    ``scheduler:ListSchedules`` (no resource-level permission exists for it)
@@ -36,6 +37,7 @@ from infra.config import StackConfig
 from infra.dashboard import create_dashboard
 from infra.digest import route_digest
 from infra.monitor import schedule_monitor
+from infra.post_response import create_post_response_alarm, create_post_response_dlq
 from infra.prep_notification import (
     Scheduler,
     create_prep_trigger,
@@ -94,13 +96,20 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
         return statements
 
     spec = lambdas.SLACK_BOT
-    slack_bot = lambdas.create_function(spec, cfg, code=code, environment=environment(spec))
+    post_response_dlq = create_post_response_dlq(cfg)
+    slack_bot = lambdas.create_function(
+        spec,
+        cfg,
+        code=code,
+        environment={**environment(spec), "POST_RESPONSE_DLQ_URL": post_response_dlq.url},
+    )
     lambdas.grant(
         slack_bot,
         cfg,
         [
             *base_statements(spec),
             *schedule_statements,
+            iam.sqs_send_statement("PostResponseFailuresToDlq", post_response_dlq.arn),
         ],
     )
     api = create_slack_api(cfg, slack_bot)
@@ -121,6 +130,7 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
         "calendar_monitor_function_arn": monitor.function.arn,
         "event_bus_name": bus.name,
         "event_bus_arn": bus.arn,
+        "slack_post_response_dlq_url": post_response_dlq.url,
     }
     for table, resource in tables.items():
         outputs[f"{table}_table_name"] = resource.name
@@ -157,6 +167,10 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
 
     watched = Watched(functions=functions, queues=queues, api=api.api)
     alarms = create_alarms(cfg, watched)
+    # the Slack edge's own alarm, on the same topic and dashboard
+    alarms.alarms["slack-post-response-failures"] = create_post_response_alarm(
+        cfg, post_response_dlq, alarms.topic.arn
+    )
     dashboard = create_dashboard(cfg, watched, alarms, ctx.region)
     outputs["alarm_topic_arn"] = alarms.topic.arn
     outputs["dashboard_name"] = dashboard.dashboard_name

@@ -36,6 +36,7 @@ def test_every_figure_has_its_rows_and_files(quick: tuple[dict[str, Row], Path])
     assert len(_one(rows, "5. /meetings answer")) == 1
     assert len(_one(rows, "6. work per")) == 2
     assert len(_one(rows, "7. ICS re-import")) == 1
+    assert len(_one(rows, "8. serve ack")) == 2
     for row in rows.values():
         if row.figure.startswith("6. work per"):  # counts, no baseline
             assert row.measured is not None and row.measured > 0, row.figure
@@ -115,3 +116,18 @@ def test_reimport_of_an_unchanged_feed_writes_nothing(quick: tuple[dict[str, Row
     first, again = row.details["reports"]
     assert first == {"created": 100, "unchanged": 0}
     assert again == {"created": 0, "unchanged": 100}
+    trigger = _one(rows, "1. cold init, prep-trigger")[0]
+    assert "twilio" not in trigger.details["packages_beyond_floor"]
+
+
+def test_serve_answered_every_request_and_did_each_piece_of_work_once(
+    quick: tuple[dict[str, Row], Path],
+) -> None:
+    rows, _ = quick
+    details = _one(rows, "8. serve ack p99")[0].details
+    assert details["errors"] == {"serve": 0, "bare": 0}
+    assert set(details["outcomes"]["serve"]) == {"200"}
+    assert details["post_response_calls"] == {
+        "chat.update": details["clicks"],
+        "response_url": details["listings"],
+    }

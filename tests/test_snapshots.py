@@ -62,7 +62,7 @@ SCRIPT = textwrap.dedent(
         "phase": "snapshot",
         "before": registered,
         "after": restored,
-        "app_built": slack_bot._handler is not None,
+        "app_built": slack_bot._ingress is not None,
         "aws_clients_kept": len(aws._clients),
         "network": network,
     }), flush=True)

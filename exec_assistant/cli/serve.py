@@ -2,15 +2,18 @@
 
 Runs the calendar monitor loop and the local scheduler loop (``Runtime.start_background``), the
 in-process bus wired to the prep trigger, and the Slack app (HTTP on :3000, or Socket Mode when
-``SLACK_APP_TOKEN`` is set) when a bot token is configured. Ctrl-C (or SIGTERM) stops the Slack
-server first, so no new work arrives, then lets each loop finish its current pass before closing
-the store: work already claimed completes, and anything not yet due stays in SQLite.
+``SLACK_APP_TOKEN`` is set) when a bot token is configured; ``GET /healthz`` on the HTTP server
+checks the store and that the loops are alive. Ctrl-C (or SIGTERM) stops the Slack server first
+(no new requests; those in flight finish), then lets each loop finish its current pass before
+closing the store: work already claimed completes, and anything not yet due stays in SQLite. A
+port that cannot be bound is an error naming host and port.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
@@ -47,6 +50,17 @@ def _wait(stop: threading.Event) -> None:
             pass
     except KeyboardInterrupt:
         pass
+
+
+def loops_check(threads: list[threading.Thread]) -> Callable[[], None]:
+    """For ``GET /healthz``: the calendar monitor and scheduler loops still run."""
+
+    def check() -> None:
+        stopped = [t.name for t in threads if not t.is_alive()]
+        if stopped:
+            raise RuntimeError(f"loop(s) stopped: {', '.join(stopped)}")
+
+    return check
 
 
 def _status(runtime: Runtime, server: LocalSlackServer | None, slack_note: str) -> Table:
@@ -96,14 +110,20 @@ def serve(
         threads: list[threading.Thread] = []
         try:
             slack_note = "off (--no-slack)"
+            threads = runtime.start_background(stop)
             if slack and runtime.settings.has_secret("slack_bot_token"):
                 from exec_assistant.interfaces.local_server import start_slack_server
 
-                server = start_slack_server(runtime, host=host, port=port, socket_mode=socket_mode)
+                server = start_slack_server(
+                    runtime,
+                    host=host,
+                    port=port,
+                    socket_mode=socket_mode,
+                    health={"loops": loops_check(threads)},
+                )
             elif slack:
                 slack_note = "off: SLACK_BOT_TOKEN is not set (notifications use other channels)"
             out().print(_status(runtime, server, slack_note))
-            threads = runtime.start_background(stop)
             err().print("running; press Ctrl-C to stop")
             _wait(stop)
             err().print("stopping…")

@@ -12,7 +12,12 @@ work and returns, Lambda passes the response to API Gateway at once, and the thr
 the queued work and asks for the next event, which ends the invocation (the time shows as
 ``PostRuntimeExtensionsDuration``; it counts against the function's timeout and is billed).
 Internal extensions cannot subscribe to ``SHUTDOWN``, and must register before the runtime asks
-for its first event, hence :func:`register_extension` at import of the handler module.
+for its first event, hence :func:`register_extension` at import of the handler module — and only
+when that module is Lambda's entry point (``_HANDLER``): an extension that registered in a process
+whose handler never hands work over would keep every invocation open until its timeout.
+
+Each batch carries the invocation's :class:`Deadline` (from the Lambda context), which the work
+honours (see :mod:`exec_assistant.interfaces.post_response`).
 
 Without the Extensions API (not on Lambda, or registration refused) the queued work runs when the
 handler has its response, before it returns: slower acknowledgements, nothing lost.
@@ -29,7 +34,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from exec_assistant import metrics
@@ -38,7 +43,30 @@ from exec_assistant.models import ErrorClass
 
 logger = logging.getLogger(__name__)
 
-Work = Callable[[], None]
+
+class Deadline:
+    """When the current invocation's time runs out (``time.monotonic`` seconds; ``None``:
+    no limit, off Lambda)."""
+
+    def __init__(self, at: float | None = None) -> None:
+        self.at = at
+
+    @classmethod
+    def of(cls, context: Any) -> Deadline:
+        """From a Lambda context (``get_remaining_time_in_millis``); none without one."""
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining is None:
+            return cls()
+        return cls(time.monotonic() + remaining() / 1000)
+
+    def remaining(self) -> float:
+        """Seconds left (``inf`` without a deadline)."""
+        return float("inf") if self.at is None else self.at - time.monotonic()
+
+
+#: A piece of post-response work; it is told the invocation's deadline.
+Work = Callable[[Deadline], None]
+Batch = tuple[list[Work], Deadline]
 
 EXTENSION_NAME = "exec-assistant-after-response"
 API_VERSION = "2020-01-01"
@@ -46,13 +74,14 @@ API_VERSION = "2020-01-01"
 NEXT_ATTEMPTS = 5
 
 
-def run_all(batch: list[Work]) -> None:
-    """Run each piece of work; one failing does not stop the others. (A listener's failure is
-    also logged by the listener itself, with its name, see ``slack_listeners.logged``; this line
-    says the failure ended that piece of post-response work.)"""
-    for work in batch:
+def run_all(batch: Batch) -> None:
+    """Run each piece of work; one failing does not stop the others. (Listener work retries,
+    reports and dead-letters its own failures, see ``post_response``; this line is the last
+    resort for anything that still escapes.)"""
+    works, deadline = batch
+    for work in works:
         try:
-            work()
+            work(deadline)
         except Exception as exc:  # noqa: BLE001 - one failure must not cost the others; logged
             log_event(
                 logger,
@@ -134,7 +163,7 @@ class AfterResponseExtension:
     def __init__(self, api: ExtensionsApi, identifier: str) -> None:
         self.api = api
         self.identifier = identifier
-        self._handed: queue.SimpleQueue[list[Work]] = queue.SimpleQueue()
+        self._handed: queue.SimpleQueue[Batch] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self.alive = True
         self._pending: http.client.HTTPConnection | None = None
@@ -146,7 +175,7 @@ class AfterResponseExtension:
         self._pending = self.api.send_next(self.identifier)
         self._thread.start()
 
-    def hand_over(self, batch: list[Work]) -> None:
+    def hand_over(self, batch: Batch) -> None:
         """The handler's last step, once per invocation (the thread waits for exactly one)."""
         with self._lock:
             if self.alive:
@@ -205,22 +234,26 @@ class AfterResponse:
             self._batch.append(work)
             self.queued += 1
 
-    def invocation_done(self) -> None:
-        """Hand this invocation's work over (to the extension, or run it now)."""
+    def invocation_done(self, context: Any = None) -> None:
+        """Hand this invocation's work over (to the extension, or run it now), with the
+        deadline of the Lambda ``context``."""
         with self._lock:
-            batch, self._batch = self._batch, []
+            works, self._batch = self._batch, []
+        batch = (works, Deadline.of(context))
         if self.extension is not None:
             self.extension.hand_over(batch)
         else:
             run_all(batch)
 
 
-def register_extension(environ: dict[str, str] | None = None) -> AfterResponse:
-    """On Lambda (``AWS_LAMBDA_RUNTIME_API`` set), register the internal extension and start its
-    thread; elsewhere, or if registration fails (logged), work runs before the handler returns.
-    Must run during Lambda's init phase (module import)."""
-    address = (os.environ if environ is None else environ).get("AWS_LAMBDA_RUNTIME_API")
-    if not address:
+def register_extension(handler: str, environ: Mapping[str, str] | None = None) -> AfterResponse:
+    """When Lambda runs ``handler`` as this process's entry point (``_HANDLER``, with
+    ``AWS_LAMBDA_RUNTIME_API`` set), register the internal extension and start its thread;
+    otherwise, or if registration fails (logged), work runs before the handler returns.
+    Must run during Lambda's init phase (import of the handler's module)."""
+    env = os.environ if environ is None else environ
+    address = env.get("AWS_LAMBDA_RUNTIME_API")
+    if not address or env.get("_HANDLER") != handler:
         return AfterResponse()
     api = ExtensionsApi(address)
     try:
@@ -237,42 +270,3 @@ def register_extension(environ: dict[str, str] | None = None) -> AfterResponse:
         )
         return AfterResponse()
     return AfterResponse(extension)
-
-
-def ack_then(work: Callable[..., None], defer: Callable[[Work], None] | None) -> Any:
-    """A Bolt listener that acknowledges at once, then runs ``work`` with the arguments Bolt
-    injects by name (``body``, ``client``, ``respond``, …): handed to ``defer`` (on Lambda,
-    :meth:`AfterResponse.add`), or, with ``defer=None``, right after the ack in the listener's
-    own thread (locally Bolt answers Slack as soon as ``ack()`` is called).
-
-    This replaces Bolt's lazy listeners, which deep-copy the whole request for each lazy
-    function before acknowledging: the context's ``WebClient`` and every utility holding one,
-    about 1 ms per request here, more than Bolt's entire acknowledgement. The request is not
-    used again once the listener has acknowledged, so the work can share it.
-    """
-    from slack_bolt import Ack, BoltRequest
-    from slack_bolt.kwargs_injection import build_required_kwargs
-    from slack_bolt.util.utils import get_arg_names_of_callable
-
-    arg_names = get_arg_names_of_callable(work)
-
-    def listener(ack: Ack, request: BoltRequest) -> None:
-        ack()
-
-        def run() -> None:
-            kwargs = build_required_kwargs(
-                logger=logger,
-                required_arg_names=arg_names,
-                request=request,
-                response=None,
-                this_func=work,
-            )
-            work(**kwargs)
-
-        if defer is None:
-            run()
-        else:
-            defer(run)
-
-    listener.__name__ = getattr(work, "__name__", "listener")
-    return listener

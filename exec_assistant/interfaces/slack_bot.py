@@ -8,10 +8,14 @@ Cold start: nothing talks to Slack while the app is built (``token_verification_
 Bolt's ``auth.test`` happens once, on the first request, and is cached). On Lambda
 (``process_before_response=True``) each listener only acknowledges; its work runs after the
 response has been returned, in the same invocation (:mod:`exec_assistant.interfaces.after_response`:
-an internal Lambda extension, registered when this module is imported, i.e. during Lambda's init).
+an internal Lambda extension, registered when this module is imported during Lambda's init — only
+if Lambda's ``_HANDLER`` is :data:`HANDLER`), with retries, the deadline, a dead letter and a
+word to the executive (:mod:`exec_assistant.interfaces.post_response`).
 
 Contract: ``exec_assistant.interfaces.slack_bot.lambda_handler`` (API Gateway HTTP API v2 and
-REST v1 proxy events, any header case, base64 bodies).
+REST v1 proxy events, any header case, base64 bodies), through
+:class:`~exec_assistant.interfaces.slack_ingress.SlackIngress`: the signature is checked on the
+raw bytes before anything parses the body.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from exec_assistant import snapshots
 from exec_assistant.config import running_on_lambda
-from exec_assistant.interfaces.after_response import Work, ack_then, register_extension
+from exec_assistant.interfaces.after_response import Work, register_extension
 from exec_assistant.interfaces.signing_secrets import SigningSecretSource, signing_secret_source
 from exec_assistant.logs import configure_logging, register_secret
 from exec_assistant.runtime import Runtime
@@ -33,7 +37,11 @@ from exec_assistant.workflows.prep_conversation import ConversationEngine, Quest
 
 if TYPE_CHECKING:
     from slack_bolt import App
-    from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+
+    from exec_assistant.config import Settings
+    from exec_assistant.interfaces.post_response import DeadLetters
+    from exec_assistant.interfaces.slack_guard import SignatureCheck
+    from exec_assistant.interfaces.slack_ingress import SlackIngress
 
 MEETINGS_COMMAND = "/meetings"
 
@@ -55,16 +63,14 @@ def create_app(
     ``process_before_response``: default True on Lambda, False elsewhere.
     ``defer``: where each listener's work goes after its acknowledgement (on Lambda,
     :meth:`AfterResponse.add`); ``None`` runs it right after the ack (see
-    :func:`~exec_assistant.interfaces.after_response.ack_then`).
+    :func:`~exec_assistant.interfaces.post_response.ack_then`).
     """
     from slack_bolt import App
 
+    from exec_assistant.interfaces.listener_kit import ack_now, error_class, is_user_dm
+    from exec_assistant.interfaces.post_response import Notice, PostResponse, ack_then
     from exec_assistant.interfaces.slack_guard import SlackRequestGuard
-    from exec_assistant.interfaces.slack_listeners import (
-        SlackListeners,
-        ack_now,
-        is_user_dm,
-    )
+    from exec_assistant.interfaces.slack_listeners import SlackListeners
     from exec_assistant.interfaces.slack_views import REMIND_CHOICE_ACTION
     from exec_assistant.notifications.channels.slack import slack_retry_handlers
     from exec_assistant.notifications.rendering import REMIND_LATER_ACTION, START_PREP_ACTION
@@ -92,10 +98,7 @@ def create_app(
         token_verification_enabled=False,
         request_verification_enabled=False,
         before_authorize=SlackRequestGuard(
-            signing_secrets,
-            grace=timedelta(seconds=settings.slack_signing_secret_grace_seconds),
-            clock=runtime.clock,
-            team_id=settings.slack_team_id,
+            signature_check(runtime, signing_secrets), team_id=settings.slack_team_id
         ),
         process_before_response=(
             running_on_lambda() if process_before_response is None else process_before_response
@@ -113,45 +116,81 @@ def create_app(
             writer=brief_writer_for(settings),
         ),
     )
-    app.command(MEETINGS_COMMAND)(ack_then(listeners.meetings_command, defer))
-    app.action(START_PREP_ACTION)(ack_then(listeners.start_prep, defer))
-    app.action(REMIND_LATER_ACTION)(ack_then(listeners.remind_later, defer))
-    app.action(REMIND_CHOICE_ACTION)(ack_then(listeners.remind_choice, defer))
+    post = PostResponse(classify=error_class, dead_letters=dead_letters(settings))
+    app.command(MEETINGS_COMMAND)(
+        ack_then(
+            listeners.meetings_command,
+            defer,
+            post,
+            Notice("your /meetings request", "type /meetings again"),
+        )
+    )
+    app.action(START_PREP_ACTION)(
+        ack_then(listeners.start_prep, defer, post, Notice("Start Prep", "click Start Prep again"))
+    )
+    app.action(REMIND_LATER_ACTION)(
+        ack_then(
+            listeners.remind_later, defer, post, Notice("Remind Later", "click Remind Later again")
+        )
+    )
+    app.action(REMIND_CHOICE_ACTION)(
+        ack_then(
+            listeners.remind_choice,
+            defer,
+            post,
+            Notice("your reminder choice", "click Remind Later again"),
+        )
+    )
     app.event({"type": "message", "subtype": None}, matchers=[is_user_dm])(
-        ack_then(listeners.direct_message, defer)
+        ack_then(
+            listeners.direct_message, defer, post, Notice("your last message", "send it again")
+        )
     )
     # every other message event (edits, deletions, bots, channels): acknowledged, ignored.
     # Unanswered, Bolt would reply 404 and Slack would retry and count failures.
     app.event("message")(ack_now)
-    app.event("app_home_opened")(ack_then(listeners.home_opened, defer))
+    app.event("app_home_opened")(ack_then(listeners.home_opened, defer, post))
     return app
 
 
-# --- Lambda ----------------------------------------------------------------------------------
+def dead_letters(settings: Settings) -> DeadLetters | None:
+    """Where listener work that failed for good is recorded (SQS on AWS; none locally)."""
+    from exec_assistant.interfaces.post_response import SqsDeadLetters
 
-#: This process's post-response work (registered with Lambda's Extensions API on Lambda).
-after_response = register_extension()
-_handler: SlackRequestHandler | None = None
-_handler_lock = threading.Lock()
-#: The AWS services the bot's requests call (store; signing secret rotation; reminders).
-AWS_SERVICES = ("dynamodb", "secretsmanager", "scheduler")
+    url = settings.post_response_dlq_url
+    return SqsDeadLetters(url) if url else None
+
+
+# --- Lambda ---------------------------------------------------------------------------------
+
+#: The handler string Lambda is configured with (``_HANDLER``) when this process runs the bot.
+HANDLER = "exec_assistant.interfaces.slack_bot.lambda_handler"
+
+#: This process's post-response work: registered with Lambda's Extensions API only when Lambda
+#: runs :func:`lambda_handler` itself (``_HANDLER``), never because the library was imported.
+after_response = register_extension(handler=HANDLER)
+_ingress: SlackIngress | None = None
+_ingress_lock = threading.Lock()
+#: The AWS services the bot's requests call (store; signing secret rotation; reminders;
+#: the post-response dead letters).
+AWS_SERVICES = ("dynamodb", "secretsmanager", "scheduler", "sqs")
 
 
 def before_snapshot() -> None:
     """SnapStart (see :mod:`exec_assistant.snapshots`): build what the first request needs —
     the Bolt app and its listeners, the runtime, botocore's data — into the snapshot."""
     snapshots.warm_aws(AWS_SERVICES)
-    slack_request_handler()
+    slack_ingress()
 
 
 def after_restore() -> None:
     """SnapStart: per restored copy, fresh random state, AWS credentials and connections, and
     no Slack connection shared with another copy."""
     snapshots.refresh_process()
-    with _handler_lock:
-        handler = _handler
-    if handler is not None:
-        close = getattr(handler.app.client, "close", None)
+    with _ingress_lock:
+        ingress = _ingress
+    if ingress is not None:
+        close = getattr(ingress.app.client, "close", None)
         if close is not None:
             close()
 
@@ -159,47 +198,65 @@ def after_restore() -> None:
 snapshots.register(before_snapshot=before_snapshot, after_restore=after_restore)
 
 
-def slack_request_handler() -> SlackRequestHandler:
-    """The Lambda adapter around the app, built once per process from ``get_runtime()``; each
-    listener's work is queued on :data:`after_response`."""
-    global _handler  # noqa: PLW0603 - the per-process cache is the point
-    with _handler_lock:
-        if _handler is None:
-            from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+def build_ingress(
+    runtime: Runtime,
+    *,
+    signing_secrets: SigningSecretSource | None = None,
+    process_before_response: bool | None = None,
+    defer: Callable[[Work], None] | None = None,
+) -> SlackIngress:
+    """The app from :func:`create_app` behind the raw-bytes signature check (one secret source,
+    one cache, for both checks)."""
+    from exec_assistant.interfaces.slack_ingress import SlackIngress
 
+    settings = runtime.settings
+    secrets = signing_secrets or signing_secret_source(settings, clock=runtime.clock)
+    app = create_app(
+        runtime,
+        signing_secrets=secrets,
+        process_before_response=process_before_response,
+        defer=defer,
+    )
+    return SlackIngress(app, signature_check(runtime, secrets))
+
+
+def signature_check(runtime: Runtime, secrets: SigningSecretSource | None) -> SignatureCheck:
+    from exec_assistant.interfaces.slack_guard import SignatureCheck
+
+    grace = timedelta(seconds=runtime.settings.slack_signing_secret_grace_seconds)
+    return SignatureCheck(secrets, grace=grace, clock=runtime.clock)
+
+
+def slack_ingress() -> SlackIngress:
+    """The Lambda handler's ingress, built once per process from ``get_runtime()``; each
+    listener's work is queued on :data:`after_response`."""
+    global _ingress  # noqa: PLW0603 - the per-process cache is the point
+    with _ingress_lock:
+        if _ingress is None:
             from exec_assistant.runtime import get_runtime
 
-            app = create_app(get_runtime(), process_before_response=True, defer=after_response.add)
-            _handler = SlackRequestHandler(app)
-        return _handler
+            _ingress = build_ingress(
+                get_runtime(), process_before_response=True, defer=after_response.add
+            )
+        return _ingress
 
 
 def reset_app() -> None:
     """Forget the cached app (tests; after the settings or the runtime changed)."""
-    global _handler  # noqa: PLW0603
-    with _handler_lock:
-        _handler = None
-
-
-def _normalised(event: dict[str, Any]) -> dict[str, Any]:
-    """API Gateway leaves out keys Bolt's adapter indexes (``isBase64Encoded``, ``headers``,
-    ``body``) when they are empty; fill them in."""
-    event = dict(event)
-    event.setdefault("isBase64Encoded", False)
-    event["isBase64Encoded"] = bool(event["isBase64Encoded"])
-    event["headers"] = dict(event.get("headers") or {})
-    event["body"] = event.get("body") or ""
-    return event
+    global _ingress  # noqa: PLW0603
+    with _ingress_lock:
+        _ingress = None
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """API Gateway (HTTP API v2 or REST v1 proxy) → Bolt; the lazy work the request queued runs
-    after the response (see :mod:`exec_assistant.interfaces.after_response`)."""
+    """API Gateway (HTTP API v2 or REST v1 proxy) → the ingress → Bolt; the work the request
+    queued runs after the response (see :mod:`exec_assistant.interfaces.after_response`)."""
+    from exec_assistant.interfaces.api_gateway import from_api_gateway, to_api_gateway
+
     configure_logging()
     try:
-        response: dict[str, Any] = slack_request_handler().handle(  # type: ignore[no-untyped-call]
-            _normalised(event), context
-        )
+        method, body, headers = from_api_gateway(event)
+        reply = slack_ingress().handle(method, body, headers)
     finally:
-        after_response.invocation_done()
-    return response
+        after_response.invocation_done(context)
+    return to_api_gateway(reply)

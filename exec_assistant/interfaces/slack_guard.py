@@ -11,6 +11,10 @@ signature or the body.
 
 Refusals are Bolt's: HTTP 401 ``{"error": "invalid request"}``, and no listener runs.
 
+The HTTP doors (Lambda handler, local server) check the same signature once more *before* Bolt
+parses the body (:mod:`exec_assistant.interfaces.slack_ingress`, with :class:`SignatureCheck`);
+this guard is what protects the app when it is served some other way.
+
 Workspace check: with ``SLACK_TEAM_ID`` set, a correctly signed request from another workspace is
 acknowledged with 200 and ignored (no listener runs). Not 401: Slack counts non-2xx answers to
 event deliveries as failures, retries them and eventually disables the app's event
@@ -52,10 +56,11 @@ def _header(req: BoltRequest, name: str) -> str | None:
     return values[0] if values else None
 
 
-class SlackRequestGuard(Middleware):
-    """Signature check against every accepted secret, then the workspace check.
+class SignatureCheck:
+    """Slack's request signature (``v0=HMAC-SHA256(v0:{timestamp}:{body})``, 5-minute window),
+    checked against every accepted secret with slack_sdk's :class:`SignatureVerifier`.
 
-    ``secrets=None`` (Socket Mode without a signing secret) refuses every HTTP request.
+    ``secrets=None`` (Socket Mode without a signing secret) accepts nothing.
     """
 
     def __init__(
@@ -64,12 +69,35 @@ class SlackRequestGuard(Middleware):
         *,
         grace: timedelta,
         clock: Callable[[], datetime],
-        team_id: str | None = None,
     ) -> None:
         self._secrets = secrets
         self._grace = grace
         self._clock = clock
         self._sdk_clock = _InjectedClock(clock)
+
+    def valid(self, body: str, timestamp: str | None, signature: str | None) -> bool:
+        if self._secrets is None or not timestamp or not signature or not timestamp.isdigit():
+            return False
+        for secret in self._secrets.load().accepted(self._clock(), self._grace):
+            verifier = SignatureVerifier(secret, clock=self._sdk_clock)
+            if verifier.is_valid(body, timestamp, signature):
+                return True
+        return False
+
+
+def log_refusal(**fields: object) -> None:
+    """The one line a refused request leaves (never its signature or body)."""
+    log_event(
+        logger, logging.WARNING, "slack.request.refused", reason="invalid signature", **fields
+    )
+    metrics.emit(metrics.Metric.SLACK_REQUEST_REFUSED, reason="invalid signature")
+
+
+class SlackRequestGuard(Middleware):
+    """Signature check (a :class:`SignatureCheck`), then the workspace check."""
+
+    def __init__(self, signature: SignatureCheck, *, team_id: str | None = None) -> None:
+        self.signature = signature
         self._team_id = team_id
 
     def process(
@@ -79,15 +107,12 @@ class SlackRequestGuard(Middleware):
         resp: BoltResponse,
         next: Callable[[], BoltResponse],
     ) -> BoltResponse | None:
-        if req.mode != "socket_mode" and not self._signed(req):
-            log_event(
-                logger,
-                logging.WARNING,
-                "slack.request.refused",
-                reason="invalid signature",
-                lazy_only=req.lazy_only,
-            )
-            metrics.emit(metrics.Metric.SLACK_REQUEST_REFUSED, reason="invalid signature")
+        if req.mode != "socket_mode" and not self.signature.valid(
+            req.raw_body,
+            _header(req, "x-slack-request-timestamp"),
+            _header(req, "x-slack-signature"),
+        ):
+            log_refusal(lazy_only=req.lazy_only)
             return BoltResponse(status=401, body={"error": "invalid request"})
         team_id = req.context.team_id
         if self._team_id and team_id and team_id != self._team_id:
@@ -103,14 +128,3 @@ class SlackRequestGuard(Middleware):
                 retry_reason=_header(req, "x-slack-retry-reason"),
             )
         return next()
-
-    def _signed(self, req: BoltRequest) -> bool:
-        timestamp = _header(req, "x-slack-request-timestamp")
-        signature = _header(req, "x-slack-signature")
-        if self._secrets is None or not timestamp or not signature or not timestamp.isdigit():
-            return False
-        for secret in self._secrets.load().accepted(self._clock(), self._grace):
-            verifier = SignatureVerifier(secret, clock=self._sdk_clock)
-            if verifier.is_valid(req.raw_body, timestamp, signature):
-                return True
-        return False

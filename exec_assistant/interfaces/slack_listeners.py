@@ -1,16 +1,13 @@
 """What each Slack interaction does. :func:`exec_assistant.interfaces.slack_bot.create_app`
 registers these methods with Bolt; Bolt injects the arguments by name.
 
-Every listener acknowledges first (Slack's 3-second limit) and does the work afterwards
-(:func:`exec_assistant.interfaces.after_response.ack_then`): on Lambda after the response, in the
-same invocation; locally in Bolt's listener thread, after Bolt has answered.
-
-Every listener is idempotent by construction, so a Slack retry (``X-Slack-Retry-Num``) or a
-double click repeats nothing:
+Every listener acknowledges first and works afterwards, with retries, the deadline and a dead
+letter (:func:`exec_assistant.interfaces.post_response.ack_then`). Each is idempotent by
+construction, so a Slack retry (``X-Slack-Retry-Num``) or a double click repeats nothing:
 
 * Start Prep: the chat session id is derived from the meeting and created at most once
-  (``Store.create_chat_session``); only the call that created it posts the first question and
-  updates the message. The status move is a conditional write.
+  (``Store.create_chat_session``); only the call that created it (or its own retry after a
+  transient failure) posts the first question and updates the message.
 * Remind Later: the reminder id comes from the time offered in the menu, and schedule names are
   derived from it, so choosing twice schedules once.
 * Direct messages: progress is saved with ``advance_chat_session(expected_step=...)`` and the
@@ -21,24 +18,28 @@ double click repeats nothing:
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from slack_bolt import Ack, BoltRequest, Respond
+from slack_bolt import BoltRequest, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
-from exec_assistant.errors import ConfigurationError, ExecAssistantError, PermanentError
+from exec_assistant.errors import ConfigurationError, PermanentError
 from exec_assistant.interfaces import slack_views as views
+from exec_assistant.interfaces.listener_kit import dm_channel, logged, payload, refuse
+from exec_assistant.interfaces.post_response import retrying
+from exec_assistant.interfaces.slack_payloads import (
+    BlockActions,
+    HomeOpened,
+    MessageEvent,
+    SlashCommand,
+)
 from exec_assistant.logs import log_event
 from exec_assistant.models import (
     AckAction,
     Channel,
     ChatSession,
-    ErrorClass,
     Meeting,
     MeetingStatus,
     User,
@@ -51,64 +52,7 @@ from exec_assistant.workflows.reminders import reminder_choices, schedule_remind
 
 logger = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 HOME_DAYS = 7
-
-
-def error_class(exc: BaseException) -> ErrorClass:
-    """How a listener failure is classified in the logs."""
-    if isinstance(exc, ExecAssistantError):
-        return exc.error_class
-    if isinstance(exc, SlackApiError):
-        status = exc.response.status_code
-        if status == 429 or status >= 500 or exc.response.get("error") == "ratelimited":
-            return ErrorClass.TRANSIENT
-        return ErrorClass.PERMANENT
-    return ErrorClass.UNKNOWN
-
-
-def logged(func: Callable[P, R]) -> Callable[P, R]:
-    """Log a listener's failure with its name and error class, then re-raise it (to Bolt's
-    error handling locally, to ``after_response.run_all`` on Lambda)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except Exception as exc:
-            log_event(
-                logger,
-                logging.ERROR,
-                "slack.listener_failed",
-                listener=func.__name__,
-                error=f"{type(exc).__name__}: {exc}",
-                error_class=error_class(exc).value,
-            )
-            raise
-
-    return wrapper
-
-
-def ack_now(ack: Ack) -> None:
-    """Acknowledge and do nothing (events the app ignores)."""
-    ack()
-
-
-def is_user_dm(event: dict[str, Any]) -> bool:
-    """A person's plain message in a DM with the bot (not a bot's, not an edit or join)."""
-    return (
-        event.get("channel_type") == "im"
-        and "subtype" not in event
-        and not event.get("bot_id")
-        and bool(event.get("user"))
-    )
-
-
-def _action(body: dict[str, Any]) -> dict[str, Any]:
-    actions: list[dict[str, Any]] = body.get("actions") or [{}]
-    return actions[0]
 
 
 class SlackListeners:
@@ -125,8 +69,11 @@ class SlackListeners:
     def meetings_command(self, respond: Respond, command: dict[str, Any]) -> None:
         """Answered through the command's ``response_url`` after the acknowledgement (the
         50-meeting read and its rendering stay out of the ack)."""
-        slack_user = str(command.get("user_id", ""))
-        arg = str(command.get("text", "")).strip().lower()
+        parsed = payload(SlashCommand, command, "meetings_command")
+        if parsed is None:
+            return
+        slack_user = parsed.user_id
+        arg = parsed.text.strip().lower()
         if arg not in ("", "today", "week"):
             respond(response_type="ephemeral", text=views.HELP_TEXT)
             return
@@ -156,19 +103,24 @@ class SlackListeners:
 
     @logged
     def start_prep(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        found = self._owned_meeting(body, client, str(_action(body).get("value", "")))
+        clicked = payload(BlockActions, body, "start_prep")
+        if clicked is None:
+            return
+        found = self._owned_meeting(clicked, client, clicked.action.value or "")
         if found is None:
             return
         meeting, user = found
         if meeting.status not in views.ACTIONABLE | {MeetingStatus.PREP_IN_PROGRESS}:
-            self._refuse(
-                body, client, f"Nothing to prep for this meeting ({views.status_label(meeting)})."
+            refuse(
+                clicked,
+                client,
+                f"Nothing to prep for this meeting ({views.status_label(meeting)}).",
             )
             return
-        if not self._acknowledged(body, client, meeting, user, AckAction.START_PREP):
+        if not self._acknowledged(clicked, client, meeting, user, AckAction.START_PREP):
             return
         now = self.runtime.clock()
-        channel = self._dm_channel(body, client)
+        channel = dm_channel(clicked, client)
         session, created = self.store.create_chat_session(
             ChatSession.for_meeting(meeting, user, now=now, channel_id=channel)
         )
@@ -187,12 +139,15 @@ class SlackListeners:
             created=created,
             status_moved=moved,
         )
-        if not created:
-            return  # a double click or a retry: the first call posted and updated
-        opening = self.engine.start(session, meeting, user)
+        resume = not created and retrying() and not any(m.role == "user" for m in session.messages)
+        if not created and not resume:
+            return  # a double click or a Slack retry: the first call posted and updated
+        # a retry after a transient failure resumes with the opening the first attempt stored
+        stored = [m.text for m in session.messages if m.role == "assistant"] if resume else []
+        opening = stored[0] if stored else self.engine.start(session, meeting, user)
         client.chat_postMessage(channel=session.slack_channel_id or channel, text=opening)
         self._show(
-            body,
+            clicked,
             client,
             respond,
             blocks=views.state_blocks(meeting, user, views.IN_PROGRESS_TEXT),
@@ -203,12 +158,12 @@ class SlackListeners:
     # --- Remind Later -------------------------------------------------------------------------
 
     def _remindable_meeting(
-        self, body: dict[str, Any], client: WebClient, meeting_id: str
+        self, body: BlockActions, client: WebClient, meeting_id: str
     ) -> tuple[Meeting, User] | None:
         """The caller's own meeting if a reminder still makes sense for it (else refuse)."""
         found = self._owned_meeting(body, client, meeting_id)
         if found is not None and found[0].status not in views.ACTIONABLE:
-            self._refuse(
+            refuse(
                 body,
                 client,
                 f"No reminder needed for this meeting ({views.status_label(found[0])}).",
@@ -219,19 +174,20 @@ class SlackListeners:
     @logged
     def remind_later(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         """The button: offer the reminder times that still come before the meeting."""
-        found = self._remindable_meeting(body, client, str(_action(body).get("value", "")))
+        clicked = payload(BlockActions, body, "remind_later")
+        if clicked is None:
+            return
+        found = self._remindable_meeting(clicked, client, clicked.action.value or "")
         if found is None:
             return
         meeting, user = found
         choices = reminder_choices(self.runtime.clock(), meeting, user)
         if not choices:
-            self._refuse(
-                body, client, "The meeting starts too soon for a reminder: press Start Prep."
-            )
+            refuse(clicked, client, "The meeting starts too soon for a reminder: press Start Prep.")
             return
         blocks = views.reminder_choice_blocks(meeting, user, choices)
         self._show(
-            body,
+            clicked,
             client,
             respond,
             blocks=blocks,
@@ -242,18 +198,22 @@ class SlackListeners:
     @logged
     def remind_choice(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         """A time picked in the Remind Later menu: schedule it and say when it comes back."""
-        value = str((_action(body).get("selected_option") or {}).get("value", ""))
+        clicked = payload(BlockActions, body, "remind_choice")
+        if clicked is None:
+            return
+        selected = clicked.action.selected_option
+        value = selected.value if selected is not None else ""
         try:
             fire_at, meeting_id = views.parse_choice_value(value)
         except ValueError:
-            log_event(logger, logging.WARNING, "slack.remind_choice_malformed", value=value)
+            log_event(logger, logging.WARNING, "slack.remind_choice_malformed", value=value[:80])
             return
-        found = self._remindable_meeting(body, client, meeting_id)
+        found = self._remindable_meeting(clicked, client, meeting_id)
         if found is None:
             return
         meeting, user = found
         if not self._acknowledged(
-            body, client, meeting, user, AckAction.REMIND_LATER, remind_at=fire_at
+            clicked, client, meeting, user, AckAction.REMIND_LATER, remind_at=fire_at
         ):
             return
         try:
@@ -272,8 +232,8 @@ class SlackListeners:
                 meeting_id=meeting.meeting_id,
                 code=exc.code,
             )
-            self._refuse(
-                body,
+            refuse(
+                clicked,
                 client,
                 "Reminders are not enabled in this deployment."
                 if isinstance(exc, ConfigurationError)
@@ -282,7 +242,7 @@ class SlackListeners:
             return
         text = views.reminder_set_text(item.fire_at, user)
         self._show(
-            body,
+            clicked,
             client,
             respond,
             blocks=views.state_blocks(meeting, user, text),
@@ -294,7 +254,10 @@ class SlackListeners:
 
     @logged
     def direct_message(self, event: dict[str, Any], client: WebClient, req: BoltRequest) -> None:
-        slack_user, channel = str(event["user"]), str(event["channel"])
+        message = payload(MessageEvent, event, "direct_message")
+        if message is None:
+            return
+        slack_user, channel = message.user, message.channel
         retry = bool(req.headers.get("x-slack-retry-num"))
         user = self.store.get_user_by_slack_id(slack_user)
         session = self.store.get_active_chat_session(slack_user) if user is not None else None
@@ -319,8 +282,8 @@ class SlackListeners:
             session,
             meeting,
             user,
-            str(event.get("text") or ""),
-            message_ts=str(event.get("ts") or "") or None,
+            message.text or "",
+            message_ts=message.ts or None,
         )
         if not turn.accepted:
             return
@@ -330,9 +293,10 @@ class SlackListeners:
 
     @logged
     def home_opened(self, event: dict[str, Any], client: WebClient) -> None:
-        if event.get("tab", "home") != "home":
+        opened = payload(HomeOpened, event, "home_opened")
+        if opened is None or opened.tab != "home":
             return
-        self.publish_home(client, str(event["user"]))
+        self.publish_home(client, opened.user)
 
     def publish_home(self, client: WebClient, slack_user: str) -> None:
         user = self.store.get_user_by_slack_id(slack_user)
@@ -359,13 +323,13 @@ class SlackListeners:
     # --- helpers ------------------------------------------------------------------------------
 
     def _owned_meeting(
-        self, body: dict[str, Any], client: WebClient, meeting_id: str
+        self, body: BlockActions, client: WebClient, meeting_id: str
     ) -> tuple[Meeting, User] | None:
         """The meeting and its owner, if the clicking Slack user owns it; else refuse."""
-        slack_user = str(body["user"]["id"])
+        slack_user = body.user.id
         meeting = self.store.get_meeting(meeting_id) if meeting_id else None
         if meeting is None:
-            self._refuse(body, client, "I can't find that meeting any more.")
+            refuse(body, client, "I can't find that meeting any more.")
             return None
         user = self.store.get_user_by_slack_id(slack_user)
         if user is None or user.user_id != meeting.user_id:
@@ -377,13 +341,13 @@ class SlackListeners:
                 slack_user_id=slack_user,
                 reason="not the owner",
             )
-            self._refuse(body, client, "Only the person this meeting belongs to can do that.")
+            refuse(body, client, "Only the person this meeting belongs to can do that.")
             return None
         return meeting, user
 
     def _acknowledged(
         self,
-        body: dict[str, Any],
+        body: BlockActions,
         client: WebClient,
         meeting: Meeting,
         user: User,
@@ -401,39 +365,19 @@ class SlackListeners:
             channel=Channel.SLACK,
             action=action,
             remind_at=remind_at,
-            detail=str(body["user"]["id"]),
+            detail=body.user.id,
         )
         standing = outcome.acknowledgement
         if outcome.recorded or (
             standing is not None and standing.channel == Channel.SLACK and standing.action == action
         ):
             return True
-        self._refuse(body, client, outcome.text)
+        refuse(body, client, outcome.text)
         return False
-
-    @staticmethod
-    def _refuse(body: dict[str, Any], client: WebClient, text: str) -> None:
-        """An ephemeral answer to the clicking user (a DM from the App Home, which has no
-        channel to post an ephemeral in)."""
-        slack_user = str(body["user"]["id"])
-        channel = (body.get("channel") or {}).get("id")
-        if channel:
-            client.chat_postEphemeral(channel=channel, user=slack_user, text=text)
-        else:
-            client.chat_postMessage(channel=slack_user, text=text)
-
-    @staticmethod
-    def _dm_channel(body: dict[str, Any], client: WebClient) -> str:
-        """The DM with the clicking user: the message's channel when the click came from the DM."""
-        channel = str((body.get("channel") or {}).get("id") or "")
-        if channel.startswith("D"):
-            return channel
-        opened = client.conversations_open(users=str(body["user"]["id"]))
-        return str(opened["channel"]["id"])
 
     def _show(
         self,
-        body: dict[str, Any],
+        body: BlockActions,
         client: WebClient,
         respond: Respond,
         *,
@@ -442,16 +386,14 @@ class SlackListeners:
         meeting_id: str,
     ) -> None:
         """Replace the clicked message (or refresh the Home tab it was clicked on)."""
-        container: dict[str, Any] = body.get("container") or {}
-        if container.get("type") == "view":
-            self.publish_home(client, str(body["user"]["id"]))
-        elif container.get("is_ephemeral"):
+        location = body.message_location()
+        if body.container.type == "view":
+            self.publish_home(client, body.user.id)
+        elif body.container.is_ephemeral:
             respond(replace_original=True, text=text, blocks=blocks)
-        else:
-            client.chat_update(
-                channel=str(container.get("channel_id") or body["channel"]["id"]),
-                ts=str(container.get("message_ts") or body["message"]["ts"]),
-                text=text,
-                blocks=blocks,
-            )
+        elif location is not None:
+            client.chat_update(channel=location[0], ts=location[1], text=text, blocks=blocks)
+        else:  # a click on a message the payload does not locate: nothing to replace
+            log_event(logger, logging.WARNING, "slack.payload_malformed", fields=["container"])
+            return
         log_event(logger, logging.INFO, "slack.message_updated", meeting_id=meeting_id, state=text)

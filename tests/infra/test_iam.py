@@ -87,6 +87,10 @@ def expected(scenario: str) -> dict[str, dict[str, dict[str, Any]]]:
             ],
         },
         **schedules,
+        "PostResponseFailuresToDlq": {
+            "Action": ["sqs:SendMessage"],
+            "Resource": [f"arn:aws:sqs:{P}:exec-assistant-slack-post-response-dlq-{env}"],
+        },
     }
     monitor = {
         "WriteOwnLogs": logs("calendar-monitor", env),

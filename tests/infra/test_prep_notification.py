@@ -149,7 +149,10 @@ def test_disabled_flag_removes_every_prep_notification_resource(disabled: Deploy
     names = {r.get("name") for r in disabled.resources}
     assert "exec-assistant-prep-trigger-dev" not in names
     assert not [r for r in disabled.of_type(RULE) if "eventPattern" in r.inputs]
-    assert not disabled.of_type(QUEUE)
+    # only the Slack bot's post-response DLQ, which does not depend on the flag
+    assert [q["name"] for q in disabled.of_type(QUEUE)] == [
+        "exec-assistant-slack-post-response-dlq-dev"
+    ]
     assert not disabled.of_type("aws:sqs/queuePolicy:QueuePolicy")
     assert not disabled.of_type(GROUP)
     assert not disabled.of_type(INVOKE_CONFIG)

@@ -22,6 +22,7 @@ ALWAYS_EXPORTED = {
     "calendar_monitor_function_arn",
     "event_bus_name",
     "event_bus_arn",
+    "slack_post_response_dlq_url",
     "users_table_name",
     "meetings_table_name",
     "chat_sessions_table_name",

@@ -137,7 +137,7 @@ def serve_on_lambda() -> None:
     from exec_assistant.interfaces import slack_bot
 
     slack_bot.reset_app()
-    slack_bot.slack_request_handler()
+    slack_bot.slack_ingress()
 
 
 @pytest.fixture

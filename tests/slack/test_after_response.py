@@ -18,6 +18,13 @@ from tests.fakes.slack_api import FakeSlackAPI
 from tests.slack.conftest import serve_on_lambda
 from tests.slack.harness import LambdaTransport, Payloads, responded, wait_for
 
+HANDLER = "exec_assistant.interfaces.slack_bot.lambda_handler"
+
+
+def on_lambda_env(api: FakeExtensionsApi, handler: str = HANDLER) -> dict[str, str]:
+    """What Lambda sets in a process that runs ``handler``."""
+    return {"AWS_LAMBDA_RUNTIME_API": api.address, "_HANDLER": handler}
+
 
 @pytest.fixture
 def extensions_api() -> Iterator[FakeExtensionsApi]:
@@ -34,14 +41,14 @@ def on_lambda(
     """The Slack bot's handler as on Lambda: the extension registered at init."""
     from exec_assistant.interfaces import slack_bot
 
-    after = ar.register_extension({"AWS_LAMBDA_RUNTIME_API": extensions_api.address})
+    after = ar.register_extension(HANDLER, on_lambda_env(extensions_api))
     monkeypatch.setattr(slack_bot, "after_response", after)
     serve_on_lambda()
     return after
 
 
 def test_registers_for_invoke_events_only(extensions_api: FakeExtensionsApi) -> None:
-    after = ar.register_extension({"AWS_LAMBDA_RUNTIME_API": extensions_api.address})
+    after = ar.register_extension(HANDLER, on_lambda_env(extensions_api))
     assert after.extension is not None and after.extension.alive
     [(name, body)] = extensions_api.registrations
     assert name == ar.EXTENSION_NAME
@@ -51,10 +58,10 @@ def test_registers_for_invoke_events_only(extensions_api: FakeExtensionsApi) -> 
 def test_the_invocation_ends_only_after_the_queued_work_ran(
     extensions_api: FakeExtensionsApi,
 ) -> None:
-    after = ar.register_extension({"AWS_LAMBDA_RUNTIME_API": extensions_api.address})
+    after = ar.register_extension(HANDLER, on_lambda_env(extensions_api))
     gate, ran = threading.Event(), list[str]()
 
-    def work() -> None:
+    def work(_deadline: ar.Deadline) -> None:
         gate.wait(10)
         ran.append("work")
 
@@ -76,15 +83,15 @@ def test_the_invocation_ends_only_after_the_queued_work_ran(
 def test_a_failing_piece_of_work_is_logged_and_the_rest_still_runs(
     extensions_api: FakeExtensionsApi, caplog: pytest.LogCaptureFixture
 ) -> None:
-    after = ar.register_extension({"AWS_LAMBDA_RUNTIME_API": extensions_api.address})
+    after = ar.register_extension(HANDLER, on_lambda_env(extensions_api))
     ran: list[str] = []
 
-    def broken() -> None:
+    def broken(_deadline: ar.Deadline) -> None:
         raise RuntimeError("boom")
 
     extensions_api.invoke()
     after.add(broken)
-    after.add(lambda: ran.append("second"))
+    after.add(lambda _d: ran.append("second"))
     with caplog.at_level(logging.ERROR):
         after.invocation_done()
         extensions_api.wait_done(1)
@@ -126,20 +133,20 @@ def test_registration_refused_runs_the_work_before_returning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with FakeExtensionsApi(refuse=True) as api, caplog.at_level(logging.WARNING):
-        after = ar.register_extension({"AWS_LAMBDA_RUNTIME_API": api.address})
+        after = ar.register_extension(HANDLER, on_lambda_env(api))
     assert after.extension is None
     assert "slack.extension_unavailable" in caplog.text
     ran: list[str] = []
-    after.add(lambda: ran.append("work"))
+    after.add(lambda _d: ran.append("work"))
     after.invocation_done()
     assert ran == ["work"]
 
 
 def test_off_lambda_the_work_runs_before_returning() -> None:
-    after = ar.register_extension({})
+    after = ar.register_extension(HANDLER, {})
     assert after.extension is None
     ran: list[str] = []
-    after.add(lambda: ran.append("work"))
+    after.add(lambda _d: ran.append("work"))
     assert ran == []
     after.invocation_done()
     assert ran == ["work"]
@@ -150,15 +157,15 @@ def test_an_extension_that_lost_the_api_hands_work_back_to_the_handler(
 ) -> None:
     monkeypatch.setattr(ar, "NEXT_ATTEMPTS", 2)
     api = FakeExtensionsApi().start()
-    after = ar.register_extension({"AWS_LAMBDA_RUNTIME_API": api.address})
+    after = ar.register_extension(HANDLER, on_lambda_env(api))
     assert after.extension is not None
     api.invoke()
     api.stop()  # the invocation's event is lost, and so is every later event/next
     ran: list[str] = []
-    after.add(lambda: ran.append("first"))
+    after.add(lambda _d: ran.append("first"))
     after.invocation_done()
     wait_for(lambda: not after.extension.alive)  # type: ignore[union-attr]
     assert ran == ["first"]  # the work handed over still ran
-    after.add(lambda: ran.append("second"))
+    after.add(lambda _d: ran.append("second"))
     after.invocation_done()  # no extension any more: runs before returning
     assert ran == ["first", "second"]

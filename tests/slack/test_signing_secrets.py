@@ -21,7 +21,11 @@ from exec_assistant.interfaces.signing_secrets import (
     StaticSigningSecrets,
     signing_secret_source,
 )
-from exec_assistant.interfaces.slack_guard import FOREIGN_TEAM_TEXT, SlackRequestGuard
+from exec_assistant.interfaces.slack_guard import (
+    FOREIGN_TEAM_TEXT,
+    SignatureCheck,
+    SlackRequestGuard,
+)
 from tests.slack.signing import signed_headers
 
 VECTOR = Path(__file__).parent.parent / "fixtures" / "slack-signature-vector.txt"
@@ -59,7 +63,7 @@ def _run(guard: SlackRequestGuard, body: str, headers: dict[str, str]) -> tuple[
 
 
 def _guard(secrets: Any, clock: Clock, team_id: str | None = None) -> SlackRequestGuard:
-    return SlackRequestGuard(secrets, grace=GRACE, clock=clock, team_id=team_id)
+    return SlackRequestGuard(SignatureCheck(secrets, grace=GRACE, clock=clock), team_id=team_id)
 
 
 # --- Slack's documented example ------------------------------------------------------------

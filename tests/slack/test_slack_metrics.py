@@ -27,10 +27,28 @@ def test_a_refused_request_is_counted(
 def test_failed_post_response_work_is_counted_and_the_rest_still_runs(emf: Captured) -> None:
     ran: list[str] = []
 
-    def broken() -> None:
+    def broken(_deadline: ar.Deadline) -> None:
         raise KeyError("boom")
 
-    ar.run_all([broken, lambda: ran.append("second")])
+    ar.run_all(([broken, lambda _d: ran.append("second")], ar.Deadline()))
     assert ran == ["second"]
     (failed,) = emf.of(Metric.POST_RESPONSE_FAILED)
     assert failed["error"] == "KeyError"
+
+
+def test_listener_work_that_failed_for_good_is_counted_once(emf: Captured) -> None:
+    from exec_assistant.errors import PermanentError
+    from exec_assistant.interfaces.listener_kit import error_class
+    from exec_assistant.interfaces.post_response import Job, PostResponse
+
+    def refused() -> None:
+        raise PermanentError("no such meeting")
+
+    job = Job("start_prep", refused, None, "U0EXEC001", "T0FAKE001", None)
+    PostResponse(classify=error_class).run(job, ar.Deadline())
+    (failed,) = emf.of(Metric.POST_RESPONSE_FAILED)
+    assert (failed["listener"], failed["reason"], failed["error_class"]) == (
+        "start_prep",
+        "failed",
+        "permanent",
+    )

@@ -55,10 +55,11 @@ def test_v1_headers_keep_their_case_and_missing_base64_flag_is_tolerated(
     assert "Q1 board review" in json.dumps(responded(fake_slack)["blocks"])
 
 
-def test_not_a_post_is_not_found(via_lambda: LambdaTransport, payloads: Payloads) -> None:
+def test_not_a_post_is_not_allowed(via_lambda: LambdaTransport, payloads: Payloads) -> None:
     event = v2_event(payloads.command(), {})
     event["requestContext"]["http"]["method"] = "GET"
-    assert via_lambda.deliver(event).status == 404
+    reply = via_lambda.deliver(event)
+    assert (reply.status, reply.headers.get("allow")) == (405, "POST")
 
 
 def test_local_http_server_whole_flow(
