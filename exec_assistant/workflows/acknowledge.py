@@ -105,6 +105,25 @@ def acknowledge(
     except NotFoundError:
         return AckOutcome(recorded=True, key=None, acknowledgement=None, text=describe(ack, user))
     standing = result.acknowledgement
+    if (
+        not result.recorded
+        and standing.action == AckAction.REMIND_LATER
+        and action == AckAction.START_PREP
+    ):
+        # Snoozed, then ready after all: starting prep is always welcome. The snooze stays the
+        # cycle's answer (escalations are already cancelled); the pending reminder finds the
+        # meeting in progress and sends nothing.
+        log_event(
+            logger,
+            logging.INFO,
+            "ack.prep_after_snooze",
+            meeting_id=meeting.meeting_id,
+            key=key,
+            channel=channel.value,
+        )
+        return AckOutcome(
+            recorded=True, key=key, acknowledgement=standing, text=describe(ack, user)
+        )
     if not result.recorded:
         log_event(
             logger,

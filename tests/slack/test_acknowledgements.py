@@ -213,6 +213,22 @@ def test_sms_later_snoozes_and_edits_the_dm(
     assert sms(runtime, "2").body.count("Already handled: Snoozed until 10:45 from SMS") == 1
 
 
+def test_prep_after_a_snooze_is_still_welcome(
+    runtime: Runtime, phone_owner: User, meeting: Meeting, fake_slack: FakeSlackAPI
+) -> None:
+    # Snoozed by SMS, then ready after all: Start Prep opens the conversation (not "already
+    # handled"); the reminder that is still pending finds the meeting in progress.
+    notify(runtime, meeting)
+    sms(runtime, "later 45")
+    fake_slack.reset()
+    reply = sms(runtime, "PREP")
+    assert "Already handled" not in reply.body
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None and stored.status == MeetingStatus.PREP_IN_PROGRESS
+    assert fake_slack.calls_to("chat.postMessage")  # the prep conversation opened in the DM
+    assert standing(runtime, meeting).action == "remind_later"  # the cycle's answer stands
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("HELP", "reply PREP"), ("what is this?", "reply PREP"), ("LATER 99999", "reply PREP")],
