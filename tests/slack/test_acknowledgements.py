@@ -260,7 +260,8 @@ def test_slack_click_and_sms_at_once_one_wins(
     payloads: Payloads,
     fake_slack: FakeSlackAPI,
 ) -> None:
-    """The SMS reply and an email-link answer race on threads: exactly one is recorded."""
+    """The SMS reply and an email-link answer (both Start Prep) race on threads: exactly one is
+    recorded. (A snooze racing a Start Prep lets prep start either way: see below.)"""
     stored = notify(runtime, meeting)
     barrier = threading.Barrier(2)
     answers: dict[str, Any] = {}
@@ -276,8 +277,7 @@ def test_slack_click_and_sms_at_once_one_wins(
             stored,
             phone_owner,
             channel=Channel.EMAIL,
-            action=AckAction.REMIND_LATER,
-            remind_at=T0 + timedelta(hours=1),
+            action=AckAction.START_PREP,
         )
 
     threads = [threading.Thread(target=by_sms), threading.Thread(target=by_email)]
@@ -290,7 +290,7 @@ def test_slack_click_and_sms_at_once_one_wins(
     assert sms_won != answers["email"].recorded
     assert ack.channel == (Channel.SMS if sms_won else Channel.EMAIL)
     if not sms_won:
-        assert "Already handled: Snoozed until 11:00 from email" in answers["sms"].body
+        assert "Already handled: Prep started from email" in answers["sms"].body
     assert len(fake_slack.calls_to("chat.update")) == 1  # only the winner edits the DM
 
 
