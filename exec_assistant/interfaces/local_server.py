@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Literal
 
 from exec_assistant.errors import ConfigurationError, ExecAssistantError, TransientError
 from exec_assistant.interfaces.after_response import Deadline, Work, run_all
+from exec_assistant.interfaces.answer_routes import add_answer_routes
 from exec_assistant.interfaces.slack_bot import build_ingress, create_app
 from exec_assistant.interfaces.web import Router, health_handler
 from exec_assistant.logs import log_event, register_secret
@@ -254,6 +255,7 @@ def start_slack_server(
         router.add(
             HEALTH_PATH, GET=health_handler({"store": store_check(runtime), **(health or {})})
         )
+        add_answer_routes(router, runtime)
         server = LocalSlackServer(
             ingress.app, mode="http", host=host, port=port, router=router, work=work
         )

@@ -398,3 +398,43 @@ def test_sms_text_tells_the_keywords(runtime: Runtime, phone_owner: User, meetin
         text = sms_text(PrepNotification(meeting=item, user=phone_owner, key="k"))
         assert text.endswith(SMS_KEYWORDS)
         assert len(text) <= 320
+
+
+def test_serve_answers_sms_replies_and_action_links_over_http(
+    runtime: Runtime, phone_owner: User, meeting: Meeting
+) -> None:
+    # The same handlers, reached through the local server's router on loopback.
+    import urllib.error
+    import urllib.request
+
+    from exec_assistant.interfaces.local_server import start_slack_server
+
+    notify(runtime, meeting)
+    server = start_slack_server(runtime, host="127.0.0.1", port=0)
+
+    def post(path: str, data: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        request = urllib.request.Request(server.origin + path, data=data, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    try:
+        params = {"From": PHONE, "To": "+15005550006", "Body": "LATER 20"}
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        unsigned = post(SMS_PATH, urlencode(params).encode(), form)
+        assert unsigned[0] == 403 and standing(runtime, meeting) is None
+        signature = twilio_signature(AUTH_TOKEN, PUBLIC + SMS_PATH, params)
+        status, body = post(
+            SMS_PATH, urlencode(params).encode(), form | {"x-twilio-signature": signature}
+        )
+        assert status == 200 and "Snoozed until" in body
+        assert standing(runtime, meeting).channel == Channel.SMS
+        try:
+            urllib.request.urlopen(server.origin + "/actions/not-a-token", timeout=10)
+            raise AssertionError("a link must not act without the link-signing key")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 503  # this deployment has no ACTION_LINK_SECRET: links are off
+    finally:
+        server.stop()
