@@ -39,7 +39,8 @@ LAMBDA_ENV = {
 #: Runs in the child: import the handler module (Lambda's init), run the registered
 #: before-snapshot hooks, then fork two "restored copies" that run the after-restore hooks and
 #: answer a signed url_verification; prints one JSON line per process.
-SCRIPT = textwrap.dedent(
+#: Both scripts start by recording every network connection the process attempts.
+AUDIT = textwrap.dedent(
     """
     import json, os, random, sys, time
     network = []
@@ -47,6 +48,11 @@ SCRIPT = textwrap.dedent(
         if event == "socket.connect":
             network.append(repr(args[1]))
     sys.addaudithook(audit)
+    """
+)
+
+SCRIPT = AUDIT + textwrap.dedent(
+    """
 
     import snapshot_restore_py as srp
     from exec_assistant.interfaces import slack_bot
@@ -94,12 +100,15 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="simulating restored copies needs fork()")
-def test_slack_bot_hooks_build_the_app_before_the_snapshot_and_refresh_each_copy() -> None:
+def _run_in_lambda(
+    script: str, **env_overrides: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run ``script`` in a fresh interpreter with the deployed settings; its snapshot line and
+    the restored copies' lines."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "EXEC_"))}
-    env |= LAMBDA_ENV | {"PYTHONPATH": str(ROOT)}
+    env |= LAMBDA_ENV | {"PYTHONPATH": str(ROOT)} | env_overrides
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -110,7 +119,12 @@ def test_slack_bot_hooks_build_the_app_before_the_snapshot_and_refresh_each_copy
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     snapshot = next(line for line in lines if line["phase"] == "snapshot")
-    copies: list[dict[str, Any]] = [line for line in lines if line["phase"] == "restored"]
+    return snapshot, [line for line in lines if line["phase"] == "restored"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="simulating restored copies needs fork()")
+def test_slack_bot_hooks_build_the_app_before_the_snapshot_and_refresh_each_copy() -> None:
+    snapshot, copies = _run_in_lambda(SCRIPT)
 
     assert snapshot["before"] == ["before_snapshot"]
     assert snapshot["after"] == ["after_restore"]
@@ -176,15 +190,8 @@ def test_after_restore_replaces_the_aws_session_and_closes_clients(
         aws.reset_clients()
 
 
-TRIGGER_SCRIPT = textwrap.dedent(
+TRIGGER_SCRIPT = AUDIT + textwrap.dedent(
     """
-    import json, os, random, sys
-    network = []
-    def audit(event, args):
-        if event == "socket.connect":
-            network.append(repr(args[1]))
-    sys.addaudithook(audit)
-
     import snapshot_restore_py as srp
     from exec_assistant.workflows import prep_trigger_handler
     from exec_assistant import aws, runtime
@@ -215,22 +222,9 @@ TRIGGER_SCRIPT = textwrap.dedent(
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="simulating restored copies needs fork()")
 def test_prep_trigger_hooks_build_the_runtime_before_the_snapshot_and_refresh_each_copy() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "EXEC_"))}
-    env |= LAMBDA_ENV | {"PYTHONPATH": str(ROOT)}
-    env["AWS_LAMBDA_FUNCTION_NAME"] = "exec-assistant-prep-trigger-test"
-    proc = subprocess.run(
-        [sys.executable, "-c", TRIGGER_SCRIPT],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    snapshot, copies = _run_in_lambda(
+        TRIGGER_SCRIPT, AWS_LAMBDA_FUNCTION_NAME="exec-assistant-prep-trigger-test"
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    snapshot = next(line for line in lines if line["phase"] == "snapshot")
-    copies = [line for line in lines if line["phase"] == "restored"]
     assert snapshot["before"] == ["before_snapshot"]
     assert snapshot["after"] == ["after_restore"]
     assert snapshot["runtime_built"] is True  # store, channels, service: in the snapshot
