@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     ses_from_email: str | None = Field(
         default=None, description="Verified SES sender address. Unset: the email channel is off."
     )
+    ses_configuration_set: str | None = Field(
+        default=None,
+        description="SES configuration set the emails are sent through; its EventBridge event "
+        "destination reports bounces, complaints and deliveries. Unset: no email receipts.",
+    )
 
     event_bus_name: str = Field(
         default="default", description="EventBridge bus MeetingPrepRequired goes to (AWS)."

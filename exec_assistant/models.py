@@ -466,6 +466,45 @@ class AttemptStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+class ReceiptStatus(StrEnum):
+    """What a provider reported after it accepted a message (a delivery receipt)."""
+
+    DELAYED = "delayed"  # not delivered yet, still being tried (an SES transient bounce or delay)
+    DELIVERED = "delivered"  # reached the handset, or the recipient's mail server
+    FAILED = "failed"  # will not arrive: undelivered, failed, bounced, complained of, rejected
+
+
+#: Which receipt stands when several arrive, in any order: a stronger one replaces a weaker one,
+#: never the reverse. A failure is strongest: it is what moved the cycle on (a late
+#: ``delivered`` after it changes nothing), and a complaint after a delivery still counts.
+RECEIPT_RANK: dict[ReceiptStatus, int] = {
+    ReceiptStatus.DELAYED: 1,
+    ReceiptStatus.DELIVERED: 2,
+    ReceiptStatus.FAILED: 3,
+}
+
+
+class DeliveryReceipt(_Model):
+    """The provider's word on a delivered attempt, after the fact (Twilio status callback, SES
+    event). ``provider_status`` is the provider's own (``undelivered``, ``Bounce/Permanent``)."""
+
+    status: ReceiptStatus
+    provider_status: str = Field(min_length=1, max_length=64)
+    error_class: ErrorClass | None = None
+    error_code: str | None = Field(default=None, max_length=64)
+    #: When it happened, as the provider says (else when it arrived).
+    at: AwareDatetime
+    received_at: AwareDatetime
+
+
+class ReceiptResult(_Model):
+    """What recording a receipt did: ``recorded`` only for the call that changed the standing
+    receipt; ``receipt`` is the one that stands (this one, or a stronger earlier one)."""
+
+    recorded: bool
+    receipt: DeliveryReceipt
+
+
 class DeliveryAttempt(_Model):
     seq: int = Field(ge=0)
     channel: Channel
@@ -479,6 +518,8 @@ class DeliveryAttempt(_Model):
     provider_id: str | None = None
     started_at: AwareDatetime = Field(default_factory=utcnow)
     completed_at: AwareDatetime | None = None
+    #: The provider's delivery receipt for a delivered SMS or email (``Store.record_receipt``).
+    receipt: DeliveryReceipt | None = None
 
 
 class LedgerState(StrEnum):

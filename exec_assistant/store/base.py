@@ -20,6 +20,10 @@ Semantics every implementation must keep (the contract suite in tests/ checks th
   ledger write recognises the caller's own earlier write (same owner token) as success, so a
   write whose answer was lost and that was sent again does not fail
   (:mod:`exec_assistant.store.ledger_rules`). Reads by key are strongly consistent.
+* Delivery receipts: a delivered SMS or email attempt is findable by its provider id from the
+  write that completes it on (``notification_for_provider_id``, read consistently), and
+  ``record_receipt`` keeps the strongest receipt per attempt in one conditional write (any
+  order, any number of repeats), without a lease: the record is final by then.
 * Infrastructure failures surface as :class:`~exec_assistant.errors.StoreUnavailableError`.
 """
 
@@ -38,11 +42,13 @@ from exec_assistant.models import (
     ChatState,
     Claim,
     DeliveryAttempt,
+    DeliveryReceipt,
     LedgerRecord,
     LedgerState,
     Meeting,
     MeetingStatus,
     NotificationStatus,
+    ReceiptResult,
     User,
 )
 
@@ -209,6 +215,22 @@ class Store(Protocol):
         whose first answer was lost (same ``ack_id``) is the caller's: ``recorded=True``.
         The record's other fields are left alone. ``NotFoundError`` if ``key`` has no record.
         """
+        ...
+
+    def record_receipt(
+        self, key: str, *, seq: int, provider_id: str, receipt: DeliveryReceipt
+    ) -> ReceiptResult:
+        """Set the delivery receipt of attempt ``seq`` of the DELIVERED record ``key`` (the
+        attempt must carry ``provider_id``), in one conditional write, if the standing receipt
+        is weaker (``models.RECEIPT_RANK``): ``recorded=True``. Otherwise nothing changes and
+        the standing one is returned (``recorded=False``; a resent write of the same receipt
+        whose first answer was lost: ``recorded=True``). ``NotFoundError`` (code
+        ``no_receipt_target``) if there is no such delivered attempt."""
+        ...
+
+    def notification_for_provider_id(self, provider_id: str) -> LedgerRecord | None:
+        """The record whose delivered SMS or email attempt has ``provider_id`` (Twilio SID, SES
+        MessageId), read consistently; None if there is none (or it expired)."""
         ...
 
     def get_notification(self, key: str) -> LedgerRecord | None: ...

@@ -6,11 +6,22 @@ sends it again, and the second one finds its own first one and is refused. Every
 reads the item as it is (``ReturnValuesOnConditionCheckFailure``, or a consistent ``GetItem``)
 and asks :mod:`exec_assistant.store.ledger_rules` whether it shows this owner's write: if so,
 the write succeeded and the caller goes on as if the first answer had arrived.
+
+Delivery receipts find their record through a small mapping item in the same table, written
+just before the write that records a delivered SMS or email: key ``receipt-id#<provider id>``
+(:data:`RECEIPT_ID_PREFIX`; a ledger key is ``<meeting>#prep…`` or ``<meeting>#reminder:…``, and
+no provider id is ``prep…`` or ``reminder:…``), attribute ``target_key``, the ledger's TTL. Not a
+GSI: a list element (the attempt's provider id) cannot be indexed, a GSI read is eventually
+consistent (a fast receipt could miss a fresh delivery), and the table's schema stays as
+deployed. The cost is one PutItem per delivered SMS or email (none for Slack). Written first, so
+whenever the ledger shows the provider id the mapping exists; a mapping whose record write then
+failed points at a record without that id, which ``record_receipt`` refuses as not found.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from exec_assistant.models import (
     Acknowledgement,
@@ -19,17 +30,30 @@ from exec_assistant.models import (
     Claim,
     ClaimOutcome,
     DeliveryAttempt,
+    DeliveryReceipt,
     LedgerRecord,
     LedgerState,
+    ReceiptResult,
 )
 from exec_assistant.store import ledger_rules
-from exec_assistant.store.dynamodb_codec import ConditionFailed, Expr, Item, epoch, parse_item
+from exec_assistant.store.base import LEDGER_RETENTION_DAYS
+from exec_assistant.store.dynamodb_codec import (
+    ConditionFailed,
+    Expr,
+    Item,
+    epoch,
+    parse_item,
+    to_av,
+)
 from exec_assistant.store.dynamodb_tables import (
     LEDGER_KEY_ATTR,
     NOTIFICATIONS_MEETING_INDEX,
     TTL_ATTR,
     DynamoDBTables,
 )
+
+#: Key prefix of the provider-id mapping items (see the module docstring).
+RECEIPT_ID_PREFIX = "receipt-id#"
 
 
 class DynamoDBLedger(DynamoDBTables):
@@ -49,6 +73,21 @@ class DynamoDBLedger(DynamoDBTables):
             f"{expr.n('owner')} = {expr.v(owner)} AND "
             f"{expr.n('state')} = {expr.v(LedgerState.IN_PROGRESS.value)}"
         )
+
+    def _index_receipt_id(self, key: str, attempt: DeliveryAttempt | None) -> None:
+        """Write the provider-id mapping of a delivered SMS/email attempt (idempotent)."""
+        provider_id = ledger_rules.receipt_provider_id(attempt)
+        if provider_id is None or attempt is None:
+            return
+        expires = (attempt.completed_at or attempt.started_at) + timedelta(
+            days=LEDGER_RETENTION_DAYS
+        )
+        item: dict[str, Any] = {
+            LEDGER_KEY_ATTR: RECEIPT_ID_PREFIX + provider_id,
+            "target_key": key,
+            TTL_ATTR: epoch(expires),
+        }
+        self._call("put_item", "notifications", Item={k: to_av(v) for k, v in item.items()})
 
     def claim_notification(
         self,
@@ -112,6 +151,7 @@ class DynamoDBLedger(DynamoDBTables):
     def complete_attempt(self, key: str, *, owner: str, attempt: DeliveryAttempt) -> None:
         if attempt.seq < 0:
             raise ValueError(f"attempt seq {attempt.seq} was never recorded")
+        self._index_receipt_id(key, attempt)
         expr = Expr()
         attempts = expr.n("attempts")
         condition = f"{self._owned(expr, owner)} AND size({attempts}) > {expr.v(attempt.seq)}"
@@ -132,6 +172,7 @@ class DynamoDBLedger(DynamoDBTables):
         completed: DeliveryAttempt | None = None,
     ) -> LedgerRecord:
         ledger_rules.check_finish_args(state, completed)
+        self._index_receipt_id(key, completed)
         expr = Expr()
         condition = self._owned(expr, owner)
         if completed is not None:
@@ -166,6 +207,37 @@ class DynamoDBLedger(DynamoDBTables):
                 key, self._refused_record(exc), acknowledgement
             )
         return AckResult(recorded=True, acknowledgement=acknowledgement)
+
+    def record_receipt(
+        self, key: str, *, seq: int, provider_id: str, receipt: DeliveryReceipt
+    ) -> ReceiptResult:
+        """One ``UpdateItem`` of ``attempts[seq].receipt``, conditioned on the record being
+        delivered, the attempt having ``provider_id`` and its receipt being absent or weaker."""
+        expr = Expr()
+        attempt = f"{expr.n('attempts')}[{int(seq)}]"
+        status = f"{attempt}.{expr.n('receipt')}.{expr.n('status')}"
+        weaker = [expr.v(s.value) for s in ledger_rules.weaker_receipts(receipt.status)]
+        standing = f"attribute_not_exists({status})"
+        if weaker:
+            standing = f"({standing} OR {status} IN ({', '.join(weaker)}))"
+        condition = (
+            f"{expr.n('state')} = {expr.v(LedgerState.DELIVERED.value)} "
+            f"AND {attempt}.{expr.n('provider_id')} = {expr.v(provider_id)} AND {standing}"
+        )
+        expr.sets.append(f"{attempt}.{expr.n('receipt')} = {expr.v(receipt.model_dump())}")
+        try:
+            self._update("notifications", key, expr, condition)
+        except ConditionFailed as exc:
+            return ledger_rules.refused_receipt(
+                key, self._refused_record(exc), seq, provider_id, receipt
+            )
+        return ReceiptResult(recorded=True, receipt=receipt)
+
+    def notification_for_provider_id(self, provider_id: str) -> LedgerRecord | None:
+        mapping = self._get("notifications", RECEIPT_ID_PREFIX + provider_id)
+        if not mapping or "target_key" not in mapping:
+            return None
+        return self.get_notification(str(mapping["target_key"]["S"]))
 
     def get_notification(self, key: str) -> LedgerRecord | None:
         item = self._get("notifications", key)  # ConsistentRead: decisions read this

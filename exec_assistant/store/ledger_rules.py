@@ -18,13 +18,19 @@ from datetime import datetime, timedelta
 
 from exec_assistant.errors import LeaseLostError, NotFoundError
 from exec_assistant.models import (
+    RECEIPT_RANK,
     Acknowledgement,
     AckResult,
+    AttemptStatus,
+    Channel,
     Claim,
     ClaimOutcome,
     DeliveryAttempt,
+    DeliveryReceipt,
     LedgerRecord,
     LedgerState,
+    ReceiptResult,
+    ReceiptStatus,
 )
 from exec_assistant.store.base import LEDGER_RETENTION_DAYS
 
@@ -165,3 +171,71 @@ def refused_acknowledgement(
     if standing is None:  # the condition was false, so one stands: a store bug, not an input
         raise RuntimeError(f"acknowledgement of {key} refused with none recorded")
     return AckResult(recorded=standing.ack_id == acknowledgement.ack_id, acknowledgement=standing)
+
+
+# delivery receipts -----------------------------------------------------------------------------
+
+#: Channels whose providers report on a message after accepting it (Twilio status callbacks, SES
+#: events): their delivered attempts are found again by provider id.
+RECEIPT_CHANNELS = frozenset({Channel.SMS, Channel.EMAIL})
+
+
+def receipt_provider_id(attempt: DeliveryAttempt | None) -> str | None:
+    """The provider id a delivery receipt for ``attempt`` will name, if it can get one: a
+    delivered SMS or email. A store writing such an attempt makes the id findable
+    (``Store.notification_for_provider_id``) in the same write or just before it."""
+    if (
+        attempt is None
+        or attempt.status != AttemptStatus.DELIVERED
+        or attempt.channel not in RECEIPT_CHANNELS
+        or not attempt.provider_id
+    ):
+        return None
+    return attempt.provider_id
+
+
+def weaker_receipts(status: ReceiptStatus) -> list[ReceiptStatus]:
+    """The receipt statuses ``status`` replaces (:data:`~exec_assistant.models.RECEIPT_RANK`)."""
+    return [s for s, rank in RECEIPT_RANK.items() if rank < RECEIPT_RANK[status]]
+
+
+def _receipt_target(record: LedgerRecord | None, seq: int, provider_id: str) -> bool:
+    return (
+        record is not None
+        and record.state == LedgerState.DELIVERED
+        and 0 <= seq < len(record.attempts)
+        and record.attempts[seq].provider_id == provider_id
+    )
+
+
+def receipt_applies(
+    record: LedgerRecord | None, seq: int, provider_id: str, receipt: DeliveryReceipt
+) -> bool:
+    """Whether ``record_receipt`` writes: the record is delivered, attempt ``seq`` has
+    ``provider_id``, and its standing receipt (if any) is weaker than ``receipt``."""
+    if not _receipt_target(record, seq, provider_id):
+        return False
+    assert record is not None  # _receipt_target
+    standing = record.attempts[seq].receipt
+    return standing is None or standing.status in weaker_receipts(receipt.status)
+
+
+def refused_receipt(
+    key: str,
+    record: LedgerRecord | None,
+    seq: int,
+    provider_id: str,
+    receipt: DeliveryReceipt,
+) -> ReceiptResult:
+    """A refused ``record_receipt``: no such delivered attempt (``NotFoundError``), or an equal
+    or stronger receipt stands — this very one (a resent write: recorded) or another."""
+    if not _receipt_target(record, seq, provider_id):
+        raise NotFoundError(
+            f"no delivered attempt {seq} with provider id {provider_id} in {key}",
+            code="no_receipt_target",
+        )
+    assert record is not None  # _receipt_target
+    standing = record.attempts[seq].receipt
+    if standing is None:  # the condition was false, so one stands: a store bug, not an input
+        raise RuntimeError(f"receipt for {key} attempt {seq} refused with none recorded")
+    return ReceiptResult(recorded=standing == receipt, receipt=standing)

@@ -15,7 +15,7 @@ from typing import Any
 from exec_assistant.errors import ConfigurationError
 from exec_assistant.sqlite_file import SQLiteFile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -53,6 +53,13 @@ CREATE TABLE IF NOT EXISTS notifications (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notifications_meeting ON notifications(meeting_id);
+-- Version 2: delivered SMS/email attempts by provider id (Twilio SID, SES MessageId), written in
+-- the transaction that records the delivery, so a delivery receipt finds its ledger record.
+CREATE TABLE IF NOT EXISTS notification_receipt_ids (
+    provider_id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
 """
 
 

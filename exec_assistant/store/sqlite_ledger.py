@@ -18,8 +18,10 @@ from exec_assistant.models import (
     Claim,
     ClaimOutcome,
     DeliveryAttempt,
+    DeliveryReceipt,
     LedgerRecord,
     LedgerState,
+    ReceiptResult,
     iso_utc,
 )
 from exec_assistant.store import ledger_rules
@@ -50,6 +52,19 @@ class SQLiteLedger(SQLiteBase):
         conn.execute(
             "UPDATE notifications SET data=? WHERE key=?", (record.model_dump_json(), record.key)
         )
+
+    @staticmethod
+    def _index_receipt_id(
+        conn: sqlite3.Connection, record: LedgerRecord, attempt: DeliveryAttempt | None
+    ) -> None:
+        """Make a delivered SMS/email attempt findable by provider id, in the same transaction."""
+        provider_id = ledger_rules.receipt_provider_id(attempt)
+        if provider_id is not None:
+            conn.execute(
+                "INSERT OR REPLACE INTO notification_receipt_ids(provider_id, key, expires_at) "
+                "VALUES (?,?,?)",
+                (provider_id, record.key, iso_utc(record.expires_at)),
+            )
 
     def claim_notification(
         self,
@@ -102,6 +117,7 @@ class SQLiteLedger(SQLiteBase):
             attempts = list(record.attempts)
             attempts[attempt.seq] = attempt
             self._rewrite_record(conn, record.model_copy(update={"attempts": attempts}))
+            self._index_receipt_id(conn, record, attempt)
 
     def finish_notification(
         self,
@@ -135,6 +151,7 @@ class SQLiteLedger(SQLiteBase):
                 }
             )
             self._rewrite_record(conn, record)
+            self._index_receipt_id(conn, record, completed)
         return record
 
     def acknowledge_notification(self, key: str, acknowledgement: Acknowledgement) -> AckResult:
@@ -146,6 +163,26 @@ class SQLiteLedger(SQLiteBase):
                 conn, record.model_copy(update={"acknowledgement": acknowledgement})
             )
         return AckResult(recorded=True, acknowledgement=acknowledgement)
+
+    def record_receipt(
+        self, key: str, *, seq: int, provider_id: str, receipt: DeliveryReceipt
+    ) -> ReceiptResult:
+        with self._tx() as conn:
+            record = self._read_record(conn, key)
+            if record is None or not ledger_rules.receipt_applies(
+                record, seq, provider_id, receipt
+            ):
+                return ledger_rules.refused_receipt(key, record, seq, provider_id, receipt)
+            attempts = list(record.attempts)
+            attempts[seq] = attempts[seq].model_copy(update={"receipt": receipt})
+            self._rewrite_record(conn, record.model_copy(update={"attempts": attempts}))
+        return ReceiptResult(recorded=True, receipt=receipt)
+
+    def notification_for_provider_id(self, provider_id: str) -> LedgerRecord | None:
+        rows = self._query(
+            "SELECT key FROM notification_receipt_ids WHERE provider_id=?", (provider_id,)
+        )
+        return self.get_notification(rows[0][0]) if rows else None
 
     def get_notification(self, key: str) -> LedgerRecord | None:
         rows = self._query("SELECT data FROM notifications WHERE key=?", (key,))

@@ -116,6 +116,16 @@ def test_sms_sends_from_the_configured_number(fake_twilio: FakeTwilioAPI) -> Non
     assert len(request.params["Body"]) <= 320
 
 
+def test_sms_asks_for_status_callbacks_when_configured(fake_twilio: FakeTwilioAPI) -> None:
+    send_now(sms_channel(fake_twilio), note())
+    channel = sms_channel(fake_twilio)
+    channel.status_callback = "https://hooks.example.test/twilio/status"
+    send_now(channel, note())
+    without, with_callback = fake_twilio.messages
+    assert "StatusCallback" not in without.params
+    assert with_callback.params["StatusCallback"] == "https://hooks.example.test/twilio/status"
+
+
 def test_sms_retries_a_rate_limit_then_delivers(fake_twilio: FakeTwilioAPI) -> None:
     fake_twilio.fail_next(error_code=20429, retry_after=0)
     assert send_now(sms_channel(fake_twilio), note()).startswith("SM")
@@ -188,6 +198,14 @@ def test_email_sends_html_and_text(fake_ses: FakeSES) -> None:
     assert "Q4 Business Review" in send.text and "<" not in send.text
 
 
+def test_email_goes_through_the_configuration_set_when_configured(fake_ses: FakeSES) -> None:
+    send_now(EmailChannel(sender=SENDER), note())
+    send_now(EmailChannel(sender=SENDER, configuration_set="exec-assistant-email-dev"), note())
+    without, with_set = fake_ses.sends
+    assert "ConfigurationSetName" not in without.params
+    assert with_set.params["ConfigurationSetName"] == "exec-assistant-email-dev"
+
+
 def test_email_throttling_is_retried_by_botocore(fake_ses: FakeSES) -> None:
     fake_ses.fail_next("TooManyRequestsException", status=429)
     assert send_now(EmailChannel(sender=SENDER), note())
@@ -255,7 +273,16 @@ def test_build_channels_builds_exactly_the_configured_ones(monkeypatch: pytest.M
     monkeypatch.setenv("TWILIO_FROM_NUMBER", TWILIO_FROM)
     channels = build_channels(Settings())
     assert list(channels) == [Channel.SLACK, Channel.SMS, Channel.EMAIL]
-    assert isinstance(channels[Channel.SMS], SmsChannel)
+    sms, email = channels[Channel.SMS], channels[Channel.EMAIL]
+    assert isinstance(sms, SmsChannel) and isinstance(email, EmailChannel)
+    assert (sms.status_callback, email.configuration_set) == (None, None)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://hooks.example.test/")
+    monkeypatch.setenv("SES_CONFIGURATION_SET", "exec-assistant-email-dev")
+    channels = build_channels(Settings())
+    sms, email = channels[Channel.SMS], channels[Channel.EMAIL]
+    assert isinstance(sms, SmsChannel) and isinstance(email, EmailChannel)
+    assert sms.status_callback == "https://hooks.example.test/twilio/status"
+    assert email.configuration_set == "exec-assistant-email-dev"
 
 
 def test_building_channels_imports_no_twilio_until_an_sms_is_sent() -> None:

@@ -1,9 +1,11 @@
 """Notification channels and :func:`build_channels`, which turns Settings into channel objects.
 
 Only configured channels are built: Slack needs a bot token, SMS the Twilio account SID, auth
-token and sender number, email ``SES_FROM_EMAIL``. With none of them configured the console
-channel is the only one (the embedded default). Each channel creates its SDK client once and
-reuses it, so call this once per process (the composition root does).
+token and sender number, email ``SES_FROM_EMAIL``. SMS ask for status callbacks when
+``PUBLIC_BASE_URL`` is set; emails go through ``SES_CONFIGURATION_SET`` when it is. With none
+of them configured the console channel is the only one (the embedded default). Each channel
+creates its SDK client once and reuses it, so call this once per process (the composition root
+does).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def build_channels(settings: Settings) -> dict[Channel, NotificationChannel]:
         settings.has_secret(name)
         for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from_number")
     ):
-        from exec_assistant.notifications.channels.sms import SmsChannel
+        from exec_assistant.notifications.channels.sms import STATUS_CALLBACK_PATH, SmsChannel
 
         # Resolved on the first SMS, not here: most cold starts never send one.
         channels[Channel.SMS] = SmsChannel(
@@ -41,6 +43,11 @@ def build_channels(settings: Settings) -> dict[Channel, NotificationChannel]:
             auth_token=partial(settings.require_secret, "twilio_auth_token"),
             from_number=partial(settings.require_secret, "twilio_from_number"),
             api_url=settings.twilio_api_url,
+            status_callback=(
+                settings.public_base_url.rstrip("/") + STATUS_CALLBACK_PATH
+                if settings.public_base_url
+                else None
+            ),
         )
     if settings.ses_from_email:
         from exec_assistant.notifications.channels.email import EmailChannel
@@ -53,7 +60,11 @@ def build_channels(settings: Settings) -> dict[Channel, NotificationChannel]:
                 secret=partial(settings.require_secret, "action_link_secret"),
                 base_url=settings.public_base_url,
             )
-        channels[Channel.EMAIL] = EmailChannel(sender=settings.ses_from_email, links=links)
+        channels[Channel.EMAIL] = EmailChannel(
+            sender=settings.ses_from_email,
+            links=links,
+            configuration_set=settings.ses_configuration_set,
+        )
     if not channels:
         from exec_assistant.notifications.channels.console import ConsoleChannel
 

@@ -11,6 +11,10 @@ SES cannot be asked what it sent (no lookup by recipient or content), so an UNKN
 never reconciled: the service never resends it and goes on to the next channel. A 5xx that
 botocore retries may, rarely, have been accepted the first time: the one duplicate window left
 on this channel (README, "Delivery guarantees").
+
+Delivery receipts: with ``configuration_set`` (``SES_CONFIGURATION_SET``) the email is sent
+through that configuration set, whose event destination (EventBridge) reports bounces,
+complaints, rejections and deliveries (:mod:`exec_assistant.workflows.email_events`).
 """
 
 from __future__ import annotations
@@ -76,10 +80,18 @@ class EmailChannel:
 
     name = Channel.EMAIL
 
-    def __init__(self, *, sender: str, links: ActionLinks | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        sender: str,
+        links: ActionLinks | None = None,
+        configuration_set: str | None = None,
+    ) -> None:
         from exec_assistant.aws import CONNECT_TIMEOUT
 
         self.sender = sender
+        #: The SES configuration set whose events report on the email (None: no receipts).
+        self.configuration_set = configuration_set
         #: Builds the Start Prep / Remind Later links (None: emails without links).
         self.links = links
         #: The longest one SendEmail takes, botocore's bounded retries included.
@@ -133,6 +145,11 @@ class EmailChannel:
                         "Body": {"Text": part(content.text), "Html": part(content.html)},
                     }
                 },
+                **(
+                    {"ConfigurationSetName": self.configuration_set}
+                    if self.configuration_set
+                    else {}
+                ),
             )
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code") or "Unknown")

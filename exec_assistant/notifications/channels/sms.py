@@ -12,6 +12,10 @@ may come with the message created: UNKNOWN. The notification service then reconc
 :meth:`SmsChannel.find_sent` lists the Messages sent to the user's number from the sender (newest
 first) and matches the body, client-side, since the attempt started — Twilio's ``DateSent``
 filter is a GMT *date* and may be empty while a message is queued, so it is not relied on.
+
+Delivery receipts: with ``status_callback`` (``PUBLIC_BASE_URL`` + :data:`STATUS_CALLBACK_PATH`,
+set by ``build_channels``) every message asks Twilio to report its status changes there
+(:mod:`exec_assistant.workflows.receipts` acts on them).
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ MAX_RETRY_AFTER_SECONDS = 3.0
 MAX_LOOKUP_MESSAGES = 100
 #: Allowance for the difference between this clock and Twilio's when looking back.
 CLOCK_SKEW_SECONDS = 60
+
+#: Where Twilio reports a message's status (the route ``serve`` and API Gateway share).
+STATUS_CALLBACK_PATH = "/twilio/status"
 
 #: A secret's value, or how to get it on first use (e.g. a Secrets Manager read).
 Secret = str | Callable[[], str]
@@ -96,8 +103,11 @@ class SmsChannel:
         timeout: float = 5.0,
         max_retries: int = 1,
         backoff_factor: float = 0.5,
+        status_callback: str | None = None,
     ) -> None:
         self._secrets = (account_sid, auth_token, from_number)
+        #: The URL Twilio posts the message's delivery status to (None: no receipts).
+        self.status_callback = status_callback
         #: The longest one Messages request takes, its bounded retries and their waits included.
         self.request_seconds = (max_retries + 1) * timeout + max_retries * (
             MAX_RETRY_AFTER_SECONDS + backoff_factor * 2**max_retries
@@ -178,7 +188,12 @@ class SmsChannel:
         body = sms_text(notification)
         before_request(self.request_seconds)
         try:
-            message = client.messages.create(to=phone, from_=self._from, body=body)
+            message = client.messages.create(
+                to=phone,
+                from_=self._from,
+                body=body,
+                **({"status_callback": self.status_callback} if self.status_callback else {}),
+            )
         except Exception as exc:
             raise _twilio_error(exc, writes=True) from exc
         return str(message.sid)
