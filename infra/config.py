@@ -6,6 +6,12 @@ and ``slack_signing_secret`` (required secrets), ``twilio_account_sid``, ``twili
 ``twilio_from_number`` (optional secrets) and ``ses_from_email`` (optional). The environment is
 the stack name (``dev``, ``prod``, …).
 
+The Bedrock brief writer (docs/brief.md; optional, off by default): ``bedrock_model_id`` (a
+foundation-model id such as ``anthropic.claude-3-haiku-20240307-v1:0`` or a cross-Region
+inference profile id such as ``us.anthropic.claude-3-haiku-20240307-v1:0``) turns it on for the
+Slack bot, which then may invoke exactly that model; ``bedrock_region`` (default: the stack's
+Region) is where it is called.
+
 Alarms (all optional, see :class:`AlarmSettings` and docs/runbook.md): ``alarm_email`` (subscribed
 to the alarm topic; AWS mails a confirmation link first), ``alarm_dlq_messages``,
 ``alarm_function_errors``, ``alarm_function_throttles``, ``alarm_slack_p99_ms`` and
@@ -14,6 +20,7 @@ to the alarm topic; AWS mails a confirmation link first), ``alarm_dlq_messages``
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pulumi
@@ -25,6 +32,34 @@ REQUIRED_SECRETS = ("slack_bot_token", "slack_signing_secret")
 OPTIONAL_SECRETS = ("twilio_account_sid", "twilio_auth_token", "twilio_from_number")
 
 PROD_ENVIRONMENTS = frozenset({"prod"})
+
+#: A Bedrock model id (``vendor.model-name:version``), optionally with a cross-Region inference
+#: profile's geography prefix (``us.``, ``eu.``, ``apac.``, ``global.`` …). Not an ARN.
+_BEDROCK_MODEL_ID = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9._:-]+$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+#: The geography prefixes of system-defined cross-Region inference profiles.
+INFERENCE_PROFILE_PREFIXES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
+
+
+@dataclass(frozen=True)
+class BedrockModel:
+    """The model the Bedrock brief writer calls (config ``bedrock_model_id``)."""
+
+    model_id: str
+    #: where it is called; None: the stack's Region
+    region: str | None = None
+
+    @property
+    def profile_prefix(self) -> str | None:
+        """The geography of a cross-Region inference profile id; None for a foundation model."""
+        prefix, _, rest = self.model_id.partition(".")
+        return prefix if prefix in INFERENCE_PROFILE_PREFIXES and "." in rest else None
+
+    @property
+    def foundation_model_id(self) -> str:
+        """The foundation model behind the id (the id itself unless it is a profile)."""
+        prefix = self.profile_prefix
+        return self.model_id.removeprefix(f"{prefix}.") if prefix else self.model_id
 
 
 @dataclass(frozen=True)
@@ -55,6 +90,8 @@ class StackConfig:
     secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     ses_from_email: str | None = None
     alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    #: the Bedrock brief writer's model; None: the built-in writer, nothing leaves the stack
+    bedrock: BedrockModel | None = None
 
     @property
     def is_prod(self) -> bool:
@@ -93,7 +130,26 @@ def load_config() -> StackConfig:
         secrets=secrets,
         ses_from_email=ses_from_email,
         alarms=load_alarm_settings(config),
+        bedrock=load_bedrock_model(config),
     )
+
+
+def load_bedrock_model(config: pulumi.Config) -> BedrockModel | None:
+    """``bedrock_model_id`` / ``bedrock_region``; a malformed value fails the preview."""
+    model_id = (config.get("bedrock_model_id") or "").strip()
+    region = (config.get("bedrock_region") or "").strip() or None
+    if not model_id:
+        if region is not None:
+            raise pulumi.RunError("bedrock_region is set but bedrock_model_id is not")
+        return None
+    if not _BEDROCK_MODEL_ID.match(model_id):
+        raise pulumi.RunError(
+            f"bedrock_model_id {model_id!r} is not a Bedrock model or inference profile id "
+            "(such as anthropic.claude-3-haiku-20240307-v1:0; not an ARN)"
+        )
+    if region is not None and not _REGION.match(region):
+        raise pulumi.RunError(f"bedrock_region {region!r} is not an AWS Region such as us-east-1")
+    return BedrockModel(model_id=model_id, region=region)
 
 
 def load_alarm_settings(config: pulumi.Config) -> AlarmSettings:

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.config import BedrockModel
 from infra.naming import tags
 
 Statement = dict[str, Any]
@@ -43,6 +44,8 @@ SCHEDULER_ACTIONS = (
 #: ListSchedules supports no resource-level permission (Service Authorization Reference): it is
 #: granted on "*" in its own statement, to the functions that re-plan a meeting's schedules.
 LIST_SCHEDULES_ACTION = "scheduler:ListSchedules"
+#: What the Converse API is authorised as (the brief writer calls nothing else on Bedrock).
+BEDROCK_INVOKE_ACTION = "bedrock:InvokeModel"
 
 
 @dataclass(frozen=True)
@@ -186,3 +189,35 @@ def ses_statement(ctx: AccountContext, from_email: str) -> Statement:
 
 def sqs_send_statement(sid: str, queue_arn: pulumi.Input[str]) -> Statement:
     return statement(sid, ("sqs:SendMessage",), [queue_arn])
+
+
+def bedrock_statements(ctx: AccountContext, model: BedrockModel) -> list[Statement]:
+    """Invoke exactly the brief writer's model (Converse needs ``bedrock:InvokeModel``).
+
+    A foundation-model id: that model's ARN in the Bedrock Region. A cross-Region inference
+    profile id: the profile's ARN, and the foundation model behind it in whichever Region the
+    profile routes to (AWS does not say which: the Region is ``*``) but only when invoked through
+    that profile (condition ``bedrock:InferenceProfileArn``)."""
+    region: pulumi.Input[str] = model.region or ctx.region
+    foundation = f"foundation-model/{model.foundation_model_id}"
+    if model.profile_prefix is None:
+        arn = pulumi.Output.concat("arn:", ctx.partition, ":bedrock:", region, "::", foundation)
+        return [statement("InvokeBriefModel", (BEDROCK_INVOKE_ACTION,), [arn])]
+    profile = pulumi.Output.concat(
+        "arn:",
+        ctx.partition,
+        ":bedrock:",
+        region,
+        ":",
+        ctx.account_id,
+        f":inference-profile/{model.model_id}",
+    )
+    return [
+        statement("InvokeBriefModelProfile", (BEDROCK_INVOKE_ACTION,), [profile]),
+        statement(
+            "InvokeBriefModelThroughProfile",
+            (BEDROCK_INVOKE_ACTION,),
+            [pulumi.Output.concat("arn:", ctx.partition, ":bedrock:*::", foundation)],
+            {"StringEquals": {"bedrock:InferenceProfileArn": profile}},
+        ),
+    ]

@@ -43,6 +43,9 @@ class FunctionSpec:
     sends_email: bool = False
     #: whether the function runs with SnapStart when the stack enables it
     snapstart: bool = False
+    #: whether the function writes prep briefs (gets the Bedrock writer's settings and
+    #: ``bedrock:InvokeModel`` on its model when the stack configures ``bedrock_model_id``)
+    writes_briefs: bool = False
 
 
 PREP_TRIGGER = FunctionSpec(
@@ -63,6 +66,7 @@ SLACK_BOT = FunctionSpec(
     description="Slack events, slash commands and buttons (POST /slack/webhook)",
     secrets=("slack_bot_token", "slack_signing_secret"),
     snapstart=True,
+    writes_briefs=True,  # the prep conversation ends with the brief in the DM
 )
 CALENDAR_MONITOR = FunctionSpec(
     component="calendar-monitor",
@@ -114,13 +118,19 @@ def function_environment(
     shared: Mapping[str, pulumi.Input[str]],
     secrets: Mapping[str, aws.secretsmanager.Secret],
 ) -> dict[str, pulumi.Input[str]]:
-    """``shared`` plus this function's secret ARNs (never values) and the SES sender."""
+    """``shared`` plus this function's secret ARNs (never values), the SES sender and the
+    Bedrock brief writer's settings."""
     variables = dict(shared)
     for name in spec.secrets:
         if name in secrets:
             variables[f"{name.upper()}_SECRET_ARN"] = secrets[name].arn
     if spec.sends_email and cfg.ses_from_email:
         variables["SES_FROM_EMAIL"] = cfg.ses_from_email
+    if spec.writes_briefs and cfg.bedrock is not None:
+        variables["BRIEF_WRITER"] = "bedrock"
+        variables["BEDROCK_MODEL_ID"] = cfg.bedrock.model_id
+        if cfg.bedrock.region is not None:
+            variables["BEDROCK_REGION"] = cfg.bedrock.region
     return variables
 
 

@@ -5,7 +5,8 @@ What each Lambda may do (its one inline policy, besides writing its own log grou
 =================  ==========================================================================
 slack bot          stack tables; read the Slack token and signing secret; create/delete
                    schedules in the group + pass the scheduler role; send to its
-                   post-response DLQ
+                   post-response DLQ; with ``bedrock_model_id``, ``bedrock:InvokeModel`` on
+                   that model (and its inference profile) only
 calendar monitor   stack tables; ``events:PutEvents`` on the stack bus; read the Slack token;
                    create/get/update/delete schedules in the group + pass the scheduler role,
                    ``scheduler:ListSchedules`` (no resource-level permission exists for it)
@@ -93,6 +94,8 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
         secret_arns = [secrets[name].arn for name in spec.secrets if name in secrets]
         if secret_arns:
             statements.append(iam.secrets_statement(secret_arns))
+        if spec.writes_briefs and cfg.bedrock is not None:
+            statements.extend(iam.bedrock_statements(ctx, cfg.bedrock))
         return statements
 
     spec = lambdas.SLACK_BOT

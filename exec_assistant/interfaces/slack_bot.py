@@ -149,7 +149,7 @@ def create_app(
     # every other message event (edits, deletions, bots, channels): acknowledged, ignored.
     # Unanswered, Bolt would reply 404 and Slack would retry and count failures.
     app.event("message")(ack_now)
-    app.event("app_home_opened")(ack_then(listeners.home_opened, defer, post))
+    app.event("app_home_opened")(ack_then(listeners.home.home_opened, defer, post))
     return app
 
 

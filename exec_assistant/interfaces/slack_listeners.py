@@ -13,7 +13,8 @@ construction, so a Slack retry (``X-Slack-Retry-Num``) or a double click repeats
 * Direct messages: progress is saved with ``advance_chat_session(expected_step=...)`` and the
   Slack ``ts`` of each answer is stored, so a redelivered message is recognised and not answered
   again. Help replies (no session, unknown user) are not repeated for a retried event.
-* App Home: ``views.publish`` replaces the whole view; publishing twice shows the same.
+* App Home (:mod:`~exec_assistant.interfaces.slack_home`): ``views.publish`` replaces the
+  whole view; publishing twice shows the same.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from exec_assistant.errors import ConfigurationError, PermanentError
 from exec_assistant.interfaces import slack_views as views
 from exec_assistant.interfaces.listener_kit import dm_channel, logged, payload, refuse
 from exec_assistant.interfaces.post_response import retrying
+from exec_assistant.interfaces.slack_home import HomeTab, upcoming
 from exec_assistant.interfaces.slack_payloads import (
     BlockActions,
-    HomeOpened,
+    Message,
     MessageEvent,
     SlashCommand,
 )
@@ -47,12 +49,11 @@ from exec_assistant.models import (
 from exec_assistant.notifications.rendering import Block
 from exec_assistant.runtime import Runtime
 from exec_assistant.workflows.acknowledge import acknowledge
+from exec_assistant.workflows.digest_blocks import PREP_STARTED, is_digest_line, with_prep_started
 from exec_assistant.workflows.prep_conversation import ConversationEngine
 from exec_assistant.workflows.reminders import reminder_choices, schedule_reminder
 
 logger = logging.getLogger(__name__)
-
-HOME_DAYS = 7
 
 
 class SlackListeners:
@@ -62,6 +63,7 @@ class SlackListeners:
         self.runtime = runtime
         self.store = runtime.store
         self.engine = engine
+        self.home = HomeTab(runtime)
 
     # --- /meetings ----------------------------------------------------------------------------
 
@@ -89,7 +91,7 @@ class SlackListeners:
         else:
             until = now + timedelta(days=7)
             heading = "Your meetings in the next 7 days"
-        meetings = self._upcoming(user, now, until)
+        meetings = upcoming(self.store, user, now, until)
         complete = len(meetings) < views.LIST_READ
         blocks = views.meeting_list_blocks(
             meetings, user, heading=heading, now=now, complete=complete
@@ -117,7 +119,10 @@ class SlackListeners:
                 f"Nothing to prep for this meeting ({views.status_label(meeting)}).",
             )
             return
-        if not self._acknowledged(clicked, client, meeting, user, AckAction.START_PREP):
+        from_digest = is_digest_line(clicked.action.block_id)
+        if not self._acknowledged(
+            clicked, client, meeting, user, AckAction.START_PREP, edit_dm=from_digest
+        ):
             return
         now = self.runtime.clock()
         channel = dm_channel(clicked, client)
@@ -141,11 +146,18 @@ class SlackListeners:
         )
         resume = not created and retrying() and not any(m.role == "user" for m in session.messages)
         if not created and not resume:
-            return  # a double click or a Slack retry: the first call posted and updated
+            # a double click or a Slack retry: the first call posted and updated. From a digest
+            # (prep perhaps started elsewhere), bring its line up to date all the same.
+            if from_digest:
+                self._show_in_digest(clicked, client, meeting, user)
+            return
         # a retry after a transient failure resumes with the opening the first attempt stored
         stored = [m.text for m in session.messages if m.role == "assistant"] if resume else []
         opening = stored[0] if stored else self.engine.start(session, meeting, user)
         client.chat_postMessage(channel=session.slack_channel_id or channel, text=opening)
+        if from_digest:
+            self._show_in_digest(clicked, client, meeting, user)
+            return
         self._show(
             clicked,
             client,
@@ -289,37 +301,6 @@ class SlackListeners:
             return
         client.chat_postMessage(channel=channel, text=turn.reply_text, blocks=turn.blocks)
 
-    # --- App Home -----------------------------------------------------------------------------
-
-    @logged
-    def home_opened(self, event: dict[str, Any], client: WebClient) -> None:
-        opened = payload(HomeOpened, event, "home_opened")
-        if opened is None or opened.tab != "home":
-            return
-        self.publish_home(client, opened.user)
-
-    def publish_home(self, client: WebClient, slack_user: str) -> None:
-        user = self.store.get_user_by_slack_id(slack_user)
-        now = self.runtime.clock()
-        meetings = (
-            self._upcoming(user, now, now + timedelta(days=HOME_DAYS)) if user is not None else []
-        )
-        complete = len(meetings) < views.LIST_READ
-        client.views_publish(
-            user_id=slack_user,
-            view=views.home_view(user, slack_user, meetings, now, complete=complete),
-        )
-
-    def _upcoming(self, user: User, now: datetime, until: datetime) -> list[Meeting]:
-        """What a listing shows, and one more: the store reads and validates no further."""
-        return self.store.list_meetings_for_user(
-            user.user_id,
-            now,
-            until,
-            limit=views.LIST_READ,
-            exclude=(MeetingStatus.CANCELLED,),
-        )
-
     # --- helpers ------------------------------------------------------------------------------
 
     def _owned_meeting(
@@ -354,6 +335,7 @@ class SlackListeners:
         action: AckAction,
         *,
         remind_at: datetime | None = None,
+        edit_dm: bool = False,
     ) -> bool:
         """Record the click as the cycle's acknowledgement (:mod:`~exec_assistant.workflows.
         acknowledge`). False (and an "already handled" answer) when another answer stands; a
@@ -366,6 +348,7 @@ class SlackListeners:
             action=action,
             remind_at=remind_at,
             detail=body.user.id,
+            edit_dm=edit_dm,
         )
         standing = outcome.acknowledgement
         if outcome.recorded or (
@@ -374,6 +357,21 @@ class SlackListeners:
             return True
         refuse(body, client, outcome.text)
         return False
+
+    def _show_in_digest(
+        self, body: BlockActions, client: WebClient, meeting: Meeting, user: User
+    ) -> None:
+        """Rewrite only the clicked meeting's line of the morning digest (the rest as sent)."""
+        location, message = body.message_location(), body.message or Message()
+        blocks = with_prep_started(message.blocks or [], body.action.block_id or "", meeting, user)
+        if location is None or blocks is None:  # a payload without the digest's blocks
+            log_event(
+                logger, logging.WARNING, "slack.digest_line_missing", meeting_id=meeting.meeting_id
+            )
+            return
+        text = message.text or PREP_STARTED
+        client.chat_update(channel=location[0], ts=location[1], text=text, blocks=blocks)
+        log_event(logger, logging.INFO, "slack.digest_updated", meeting_id=meeting.meeting_id)
 
     def _show(
         self,
@@ -388,7 +386,7 @@ class SlackListeners:
         """Replace the clicked message (or refresh the Home tab it was clicked on)."""
         location = body.message_location()
         if body.container.type == "view":
-            self.publish_home(client, body.user.id)
+            self.home.publish(client, body.user.id)
         elif body.container.is_ephemeral:
             respond(replace_original=True, text=text, blocks=blocks)
         elif location is not None:

@@ -30,6 +30,7 @@ class SelectedOption(_Part):
 
 class Action(_Part):
     action_id: str = ""
+    block_id: str | None = None
     value: str | None = None
     selected_option: SelectedOption | None = None
 
@@ -43,6 +44,9 @@ class Container(_Part):
 
 class Message(_Part):
     ts: str | None = None
+    text: str | None = None
+    #: the clicked message's blocks as Slack shows them (the digest rewrites one line of them)
+    blocks: list[dict[str, Any]] | None = None
 
 
 class BlockActions(_Part):

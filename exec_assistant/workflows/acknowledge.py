@@ -82,9 +82,14 @@ def acknowledge(
     remind_at: datetime | None = None,
     detail: str = "",
     key: str | None = None,
+    edit_dm: bool | None = None,
 ) -> AckOutcome:
     """Record ``user``'s answer to ``meeting``'s latest delivered cycle (or to cycle ``key``,
     the one an email link was sent for), once.
+
+    ``edit_dm``: whether to bring the Slack DMs that delivered the meeting's cycles up to date;
+    by default only for an answer from SMS or email (a click on the DM redraws it itself; a click
+    elsewhere in Slack, such as the morning digest, passes True).
 
     A meeting with no delivered cycle in the ledger (acted on from the App Home before any
     notification, or its record expired) has nothing to hold the answer: ``recorded`` is True
@@ -155,7 +160,7 @@ def acknowledge(
     )
     cancel_escalation(runtime, meeting)
     text = describe(standing, user)
-    if channel != Channel.SLACK:  # a Slack click redraws the clicked message itself
+    if channel != Channel.SLACK if edit_dm is None else edit_dm:
         _edit_slack_dm(runtime, meeting, user, key, text)
     return AckOutcome(recorded=True, key=key, acknowledgement=standing, text=text)
 

@@ -1,7 +1,8 @@
 """The morning digest: at the executive's chosen local time, a DM listing the day's meetings.
 
 Each meeting shows its time, title and prep state; one still to prepare gets a **Start Prep**
-button (the same action as the prep notification's). No digest on a day without meetings, none for
+button (the same action as the prep notification's; the message itself is
+:mod:`~exec_assistant.workflows.digest_blocks`). No digest on a day without meetings, none for
 a user without a Slack id or with the digest turned off (``preferences.digest_time = None``). A
 digest time inside the user's quiet hours moves to the end of them.
 
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
@@ -36,36 +37,16 @@ from exec_assistant.models import (
     ClaimOutcome,
     DeliveryAttempt,
     LedgerState,
-    Meeting,
-    MeetingStatus,
     User,
 )
-from exec_assistant.notifications.rendering import (
-    START_PREP_ACTION,
-    mrkdwn_escape,
-    one_line,
-    truncate,
-)
 from exec_assistant.notifications.types import BlockMessenger, DeliveryError
+from exec_assistant.workflows.digest_blocks import DigestMessage, compose_digest
 
 logger = logging.getLogger(__name__)
 
 DIGEST_EVENT_SOURCE = "exec-assistant.digest"
 DIGEST_DETAIL_TYPE = "MorningDigestDue"
-#: Meetings listed at most (a message holds 50 blocks: header, one per meeting, the rest line).
-MAX_LISTED = 45
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
-_TO_PREPARE = frozenset(
-    {MeetingStatus.DISCOVERED, MeetingStatus.PREP_REQUIRED, MeetingStatus.PREP_SCHEDULED}
-)
-_STATE = {
-    MeetingStatus.DISCOVERED: "prep not started",
-    MeetingStatus.PREP_REQUIRED: "prep due",
-    MeetingStatus.PREP_SCHEDULED: "prep due",
-    MeetingStatus.PREP_IN_PROGRESS: "prep in progress",
-    MeetingStatus.PREP_COMPLETED: "prep done",
-    MeetingStatus.COMPLETED: "over",
-}
 
 
 @runtime_checkable
@@ -75,14 +56,6 @@ class RecurringScheduler(Protocol):
     def schedule_recurring(
         self, name: str, expression: str, timezone: str, event: BusEvent
     ) -> None: ...
-
-
-class DigestMessage(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    text: str
-    blocks: list[dict[str, Any]]
-    meeting_ids: list[str]
 
 
 def digest_schedule_name(user_id: str) -> str:
@@ -132,57 +105,6 @@ def day_bounds(user: User, day: date) -> tuple[datetime, datetime]:
     zone = user.zone
     start = datetime.combine(day, time(0), tzinfo=zone)
     return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-
-
-def compose_digest(meetings: list[Meeting], user: User, now: datetime) -> DigestMessage | None:
-    """The digest of ``meetings`` (the day's, by start) or None when there is none to list."""
-    listed = [m for m in meetings if m.status != MeetingStatus.CANCELLED]
-    if not listed:
-        return None
-    zone = user.zone
-    local_day = now.astimezone(zone)
-    header = f"Today, {local_day:%a} {local_day.day} {local_day:%b}: {len(listed)} meeting" + (
-        "s" if len(listed) != 1 else ""
-    )
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header}}
-    ]
-    lines = []
-    for meeting in listed[:MAX_LISTED]:
-        start, end = meeting.start_time.astimezone(zone), meeting.end_time.astimezone(zone)
-        title = truncate(one_line(meeting.title), 200)
-        state = _STATE.get(meeting.status, meeting.status.value.lower())
-        when = f"{start:%H:%M}\u2013{end:%H:%M}"
-        section: dict[str, Any] = {
-            "type": "section",
-            "block_id": f"digest:{meeting.meeting_id}"[:255],
-            "text": {
-                "type": "mrkdwn",
-                "text": f"*{when}*  {mrkdwn_escape(title)}\n_{state}_",
-            },
-        }
-        if meeting.status in _TO_PREPARE and meeting.start_time > now:
-            section["accessory"] = {
-                "type": "button",
-                "action_id": START_PREP_ACTION,
-                "text": {"type": "plain_text", "text": "Start Prep"},
-                "style": "primary",
-                "value": meeting.meeting_id,
-            }
-        blocks.append(section)
-        lines.append(f"{when} {title} ({state})")
-    if len(listed) > MAX_LISTED:
-        rest = len(listed) - MAX_LISTED
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"…and {rest} more. Type /meetings today."}
-                ],
-            }
-        )
-    text = truncate(f"{header}\n" + "\n".join(lines), 3000)
-    return DigestMessage(text=text, blocks=blocks, meeting_ids=[m.meeting_id for m in listed])
 
 
 class DigestResult(BaseModel):

@@ -12,7 +12,8 @@ import pytest
 from pydantic import SecretStr
 
 from exec_assistant.config import Settings
-from exec_assistant.models import Meeting, User
+from exec_assistant.events.base import BusEvent
+from exec_assistant.models import PREP_EVENT_DETAIL_TYPE, PREP_EVENT_SOURCE, Meeting, User
 from exec_assistant.runtime import Runtime, build_runtime
 from exec_assistant.store.sqlite import SQLiteStore
 from tests.fakes.fixtures import fake_slack
@@ -117,6 +118,23 @@ def make_meeting(
             updated_at=T0,
         )
     )
+
+
+def notify_prep(runtime: Runtime, meeting: Meeting) -> Meeting:
+    """Deliver the meeting's prep notification as production does (the event on the bus); the
+    meeting as stored afterwards."""
+    runtime.bus.publish(
+        [
+            BusEvent(
+                source=PREP_EVENT_SOURCE,
+                detail_type=PREP_EVENT_DETAIL_TYPE,
+                detail={"meeting_id": meeting.meeting_id, "user_id": meeting.user_id},
+            )
+        ]
+    )
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    return stored
 
 
 @pytest.fixture

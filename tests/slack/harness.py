@@ -94,12 +94,16 @@ class Payloads:
         message_ts: str = "1700000001.000001",
         container: Literal["message", "ephemeral", "view"] = "message",
         action_ts: str | None = None,
+        block_id: str = "prep_actions",
+        message: dict[str, Any] | None = None,
     ) -> Body:
+        """``message``: fields of the clicked message as Slack sends them (``text``,
+        ``blocks``), merged into the payload's ``message``."""
         n = self._next()
         channel = channel or dm_channel_for(OWNER_SLACK_ID)
         action: dict[str, Any] = {
             "action_id": action_id,
-            "block_id": "prep_actions",
+            "block_id": block_id,
             "action_ts": action_ts or f"1700000100.{n:06d}",
         }
         if selected is not None:
@@ -148,6 +152,7 @@ class Payloads:
                     "user": BOT_USER_ID,
                     "ts": message_ts,
                     "text": "…",
+                    **(message or {}),
                 }
         return Body(urlencode({"payload": json.dumps(payload)}), FORM)
 
@@ -342,6 +347,12 @@ class LambdaTransport:
 
         raw = lambda_handler(event, LAMBDA_CONTEXT)
         return Reply(int(raw["statusCode"]), str(raw["body"]), dict(raw.get("headers") or {}))
+
+
+def blocks_of(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``blocks`` of a Web API call's parameters (a JSON string in a form body)."""
+    blocks = params.get("blocks") or []
+    return list(json.loads(blocks) if isinstance(blocks, str) else blocks)
 
 
 def responded(fake_slack: FakeSlackAPI) -> dict[str, Any]:

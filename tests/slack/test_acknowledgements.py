@@ -24,11 +24,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from exec_assistant.config import Settings
-from exec_assistant.events.base import BusEvent
 from exec_assistant.interfaces.twilio_webhooks import SMS_PATH, WebhookReply, handle_sms
 from exec_assistant.models import (
-    PREP_EVENT_DETAIL_TYPE,
-    PREP_EVENT_SOURCE,
     AckAction,
     Channel,
     Meeting,
@@ -41,7 +38,7 @@ from exec_assistant.workflows.acknowledge import acknowledge, latest_cycle_key
 from exec_assistant.workflows.prep_conversation import QuestionnaireEngine
 from exec_assistant.workflows.reminders import meeting_schedule_prefixes
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.slack.conftest import T0, Clock, bot_settings
+from tests.slack.conftest import T0, Clock, bot_settings, notify_prep
 from tests.slack.harness import LambdaTransport, Payloads
 
 AUTH_TOKEN = "tw-auth-token-0123456789abcdef"
@@ -95,17 +92,7 @@ def sms(
 
 
 def notify(runtime: Runtime, meeting: Meeting) -> Meeting:
-    runtime.bus.publish(
-        [
-            BusEvent(
-                source=PREP_EVENT_SOURCE,
-                detail_type=PREP_EVENT_DETAIL_TYPE,
-                detail={"meeting_id": meeting.meeting_id, "user_id": meeting.user_id},
-            )
-        ]
-    )
-    stored = runtime.store.get_meeting(meeting.meeting_id)
-    assert stored is not None
+    stored = notify_prep(runtime, meeting)
     assert stored.status == MeetingStatus.PREP_SCHEDULED
     return stored
 

@@ -9,12 +9,9 @@ from typing import Any
 
 import pytest
 
-from exec_assistant.events.base import BusEvent
 from exec_assistant.events.scheduler import UnavailableScheduler
 from exec_assistant.interfaces.slack_views import REMIND_CHOICE_ACTION
 from exec_assistant.models import (
-    PREP_EVENT_DETAIL_TYPE,
-    PREP_EVENT_SOURCE,
     ChatState,
     Meeting,
     MeetingStatus,
@@ -23,7 +20,7 @@ from exec_assistant.models import (
 )
 from exec_assistant.runtime import Runtime
 from tests.fakes.slack_api import FakeSlackAPI, dm_channel_for
-from tests.slack.conftest import T0, Clock, make_meeting
+from tests.slack.conftest import T0, Clock, make_meeting, notify_prep
 from tests.slack.harness import (
     OTHER_SLACK_ID,
     OWNER_SLACK_ID,
@@ -53,19 +50,6 @@ def _status(runtime: Runtime, meeting: Meeting) -> MeetingStatus:
     stored = runtime.store.get_meeting(meeting.meeting_id)
     assert stored is not None
     return stored.status
-
-
-def _notify(runtime: Runtime, meeting: Meeting) -> None:
-    """Deliver the prep notification the way production does: the event on the bus."""
-    runtime.bus.publish(
-        [
-            BusEvent(
-                source=PREP_EVENT_SOURCE,
-                detail_type=PREP_EVENT_DETAIL_TYPE,
-                detail={"meeting_id": meeting.meeting_id, "user_id": meeting.user_id},
-            )
-        ]
-    )
 
 
 # --- /meetings ----------------------------------------------------------------------------
@@ -166,7 +150,7 @@ def test_start_prep_opens_conversation_and_replaces_buttons(
     payloads: Payloads,
     fake_slack: FakeSlackAPI,
 ) -> None:
-    _notify(runtime, meeting)
+    notify_prep(runtime, meeting)
     notification = fake_slack.calls_to("chat.postMessage")[-1]
     assert _status(runtime, meeting) == MeetingStatus.PREP_SCHEDULED
     assert runtime.scheduler.pending(), "the escalation check is scheduled"
@@ -308,7 +292,7 @@ def test_remind_later_schedules_once_and_fires_one_more_notification(
     fake_slack: FakeSlackAPI,
     clock: Clock,
 ) -> None:
-    _notify(runtime, meeting)
+    notify_prep(runtime, meeting)
     scheduler: Any = runtime.scheduler
     escalation = [item.name for item in scheduler.pending()]
     fake_slack.reset()

@@ -23,13 +23,13 @@ from exec_assistant.models import (
 from exec_assistant.runtime import Runtime, build_runtime
 from exec_assistant.store.sqlite import SQLiteStore
 from exec_assistant.workflows.digest import (
-    compose_digest,
     cron_expression,
     digest_schedule_name,
     next_digest_at,
     plan_digest,
     send_digest,
 )
+from exec_assistant.workflows.digest_blocks import compose_digest
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.workflows.conftest import Clock, slack_runtime
 
