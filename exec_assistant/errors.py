@@ -39,6 +39,11 @@ class NotFoundError(PermanentError):
     """A referenced user, meeting or session does not exist."""
 
 
+class RefusedError(PermanentError):
+    """The request names things that exist but their state does not allow it (cancelling a
+    completed meeting, removing a user who still owns meetings). Nothing was changed."""
+
+
 class LeaseLostError(ExecAssistantError):
     """A ledger write was refused because another worker now owns the claim."""
 

@@ -4,12 +4,17 @@ slack_sdk's sync ``WebClient`` sends every call with ``urllib.request.urlopen``,
 new connection each time (and asks the server to close it): on AWS every Slack call pays a TCP
 and TLS handshake. slack_sdk has no pooling option for the sync client, so
 :class:`PooledWebClient` overrides its one transport method,
-``BaseClient._perform_urllib_http_request_internal(url, req)`` — a private method, whose
-behaviour this module reproduces and ``tests/slack_http`` pins; slack_sdk is pinned exactly in
-``pyproject.toml``, and ``tests/slack_http/test_private_pin.py`` fails when an upgrade changes
-that method or its caller — to send through a urllib3
-connection pool owned by the client. Everything above that method (request building, the retry
-loop and its retry handlers, ``SlackResponse``) is slack_sdk's own.
+``BaseClient._perform_urllib_http_request_internal(url, req)`` — a private method — to send
+through a urllib3 connection pool owned by the client. Everything above that method (request
+building, the retry loop and its retry handlers, ``SlackResponse``) is slack_sdk's own.
+
+A private method can change in any release, so the override is only ever used on the slack_sdk
+releases it was read against (:data:`VERIFIED_SLACK_SDK`, the one the lock files install):
+:func:`web_client` builds a :class:`PooledWebClient` there and slack_sdk's own ``WebClient``
+on any other release (unpooled: a handshake per call, never a wrong answer), with one warning.
+``tests/slack_http/test_private_pin.py`` fails when the installed release's method or its caller
+differ from what was read, and when the fallback stops working. Library users are therefore free
+to install any slack_sdk 3.x (``pyproject.toml`` gives a range, not a pin).
 
 What the callers rely on, kept exactly as urlopen does it:
 
@@ -43,8 +48,10 @@ built.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +64,14 @@ from slack_sdk.errors import SlackRequestError
 from urllib3 import BaseHTTPResponse, HTTPConnectionPool, HTTPSConnectionPool, PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ProtocolError, ReadTimeoutError, SSLError
+
+from exec_assistant.logs import log_event
+
+logger = logging.getLogger(__name__)
+
+#: The slack_sdk releases whose private transport method :class:`PooledWebClient` replaces was
+#: read and is checked by digest (tests/slack_http/test_private_pin.py).
+VERIFIED_SLACK_SDK = frozenset({"3.48.0"})
 
 #: An idle connection older than this (seconds) is closed instead of reused.
 MAX_IDLE_SECONDS = 4.0
@@ -195,3 +210,25 @@ def _message(response: BaseHTTPResponse) -> http.client.HTTPMessage:
     for name, value in response.headers.items():
         message[name] = value
     return message
+
+
+def web_client(**kwargs: Any) -> WebClient:
+    """A :class:`PooledWebClient` on a verified slack_sdk release, else slack_sdk's own
+    ``WebClient`` (same arguments, same errors, no pooling), logging once why."""
+    from slack_sdk.version import __version__ as installed
+
+    if installed in VERIFIED_SLACK_SDK:
+        return PooledWebClient(**kwargs)
+    _warn_unverified(installed)
+    return WebClient(**kwargs)
+
+
+@functools.cache
+def _warn_unverified(installed: str) -> None:
+    log_event(
+        logger,
+        logging.WARNING,
+        "slack.unpooled_client",
+        slack_sdk=installed,
+        verified=",".join(sorted(VERIFIED_SLACK_SDK)),
+    )

@@ -19,7 +19,12 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from exec_assistant.cli.output import ExitCode, error_line
-from exec_assistant.errors import ConfigurationError, ExecAssistantError, NotFoundError
+from exec_assistant.errors import (
+    ConfigurationError,
+    ExecAssistantError,
+    NotFoundError,
+    RefusedError,
+)
 
 #: Model fields whose CLI option is not ``--`` + the field name with dashes.
 OPTION_NAMES = {
@@ -96,7 +101,7 @@ def classify(exc: Exception) -> tuple[str, ExitCode]:
         return message, ExitCode.FAILED
     if isinstance(exc, ConfigurationError):
         return str(exc), ExitCode.CONFIG
-    if isinstance(exc, NotFoundError):  # a user or meeting the command line named
+    if isinstance(exc, (NotFoundError, RefusedError)):  # bad input: what it names, or its state
         return str(exc), ExitCode.USAGE
     if isinstance(exc, ExecAssistantError):
         return str(exc), ExitCode.FAILED

@@ -1,33 +1,40 @@
-"""``exec-assistant meetings add|list|show|cancel|import``: the meetings that need prep."""
+"""``exec-assistant meetings add|list|show|cancel|remove|import``: the meetings that need prep."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import BaseModel
+from rich.markup import escape
 from rich.table import Table
 
 from exec_assistant.cli.output import out, print_json, when
 from exec_assistant.cli.params import (
     WHEN_HELP,
     JsonFlag,
+    YesFlag,
+    confirm_or_refuse,
     parse_duration,
     parse_when,
     require_meeting,
     require_user,
+    runtime_session,
     store_session,
 )
 from exec_assistant.cli.selection import STATUS_HELP, select_meetings
-from exec_assistant.errors import PermanentError
-from exec_assistant.models import LedgerRecord, Meeting, MeetingSource, MeetingStatus
+from exec_assistant.errors import RefusedError
+from exec_assistant.models import LedgerRecord, Meeting, MeetingSource
 from exec_assistant.workflows.brief import Brief
 
+if TYPE_CHECKING:
+    from exec_assistant.workflows.removal import MeetingRemoval
+
 app = typer.Typer(
-    help="Manage meetings: add one by hand, import a calendar, list, show or cancel them.",
+    help="Manage meetings: add one by hand, import a calendar, list, show, cancel or remove them.",
     rich_markup_mode=None,
 )
 
@@ -88,7 +95,7 @@ def add(  # noqa: PLR0917 - Typer passes options by keyword
     with store_session() as store:
         require_user(store, user)
         if store.get_meeting(meeting.meeting_id) is not None:
-            raise PermanentError(f"meeting {meeting.meeting_id} already exists")
+            raise RefusedError(f"meeting {meeting.meeting_id} already exists")
         stored = store.upsert_meeting_calendar(meeting)
     if as_json:
         print_json(stored)
@@ -201,8 +208,6 @@ def show(
     if not details.notifications:
         console.print("no notification sent yet")
     if details.brief is not None:
-        from rich.markup import escape
-
         from exec_assistant.workflows.brief import brief_text
 
         console.print(escape(brief_text(details.brief)))
@@ -213,25 +218,61 @@ def cancel(
     meeting_id: Annotated[str, typer.Argument(help="The meeting's id.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Cancel a meeting: no prep notification, reminder or escalation goes out for it any more.
+    """Cancel a meeting: nothing more goes out for it.
 
-    Reminders already scheduled still fire, and the prep trigger skips a cancelled meeting. A
-    completed meeting cannot be cancelled (exit 2); cancelling twice changes nothing.
-    """
-    with store_session() as store:
-        meeting = require_meeting(store, meeting_id)
-        moved = store.transition_meeting(meeting_id, MeetingStatus.CANCELLED, now=datetime.now(UTC))
-        stored = require_meeting(store, meeting_id)
-    if not moved and stored.status is not MeetingStatus.CANCELLED:
-        raise typer.BadParameter(
-            f"meeting {meeting_id} is {stored.status.value}: it cannot be cancelled any more"
-        )
+    Its pending reminders and escalation checks are deleted, its Slack DMs are edited to say it
+    was cancelled (buttons removed) and an unfinished prep conversation ends. The meeting stays
+    in the store as CANCELLED. A completed meeting cannot be cancelled (exit 2); cancelling
+    twice changes nothing."""
+    from exec_assistant.workflows.removal import cancel_meeting
+
+    with runtime_session() as runtime:
+        result = cancel_meeting(runtime, meeting_id)
     if as_json:
-        print_json({"meeting": stored, "cancelled": moved})
-    elif moved:
-        out().print(f"[green]cancelled[/] meeting {meeting_id} '{meeting.title}'")
+        print_json(result)
+        return
+    if result.cancelled:
+        out().print(f"[green]cancelled[/] meeting {meeting_id} '{escape(result.title)}'")
     else:
         out().print(f"meeting {meeting_id} was already cancelled")
+    _report_dropped(result)
+
+
+@app.command("remove", epilog="Example: exec-assistant meetings remove mtg-board --yes")
+def remove(
+    meeting_id: Annotated[str, typer.Argument(help="The meeting's id.")],
+    yes: YesFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove a meeting from the store, after dropping its work as 'cancel' does.
+
+    Its notification history stays in the ledger ('exec-assistant timeline'). A meeting still
+    in a calendar feed comes back on the feed's next import: cancel it in the calendar instead.
+    Asks for confirmation on a terminal; elsewhere pass --yes."""
+    from exec_assistant.workflows.removal import remove_meeting
+
+    with store_session() as store:
+        meeting = require_meeting(store, meeting_id)
+    confirm_or_refuse(
+        f"Remove meeting {meeting_id} '{meeting.title}' ({when(meeting.start_time)})?", yes=yes
+    )
+    with runtime_session() as runtime:
+        result = remove_meeting(runtime, meeting_id)
+    if as_json:
+        print_json(result)
+        return
+    out().print(f"[green]removed[/] meeting {meeting_id} '{escape(result.title)}'")
+    _report_dropped(result)
+
+
+def _report_dropped(result: MeetingRemoval) -> None:
+    console = out()
+    if result.schedules_deleted:
+        console.print(f"deleted {len(result.schedules_deleted)} pending reminder(s)/escalation(s)")
+    if result.messages_edited:
+        console.print(f"edited {len(result.messages_edited)} Slack message(s) to say so")
+    if result.conversation_ended:
+        console.print("ended the unfinished prep conversation")
 
 
 @app.command(
@@ -255,7 +296,6 @@ def import_calendar(
 
     Meetings gone from the calendar inside the range are cancelled; moved and cancelled
     meetings have their pending reminders re-timed or deleted and their Slack DMs edited."""
-    from exec_assistant.runtime import build_runtime
     from exec_assistant.workflows.calendar_changes import apply_calendar_changes
     from exec_assistant.workflows.ics_import import DEFAULT_WINDOW, import_ics
     from exec_assistant.workflows.ics_source import redact_source
@@ -268,8 +308,7 @@ def import_calendar(
         raise typer.BadParameter("--until must be after --from")
     if "://" not in source and not Path(source).expanduser().is_file():
         raise typer.BadParameter(f"no calendar file {source}", param_hint="'SOURCE'")
-    runtime = build_runtime()
-    try:
+    with runtime_session() as runtime:
         require_user(runtime.store, user)
         types = load_meeting_types(runtime.settings.meeting_types_file)
         report = import_ics(
@@ -282,8 +321,6 @@ def import_calendar(
             rules=types.import_rules,
         )
         apply_calendar_changes(runtime, report)
-    finally:
-        runtime.close()
     if as_json:
         print_json(report)
         return

@@ -4,6 +4,7 @@ finding the user or meeting a command names (one message for each, whichever com
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from exec_assistant.components import Runtime
 from exec_assistant.config import Settings, get_settings
 from exec_assistant.errors import NotFoundError
 from exec_assistant.models import Meeting, User
@@ -85,6 +87,19 @@ def store_session(settings: Settings | None = None) -> Iterator[Store]:
         store.close()
 
 
+@contextmanager
+def runtime_session() -> Iterator[Runtime]:
+    """The runtime built from the environment (store, scheduler, channels), closed when the
+    command ends. Built lazily: commands that only read the store use :func:`store_session`."""
+    from exec_assistant.runtime import build_runtime
+
+    runtime = build_runtime()
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
 def require_user(store: Store, user_id: str) -> User:
     """The user ``user_id``; a missing one is bad input (exit 2), worded the same everywhere."""
     user = store.get_user(user_id)
@@ -101,3 +116,26 @@ def require_meeting(store: Store, meeting_id: str) -> Meeting:
             f"no meeting {meeting_id} in the store (see 'exec-assistant meetings list')"
         )
     return meeting
+
+
+YesFlag = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not on a terminal).")
+]
+
+
+def interactive() -> bool:
+    """Whether someone at a terminal can answer a question."""
+    return sys.stdin.isatty()
+
+
+def confirm_or_refuse(question: str, *, yes: bool) -> None:
+    """Go on if ``yes`` or the person at the terminal says so; otherwise stop, changing nothing.
+
+    Without a terminal (a script, CI) and without ``--yes`` this is bad input (exit 2): a
+    destructive command never goes ahead on an answer nobody gave."""
+    if yes:
+        return
+    if not interactive():
+        raise typer.BadParameter(f"{question} Pass --yes to confirm (stdin is not a terminal).")
+    if not typer.confirm(question, default=False):
+        raise typer.Abort()

@@ -1,4 +1,4 @@
-"""``exec-assistant users add|list|set``: the executives notifications go to."""
+"""``exec-assistant users add|list|set|remove``: the executives notifications go to."""
 
 from __future__ import annotations
 
@@ -6,18 +6,22 @@ from datetime import time, timedelta
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from exec_assistant.cli.output import err, out, print_json
 from exec_assistant.cli.params import (
     JsonFlag,
+    YesFlag,
+    confirm_or_refuse,
     parse_duration,
     require_user,
+    runtime_session,
     store_location,
     store_session,
 )
 from exec_assistant.config import get_settings
-from exec_assistant.errors import PermanentError
+from exec_assistant.errors import RefusedError
 from exec_assistant.models import Channel, NotificationPreferences, QuietHours, User
 
 app = typer.Typer(
@@ -69,7 +73,7 @@ def add(  # noqa: PLR0917 - Typer passes options by keyword
     )
     with store_session() as store:
         if not replace and store.get_user(user_id) is not None:
-            raise PermanentError(f"user {user_id} already exists (use --replace to overwrite)")
+            raise RefusedError(f"user {user_id} already exists (use --replace to overwrite)")
         stored = store.put_user(user)
     if as_json:
         print_json(stored)
@@ -259,3 +263,52 @@ def _plan_digest(user: User) -> str | None:
         return plan_digest(runtime, user)
     finally:
         runtime.close()
+
+
+@app.command(
+    "remove",
+    epilog="Example: exec-assistant users remove usr-ceo --with-meetings --yes",
+)
+def remove(
+    user_id: Annotated[str, typer.Argument(help="The user to remove.")],
+    with_meetings: Annotated[
+        bool,
+        typer.Option(help="Also remove the user's meetings (refused without it if they have any)."),
+    ] = False,
+    yes: YesFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove a user: their record, calendar feeds and morning digest schedule.
+
+    A user who owns meetings is refused (exit 2, nothing changed) unless --with-meetings, which
+    removes each meeting as 'meetings remove' does (pending reminders deleted, Slack DMs edited
+    to say cancelled). Notification history stays in the ledger until it expires. Asks for
+    confirmation on a terminal; elsewhere pass --yes."""
+    from exec_assistant.workflows.removal import meetings_of, remove_user
+
+    with runtime_session() as runtime:
+        user = require_user(runtime.store, user_id)
+        count = len(meetings_of(runtime, user_id))
+        if count and not with_meetings:
+            raise RefusedError(
+                f"user {user_id} owns {count} meeting(s): pass --with-meetings to remove them "
+                "too, or remove them first ('exec-assistant meetings list --user "
+                f"{user_id}')"
+            )
+        extra = f" and their {count} meeting(s)" if count else ""
+        confirm_or_refuse(f"Remove user {user_id} ({user.name}){extra}?", yes=yes)
+        result = remove_user(runtime, user_id, with_meetings=with_meetings)
+    if as_json:
+        print_json(result)
+        return
+    console = out()
+    console.print(f"[green]removed[/] user {user_id} ({escape(user.name)})")
+    if result.meetings:
+        edited = sum(len(m.messages_edited) for m in result.meetings)
+        deleted = sum(len(m.schedules_deleted) for m in result.meetings)
+        console.print(
+            f"removed {len(result.meetings)} meeting(s): {deleted} pending reminder(s)/"
+            f"escalation(s) deleted, {edited} Slack message(s) edited"
+        )
+    if result.feeds_removed:
+        console.print(f"removed {result.feeds_removed} calendar feed(s)")

@@ -74,7 +74,7 @@ def create_app(
     from exec_assistant.interfaces.slack_views import REMIND_CHOICE_ACTION
     from exec_assistant.notifications.channels.slack import slack_retry_handlers
     from exec_assistant.notifications.rendering import REMIND_LATER_ACTION, START_PREP_ACTION
-    from exec_assistant.slack_http import PooledWebClient
+    from exec_assistant.slack_http import web_client
 
     settings = runtime.settings
     token = settings.require_secret("slack_bot_token")
@@ -84,7 +84,7 @@ def create_app(
     ):
         signing_secrets = signing_secret_source(settings, clock=runtime.clock)
     # kept-alive connections: a click's work makes two or three Slack calls in a row
-    client = PooledWebClient(
+    client = web_client(
         token=token,
         base_url=settings.slack_api_url,
         timeout=10,

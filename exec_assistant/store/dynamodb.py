@@ -94,6 +94,9 @@ class DynamoDBStore(DynamoDBLedger):
         users = [parse_item(User, item) for item in self._query("users", ConsistentRead=True)]
         return sorted(users, key=lambda u: u.user_id)
 
+    def delete_user(self, user_id: str) -> bool:
+        return self._delete("users", user_id)
+
     # meetings --------------------------------------------------------------------------------
 
     def upsert_meeting_calendar(self, meeting: Meeting) -> Meeting:
@@ -122,6 +125,9 @@ class DynamoDBStore(DynamoDBLedger):
     def get_meeting(self, meeting_id: str) -> Meeting | None:
         item = self._get("meetings", meeting_id)
         return parse_item(Meeting, item) if item else None
+
+    def delete_meeting(self, meeting_id: str) -> bool:
+        return self._delete("meetings", meeting_id)
 
     def _meetings_in_window(
         self,

@@ -215,6 +215,14 @@ class DynamoDBTables:
         item: Item | None = response.get("Item")
         return item
 
+    def _delete(self, kind: TableKind, key: str) -> bool:
+        """DeleteItem; True if the item was there. A delete resent after a lost answer finds
+        nothing and says False: the item is gone either way."""
+        response = self._call(
+            "delete_item", kind, Key={TABLE_SPECS[kind]["key"]: {"S": key}}, ReturnValues="ALL_OLD"
+        )
+        return bool(response.get("Attributes"))
+
     def _update(
         self,
         kind: TableKind,

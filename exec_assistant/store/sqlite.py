@@ -78,6 +78,10 @@ class SQLiteStore(SQLiteLedger):
         rows = self._query("SELECT data FROM users ORDER BY user_id")
         return [User.model_validate_json(r[0]) for r in rows]
 
+    def delete_user(self, user_id: str) -> bool:
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM users WHERE user_id=?", (user_id,)).rowcount > 0
+
     # meetings --------------------------------------------------------------------------------
 
     @staticmethod
@@ -135,6 +139,11 @@ class SQLiteStore(SQLiteLedger):
     def get_meeting(self, meeting_id: str) -> Meeting | None:
         rows = self._query("SELECT data FROM meetings WHERE meeting_id=?", (meeting_id,))
         return Meeting.model_validate_json(rows[0][0]) if rows else None
+
+    def delete_meeting(self, meeting_id: str) -> bool:
+        with self._tx() as conn:
+            deleted = conn.execute("DELETE FROM meetings WHERE meeting_id=?", (meeting_id,))
+            return deleted.rowcount > 0
 
     def list_meetings_for_user(
         self,

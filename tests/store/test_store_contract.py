@@ -89,6 +89,18 @@ def test_user_preferences_round_trip(store: Store) -> None:
     assert store.get_user(user.user_id) == user
 
 
+def test_delete_user_removes_it_from_every_read(store: Store) -> None:
+    store.put_user(make_user("usr-1"))
+    store.put_user(make_user("usr-2"))
+    assert store.delete_user("usr-1") is True
+    assert store.get_user("usr-1") is None
+    assert store.get_user_by_slack_id("U0USR1") is None
+    assert [u.user_id for u in store.list_users()] == ["usr-2"]
+    assert store.delete_user("usr-1") is False  # twice: nothing there, nothing else touched
+    assert store.delete_user("nobody") is False
+    assert store.get_user("usr-2") is not None
+
+
 # --- meetings -----------------------------------------------------------------------------
 
 
@@ -735,6 +747,23 @@ def test_notifications_for_meeting(store: Store) -> None:
     assert [r.key for r in records] == ["mtg-1#prep", "mtg-1#reminder:r1"]
     assert store.list_notifications_for_meeting("mtg-none") == []
     assert store.get_notification("nope") is None
+
+
+def test_delete_meeting_leaves_other_meetings_and_the_ledger(store: Store) -> None:
+    store.upsert_meeting_calendar(make_meeting("mtg-1"))
+    store.upsert_meeting_calendar(make_meeting("mtg-2", hours=25))
+    store.claim_notification("mtg-1#prep", "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    assert store.delete_meeting("mtg-1") is True
+    assert store.get_meeting("mtg-1") is None
+    window = (NOW, NOW + timedelta(days=3))
+    assert [m.meeting_id for m in store.list_meetings_for_user("usr-1", *window)] == ["mtg-2"]
+    assert [
+        m.meeting_id for m in store.list_meetings_by_status(MeetingStatus.DISCOVERED, *window)
+    ] == ["mtg-2"]
+    assert [r.key for r in store.list_notifications_for_meeting("mtg-1")] == ["mtg-1#prep"]
+    assert store.delete_meeting("mtg-1") is False
+    with pytest.raises(NotFoundError):
+        store.transition_meeting("mtg-1", MeetingStatus.PREP_REQUIRED, now=NOW)
 
 
 def test_twenty_concurrent_claims_exactly_one_wins(store: Store) -> None:

@@ -161,10 +161,10 @@ class SlackChannel:
         max_retries: int = 1,
         backoff_factor: float = 0.5,
     ) -> None:
-        from exec_assistant.slack_http import PooledWebClient
+        from exec_assistant.slack_http import web_client
 
         register_secret(token)
-        self.client: WebClient = PooledWebClient(
+        self.client: WebClient = web_client(
             token=token,
             base_url=base_url,
             timeout=timeout,
