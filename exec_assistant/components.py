@@ -40,6 +40,7 @@ class Notifier(Protocol):
         kind: NotificationKind = NotificationKind.INITIAL,
         channel_order: Sequence[Channel] | None = None,
         deadline: datetime | None = None,
+        log_delivery: bool = True,
     ) -> NotificationResult: ...
 
 

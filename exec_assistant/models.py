@@ -581,6 +581,10 @@ class LedgerRecord(_Model):
     delivered_channel: Channel | None = None
     #: The executive's answer to this cycle, set once (``Store.acknowledge_notification``).
     acknowledgement: Acknowledgement | None = None
+    #: When the cycle's outcome was recorded on the meeting (``record_meeting_notification``
+    #: with this key): the steps after the delivery are done, so a redelivered event that finds
+    #: this set has nothing left to do. None: not yet (or a record from before this field).
+    meeting_recorded_at: AwareDatetime | None = None
     created_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
     expires_at: AwareDatetime

@@ -29,6 +29,7 @@ from exec_assistant.notifications.policy import (
     RECONCILE_GIVE_UP_SECONDS,
     SETTLE_SECONDS,
     closed_channels,
+    delivery_fields,
     result_from_record,
 )
 from exec_assistant.notifications.types import (
@@ -73,8 +74,10 @@ class DeliveryRun:
         notification: PrepNotification,
         *,
         deadline: datetime | None,
+        log_delivery: bool = True,
     ) -> None:
         self.service = service
+        self.log_delivery = log_delivery
         self.store = service.store
         self.key = record.key
         self.owner = owner
@@ -331,20 +334,16 @@ class DeliveryRun:
             now=now,
             completed=self.unwritten,
         )
-        log_event(
-            logger,
-            level,
-            event,
-            **self.ids,
-            channel=delivered.channel if delivered is not None else None,
-            attempt=delivered.seq if delivered is not None else None,
-            attempts=len(record.attempts),
-            failures=[
-                {"channel": a.channel, "error_class": a.error_class, "error_code": a.error_code}
-                for a in record.attempts
-                if a.status == AttemptStatus.FAILED
-            ],
-        )
+        if delivered is None or self.log_delivery:
+            log_event(
+                logger,
+                level,
+                event,
+                **self.ids,
+                channel=delivered.channel if delivered is not None else None,
+                attempt=delivered.seq if delivered is not None else None,
+                **delivery_fields(record.attempts),
+            )
         return result_from_record(record, duplicate=False)
 
     def _give_back(self) -> LedgerRecord:

@@ -44,9 +44,16 @@ class MeteredNotificationService(NotificationService):
         kind: NotificationKind = NotificationKind.INITIAL,
         channel_order: Sequence[Channel] | None = None,
         deadline: datetime | None = None,
+        log_delivery: bool = True,
     ) -> NotificationResult:
         result = super().notify(
-            meeting, user, key=key, kind=kind, channel_order=channel_order, deadline=deadline
+            meeting,
+            user,
+            key=key,
+            kind=kind,
+            channel_order=channel_order,
+            deadline=deadline,
+            log_delivery=log_delivery,
         )
         if not result.duplicate:
             record_result(meeting, kind, result)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from exec_assistant.models import (
     AttemptStatus,
@@ -45,6 +46,19 @@ def closed_channels(attempts: Sequence[DeliveryAttempt]) -> set[Channel]:
         for a in attempts
         if a.status == AttemptStatus.DELIVERED
         or (a.status == AttemptStatus.FAILED and a.error_class in NO_RETRY_CLASSES)
+    }
+
+
+def delivery_fields(attempts: Sequence[DeliveryAttempt]) -> dict[str, Any]:
+    """The log fields a cycle's final line carries about its attempts: how many, and each
+    failure's channel and error class and code."""
+    return {
+        "attempts": len(attempts),
+        "failures": [
+            {"channel": a.channel, "error_class": a.error_class, "error_code": a.error_code}
+            for a in attempts
+            if a.status == AttemptStatus.FAILED
+        ],
     }
 
 

@@ -126,11 +126,15 @@ class NotificationService:
         kind: NotificationKind = NotificationKind.INITIAL,
         channel_order: Sequence[Channel] | None = None,
         deadline: datetime | None = None,
+        log_delivery: bool = True,
     ) -> NotificationResult:
         """Deliver the prep notification for ``key`` at most once (see the module docstring).
 
         ``deadline``: when the caller will be stopped (a Lambda invocation's end); the lease
         and the walk are bounded by it. None: the configured lease, no time limit.
+        ``log_delivery=False``: a delivery is not logged here (``notification.delivered``)
+        because the caller's own decision line says it, with the channel and attempt; every
+        other outcome is logged as always.
         """
         owner = f"{self.worker_id}:{uuid.uuid4().hex}"  # unique per call, even per thread
         now = self.clock()
@@ -165,6 +169,7 @@ class NotificationService:
             owner,
             PrepNotification(meeting=meeting, user=user, kind=kind, key=key),
             deadline=deadline,
+            log_delivery=log_delivery,
         )
         order = self.channel_order(user, channel_order)
         try:

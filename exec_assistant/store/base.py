@@ -131,12 +131,18 @@ class Store(Protocol):
         at: datetime,
         move_to: MeetingStatus | None = None,
         move_from: Sequence[MeetingStatus] | None = None,
+        key: str | None = None,
     ) -> bool:
         """Set the meeting's notification fields (``updated_at`` = ``at``).
 
         With ``move_to``, the same write also moves the status as
         ``transition_meeting(move_to, expected=move_from)`` would have just before; the fields
         are set whether or not the status moves. Returns whether it moved.
+
+        With ``key``, the ledger record of that cycle then gets ``meeting_recorded_at = at``
+        (if it exists), never before the meeting's write: in the same transaction on SQLite, a
+        second write right after it on DynamoDB (a crash between the two leaves the mark unset,
+        and whoever reads the record redoes the steps, which are idempotent).
         """
         ...
 

@@ -252,6 +252,7 @@ class DynamoDBStore(DynamoDBLedger):
         at: datetime,
         move_to: MeetingStatus | None = None,
         move_from: Sequence[MeetingStatus] | None = None,
+        key: str | None = None,
     ) -> bool:
         def fields() -> Expr:
             expr = Expr()
@@ -265,27 +266,39 @@ class DynamoDBStore(DynamoDBLedger):
         sources = allowed_sources(move_to) if move_to is not None else frozenset()
         if move_from is not None:
             sources &= frozenset(move_from)
-        if move_to is not None and sources:
-            # One conditional write moves the status and sets the fields; if the status does not
-            # allow the move, a second, unconditional one sets the fields alone.
+        moved = (
+            move_to is not None
+            and bool(sources)
+            and self._move_with(meeting_id, fields(), move_to, sources)
+        )
+        if not moved:
             expr = fields()
-            allowed = ", ".join(expr.v(s.value) for s in sorted(sources))
-            condition = (
-                f"attribute_exists({expr.n('meeting_id')}) AND {expr.n('status')} IN ({allowed})"
-            )
-            expr.set("status", move_to.value)
+            condition = f"attribute_exists({expr.n('meeting_id')})"
             try:
                 self._update("meetings", meeting_id, expr, condition)
-                return True
             except ConditionFailed as exc:
-                if exc.item is None:
-                    raise NotFoundError(f"meeting {meeting_id} not found") from exc
-        expr = fields()
+                raise NotFoundError(f"meeting {meeting_id} not found") from exc
+        if key is not None:  # after the meeting's write: the steps after the delivery are done
+            self._mark_meeting_recorded(key, at)
+        return moved
+
+    def _move_with(
+        self, meeting_id: str, expr: Expr, to: MeetingStatus, sources: frozenset[MeetingStatus]
+    ) -> bool:
+        """One conditional write that moves the status and sets ``expr``'s fields; False if the
+        status does not allow the move (the caller then sets the fields alone)."""
+        allowed = ", ".join(expr.v(s.value) for s in sorted(sources))
+        condition = (
+            f"attribute_exists({expr.n('meeting_id')}) AND {expr.n('status')} IN ({allowed})"
+        )
+        expr.set("status", to.value)
         try:
-            self._update("meetings", meeting_id, expr, f"attribute_exists({expr.n('meeting_id')})")
+            self._update("meetings", meeting_id, expr, condition)
         except ConditionFailed as exc:
-            raise NotFoundError(f"meeting {meeting_id} not found") from exc
-        return False
+            if exc.item is None:
+                raise NotFoundError(f"meeting {meeting_id} not found") from exc
+            return False
+        return True
 
     # chat sessions ---------------------------------------------------------------------------
 

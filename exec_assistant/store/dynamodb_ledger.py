@@ -239,6 +239,16 @@ class DynamoDBLedger(DynamoDBTables):
             return None
         return self.get_notification(str(mapping["target_key"]["S"]))
 
+    def _mark_meeting_recorded(self, key: str, at: datetime) -> None:
+        """Set ``meeting_recorded_at`` on the record ``key`` if it exists (one ``UpdateItem``;
+        sent again after a lost answer, it writes the same value)."""
+        expr = Expr()
+        expr.set("meeting_recorded_at", at)
+        try:
+            self._update("notifications", key, expr, f"attribute_exists({expr.n(LEDGER_KEY_ATTR)})")
+        except ConditionFailed:
+            return  # no record (expired, or never claimed): nothing to mark
+
     def get_notification(self, key: str) -> LedgerRecord | None:
         item = self._get("notifications", key)  # ConsistentRead: decisions read this
         return self._record(item) if item else None

@@ -214,6 +214,7 @@ class SQLiteStore(SQLiteLedger):
         at: datetime,
         move_to: MeetingStatus | None = None,
         move_from: Sequence[MeetingStatus] | None = None,
+        key: str | None = None,
     ) -> bool:
         with self._tx() as conn:
             meeting = self._read_meeting(conn, meeting_id)
@@ -234,6 +235,8 @@ class SQLiteStore(SQLiteLedger):
             if moved:
                 update["status"] = move_to
             self._rewrite_meeting(conn, meeting, update)
+            if key is not None:
+                self._mark_meeting_recorded(conn, key, at)
         return moved
 
     # chat sessions ---------------------------------------------------------------------------

@@ -66,6 +66,15 @@ class SQLiteLedger(SQLiteBase):
                 (provider_id, record.key, iso_utc(record.expires_at)),
             )
 
+    @staticmethod
+    def _mark_meeting_recorded(conn: sqlite3.Connection, key: str, at: datetime) -> None:
+        """Set ``meeting_recorded_at`` on the record ``key`` (if any) in the caller's transaction;
+        JSON1's ``json_set`` edits the document in place (no index column changes)."""
+        conn.execute(
+            "UPDATE notifications SET data=json_set(data, '$.meeting_recorded_at', ?) WHERE key=?",
+            (iso_utc(at), key),
+        )
+
     def claim_notification(
         self,
         key: str,

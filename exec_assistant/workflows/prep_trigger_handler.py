@@ -36,6 +36,8 @@ from exec_assistant.models import (
     AttemptStatus,
     Channel,
     ErrorClass,
+    LedgerRecord,
+    LedgerState,
     Meeting,
     MeetingPrepRequired,
     MeetingStatus,
@@ -43,6 +45,7 @@ from exec_assistant.models import (
     User,
     parse_prep_event,
 )
+from exec_assistant.notifications.policy import delivery_fields, result_from_record
 from exec_assistant.notifications.types import (
     NotificationKind,
     NotificationOutcome,
@@ -153,6 +156,15 @@ def _handle(
 ) -> TriggerResult:
     store = runtime.store
     now = runtime.clock()
+    key = detail.idempotency_key()
+    # The ledger first (a strongly consistent read by key): a redelivered event whose cycle is
+    # over, its steps after the delivery done, needs nothing else — not the meeting, not the user.
+    record = store.get_notification(key)
+    if record is not None and record.final:
+        if record.state == LedgerState.EXHAUSTED:
+            return _finish_duplicate(event_id, record, "cycle already exhausted")
+        if record.meeting_recorded_at is not None:
+            return _finish_duplicate(event_id, record, "cycle already delivered")
     meeting = store.get_meeting(detail.meeting_id)
     if meeting is None:
         return _finish(event_id, detail.meeting_id, "skipped", "unknown meeting")
@@ -163,12 +175,10 @@ def _handle(
     if user is None:
         return _finish(event_id, meeting.meeting_id, "skipped", "unknown user")
 
-    key = detail.idempotency_key()
     channel_order: Sequence[Channel] | None = None
     if detail.escalation:
         kind = NotificationKind.ESCALATION
-        existing = store.get_notification(key)
-        if existing is None or not existing.final:
+        if record is None or not record.final:
             from exec_assistant.notifications.escalation import (
                 plan_escalation,
                 records_for_decision,
@@ -188,7 +198,13 @@ def _handle(
         kind = NotificationKind.INITIAL
 
     result = runtime.notifications.notify(
-        meeting, user, key=key, kind=kind, channel_order=channel_order, deadline=deadline
+        meeting,
+        user,
+        key=key,
+        kind=kind,
+        channel_order=channel_order,
+        deadline=deadline,
+        log_delivery=False,  # this event's decision line says it (one INFO line per event)
     )
     return _after_send(
         event_id=event_id,
@@ -279,6 +295,7 @@ def _after_send(
         at=delivered_at,
         move_to=move_to,
         move_from=move_from,
+        key=result.key,  # marks the steps done: a redelivery now stops at the ledger read
     )
     action: TriggerAction = "duplicate" if result.duplicate else "notified"
     channel = result.delivered_channel.value if result.delivered_channel else "unknown"
@@ -318,6 +335,7 @@ def _finish(
         key=result.key if result else None,
         outcome=result.outcome.value if result else None,
         **({"escalation": escalation} if escalation is not None else {}),
+        **(_delivery(result) if action == "notified" and result is not None else {}),
     )
     return TriggerResult(
         event_id=event_id,
@@ -325,6 +343,30 @@ def _finish(
         action=action,
         reason=reason,
         notification=result,
+    )
+
+
+def _delivery(result: NotificationResult) -> dict[str, Any]:
+    """What ``notification.delivered`` would have said (the service leaves it to this line):
+    the delivering channel and attempt, how many attempts, and the failures before it."""
+    delivered = next(
+        (a for a in reversed(result.attempts) if a.status == AttemptStatus.DELIVERED), None
+    )
+    return {
+        "channel": result.delivered_channel,
+        "attempt": delivered.seq if delivered is not None else None,
+        **delivery_fields(result.attempts),
+    }
+
+
+def _finish_duplicate(event_id: str, record: LedgerRecord, reason: str) -> TriggerResult:
+    """A redelivered event whose cycle is over, decided by its ledger record alone."""
+    return _finish(
+        event_id,
+        record.meeting_id,
+        "duplicate",
+        reason,
+        result=result_from_record(record, duplicate=True),
     )
 
 

@@ -309,6 +309,35 @@ def test_record_meeting_notification(store: Store) -> None:
         )
 
 
+def test_record_meeting_notification_with_a_key_marks_that_ledger_record(store: Store) -> None:
+    store.upsert_meeting_calendar(make_meeting())
+    store.claim_notification("mtg-1#prep", "mtg-1", owner="a", now=NOW, lease_seconds=60)
+    finished = store.finish_notification(
+        "mtg-1#prep", owner="a", state=LedgerState.DELIVERED, delivered_channel=None, now=NOW
+    )
+    assert finished.meeting_recorded_at is None
+    at = NOW + timedelta(minutes=5)
+    store.record_meeting_notification(
+        "mtg-1",
+        status=NotificationStatus.DELIVERED,
+        channel=Channel.SLACK,
+        cycle="prep",
+        at=at,
+        key="mtg-1#prep",
+    )
+    marked = store.get_notification("mtg-1#prep")
+    assert marked is not None
+    assert marked.meeting_recorded_at == at
+    assert marked.model_copy(update={"meeting_recorded_at": None}) == finished  # nothing else
+    # a key without a record: the meeting is written, no record appears
+    store.record_meeting_notification(
+        "mtg-1", status=NotificationStatus.FAILED, channel=None, cycle="r", at=at, key="mtg-1#r"
+    )
+    assert store.get_notification("mtg-1#r") is None
+    stored = store.get_meeting("mtg-1")
+    assert stored is not None and stored.notification_cycle == "r"
+
+
 @pytest.mark.parametrize(
     ("status", "moves"),
     [

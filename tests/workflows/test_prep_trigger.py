@@ -357,7 +357,7 @@ def _info_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, dict[str, A
     ]
 
 
-def test_a_delivered_event_logs_its_delivery_and_its_decision_once_each(
+def test_a_delivered_event_logs_one_line_its_decision_with_the_delivery(
     runtime: Runtime,
     meeting: Meeting,
     slack: CountingChannel,
@@ -369,11 +369,12 @@ def test_a_delivered_event_logs_its_delivery_and_its_decision_once_each(
     handle_event(envelope(), runtime)
 
     lines = _info_lines(caplog)
-    assert [event for event, _ in lines] == ["notification.delivered", "prep_trigger.notified"]
-    delivered, decision = lines[0][1], lines[1][1]
+    assert [event for event, _ in lines] == ["prep_trigger.notified"]  # one INFO line per event
+    decision = lines[0][1]
     key = f"{meeting.meeting_id}#prep"
-    assert (delivered["meeting_id"], delivered["key"]) == (meeting.meeting_id, key)
-    assert (delivered["channel"], delivered["attempt"]) == (Channel.SLACK, 0)
+    # what notification.delivered said (the service leaves it to the decision line)
+    assert (decision["channel"], decision["attempt"]) == (Channel.SLACK, 0)
+    assert (decision["attempts"], decision["failures"]) == (1, [])
     assert decision["event_id"] == "6a7e8feb-b491-4cf7-a9f1-bf3703467718"
     assert (decision["meeting_id"], decision["key"]) == (meeting.meeting_id, key)
     assert (decision["reason"], decision["outcome"]) == ("delivered via slack", "delivered")
@@ -391,9 +392,100 @@ def test_with_an_escalation_target_its_scheduling_is_logged_on_its_own_line(
 
     lines = _info_lines(caplog)
     assert [event for event, _ in lines] == [
-        "notification.delivered",
         "scheduler.created",
         "escalation.scheduled",
         "prep_trigger.notified",
     ]
     assert "escalation" not in lines[-1][1]
+
+
+def _count_store_calls(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the store methods called from now on, in order."""
+    calls: list[str] = []
+    store = runtime.store
+    for name in dir(store):
+        method = getattr(store, name)
+        if name.startswith("_") or not callable(method):
+            continue
+
+        def counted(*args: Any, _name: str = name, _method: Any = method, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _method(*args, **kwargs)
+
+        monkeypatch.setattr(store, name, counted)
+    return calls
+
+
+def test_a_redelivered_event_reads_its_ledger_record_and_nothing_else(
+    runtime: Runtime,
+    meeting: Meeting,
+    slack: CountingChannel,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert handle_event(envelope(), runtime).action == "notified"
+    record = runtime.store.get_notification(f"{meeting.meeting_id}#prep")
+    assert record is not None and record.meeting_recorded_at is not None  # steps marked done
+    calls = _count_store_calls(runtime, monkeypatch)
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="exec_assistant")
+    clock.advance(timedelta(minutes=2))
+
+    again = handle_event(envelope(), runtime)
+
+    assert (again.action, again.reason) == ("duplicate", "cycle already delivered")
+    assert again.notification is not None and again.notification.duplicate
+    assert calls == ["get_notification"]  # one consistent read: no meeting, no user, no claim
+    assert [event for event, _ in _info_lines(caplog)] == ["prep_trigger.duplicate"]
+    assert len(slack.sent) == 1
+
+
+def test_a_redelivery_after_a_crash_before_the_mark_redoes_the_steps_after_the_delivery(
+    runtime: Runtime,
+    meeting: Meeting,
+    slack: CountingChannel,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    del runtime.channels[Channel.SMS]  # the status move rides on the meeting's write
+
+    def crash(*args: Any, **kwargs: Any) -> bool:
+        raise StoreUnavailableError("the process died before the meeting's write")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runtime.store, "record_meeting_notification", crash)
+        with pytest.raises(StoreUnavailableError):
+            handle_event(envelope(), runtime)
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None and stored.status == MeetingStatus.DISCOVERED
+    clock.advance(timedelta(minutes=1))
+
+    calls = _count_store_calls(runtime, monkeypatch)
+    again = handle_event(envelope(), runtime)
+
+    assert again.action == "duplicate"  # delivered once; its steps done now
+    assert len(slack.sent) == 1
+    assert calls[0] == "get_notification" and "record_meeting_notification" in calls
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    assert (stored.status, stored.notification_cycle) == (MeetingStatus.PREP_SCHEDULED, "prep")
+    record = runtime.store.get_notification(f"{meeting.meeting_id}#prep")
+    assert record is not None and record.meeting_recorded_at is not None
+
+
+def test_a_redelivered_event_of_an_exhausted_cycle_reads_its_ledger_record_only(
+    runtime: Runtime,
+    meeting: Meeting,
+    slack: CountingChannel,
+    sms: CountingChannel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slack.fail_with = sms.fail_with = ErrorClass.PERMANENT
+    assert handle_event(envelope(), runtime).action == "failed"
+    calls = _count_store_calls(runtime, monkeypatch)
+
+    again = handle_event(envelope(), runtime)
+
+    assert (again.action, again.reason) == ("duplicate", "cycle already exhausted")
+    assert calls == ["get_notification"]
