@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -14,7 +14,6 @@ from exec_assistant.cli.params import (
     JsonFlag,
     YesFlag,
     confirm_or_refuse,
-    parse_duration,
     require_user,
     runtime_session,
     store_location,
@@ -22,7 +21,18 @@ from exec_assistant.cli.params import (
 )
 from exec_assistant.config import get_settings
 from exec_assistant.errors import RefusedError
-from exec_assistant.models import Channel, NotificationPreferences, QuietHours, User
+from exec_assistant.models import Channel, NotificationPreferences, User
+from exec_assistant.workflows.user_settings import (
+    SettingError,
+    change_settings,
+    format_quiet_hours,
+    parse_digest_days,
+    parse_digest_time,
+    parse_escalate_after,
+    parse_quiet_hours,
+)
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Manage users (the executives who get prep notifications).", rich_markup_mode=None
@@ -104,71 +114,18 @@ def list_users(as_json: JsonFlag = False) -> None:
             user.phone or "-",
             user.timezone,
             ",".join(c.value for c in prefs.channel_order),
-            _quiet_text(prefs.quiet_hours),
+            format_quiet_hours(prefs.quiet_hours) if prefs.quiet_hours else "-",
             f"{prefs.escalation_delay_minutes} min",
         )
     out().print(table)
 
 
-def _quiet_text(quiet: QuietHours | None) -> str:
-    return f"{quiet.start:%H:%M}-{quiet.end:%H:%M}" if quiet else "-"
-
-
-def _quiet_hours(value: str) -> QuietHours | None:
-    """``22:00-07:00`` (may wrap midnight) → QuietHours; ``off`` → None."""
-    if value.strip().lower() == "off":
-        return None
+def _setting(parse: Callable[[str], T], value: str) -> T:
+    """A setting's text parsed as the App Home's settings modal parses it; bad text is bad input."""
     try:
-        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a time range such as 22:00-07:00 (or 'off')"
-        ) from None
-    if start == end:
-        raise typer.BadParameter("quiet hours must not start and end at the same time")
-    return QuietHours(start=start, end=end)
-
-
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _digest_time(value: str) -> time | None:
-    """``07:30`` → the digest's local time; ``off`` → no digest."""
-    if value.strip().lower() == "off":
-        return None
-    try:
-        return time.fromisoformat(value.strip())
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a time such as 07:30 (or 'off')") from None
-
-
-def _digest_days(value: str) -> list[int]:
-    """``mon-fri``, ``mon,wed,fri`` or ``all`` → ISO weekdays (1 = Monday)."""
-    text = value.strip().lower()
-    if text == "all":
-        return list(range(1, 8))
-    days: list[int] = []
-    try:
-        for part in text.split(","):
-            first, _, last = part.strip().partition("-")
-            start, end = _DAYS.index(first), _DAYS.index(last or first)
-            days.extend(range(start + 1, end + 2))
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a list of days such as mon-fri, mon,wed,fri or all"
-        ) from None
-    if not days:
-        raise typer.BadParameter("give at least one day")
-    return sorted(set(days))
-
-
-def _minutes(value: timedelta) -> int:
-    minutes = value.total_seconds() / 60
-    if minutes != int(minutes) or minutes < 1:
-        raise typer.BadParameter(
-            "the escalation delay is whole minutes, at least 1m (e.g. 30m, 2h)"
-        )
-    return int(minutes)
+        return parse(value)
+    except SettingError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command(
@@ -193,11 +150,10 @@ def set_user(  # noqa: PLR0917 - Typer passes options by keyword
         ),
     ] = None,
     escalation_delay: Annotated[
-        timedelta | None,
+        str | None,
         typer.Option(
             "--escalation-delay",
             "--escalate-after",
-            parser=parse_duration,
             help="Escalate to the next channel when a delivered prep is not acted on within "
             "this time (30m, 2h).",
         ),
@@ -214,7 +170,8 @@ def set_user(  # noqa: PLR0917 - Typer passes options by keyword
     """Change a user's details or notification preferences; options not given stay as they are.
 
     A change to the digest, time zone or quiet hours re-plans the user's morning digest (on AWS
-    its EventBridge Scheduler schedule, locally the scheduler loop's next event)."""
+    its EventBridge Scheduler schedule, locally the scheduler loop's next event). The App Home's
+    settings modal saves through the same code (workflows/user_settings.py)."""
     fields: dict[str, Any] = {
         "name": name,
         "slack_user_id": slack_user_id,
@@ -226,31 +183,27 @@ def set_user(  # noqa: PLR0917 - Typer passes options by keyword
     if channels is not None:
         preferences["channel_order"] = _channels(channels)
     if quiet_hours is not None:
-        preferences["quiet_hours"] = _quiet_hours(quiet_hours)
+        preferences["quiet_hours"] = _setting(parse_quiet_hours, quiet_hours)
     if escalation_delay is not None:
-        preferences["escalation_delay_minutes"] = _minutes(escalation_delay)
+        preferences["escalation_delay_minutes"] = _setting(parse_escalate_after, escalation_delay)
     if digest is not None:
-        preferences["digest_time"] = _digest_time(digest)
+        preferences["digest_time"] = _setting(parse_digest_time, digest)
     if digest_days is not None:
-        preferences["digest_days"] = _digest_days(digest_days)
+        preferences["digest_days"] = _setting(parse_digest_days, digest_days)
     changes = {k: v for k, v in fields.items() if v is not None}
     if not changes and not preferences:
         raise typer.BadParameter("nothing to change: give at least one option (see --help)")
     with store_session() as store:
-        user = require_user(store, user_id)
-        merged = user.model_dump()
-        merged.update(changes)
-        merged["preferences"] = {**merged["preferences"], **preferences}
-        stored = store.put_user(User.model_validate(merged))
-    planned: str | None = ""
-    if {"digest_time", "digest_days", "quiet_hours"} & set(preferences) or timezone is not None:
-        planned = _plan_digest(stored)
+        update = change_settings(
+            store, user_id, fields=changes, preferences=preferences, plan_digest=_plan_digest
+        )
+    stored = update.user
     if as_json:
         print_json(stored)
     else:
         out().print(f"[green]saved[/] user {stored.user_id} ({stored.name})")
-        if planned != "":
-            out().print(f"morning digest: {planned or 'off'}")
+        if update.replanned:
+            out().print(f"morning digest: {update.planned or 'off'}")
 
 
 def _plan_digest(user: User) -> str | None:

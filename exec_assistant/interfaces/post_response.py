@@ -209,6 +209,7 @@ def ack_then(
     defer: Callable[[Work], None] | None,
     post: PostResponse,
     notice: Notice | None = None,
+    check: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
 ) -> Any:
     """A Bolt listener that acknowledges at once, then runs ``work`` (under ``post``) with the
     arguments Bolt injects by name (``body``, ``client``, ``respond``, …): handed to ``defer``
@@ -219,6 +220,9 @@ def ack_then(
     function before acknowledging: the context's ``WebClient`` and every utility holding one,
     about 1 ms per request here, more than Bolt's entire acknowledgement. The request is not
     used again once the listener has acknowledged, so the work can share it.
+
+    ``check``: asked about the request body before the acknowledgement; what it returns (a
+    modal's ``response_action: errors``) is acknowledged instead, and the work does not run.
     """
     from slack_bolt import Ack, BoltRequest
     from slack_bolt.kwargs_injection import build_required_kwargs
@@ -228,6 +232,10 @@ def ack_then(
     name = getattr(work, "__name__", "listener")
 
     def listener(ack: Ack, request: BoltRequest) -> None:
+        refusal = check(request.body) if check is not None else None
+        if refusal is not None:
+            ack(**refusal)
+            return
         ack()
 
         def run() -> None:

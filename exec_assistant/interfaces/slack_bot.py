@@ -69,7 +69,9 @@ def create_app(
 
     from exec_assistant.interfaces.listener_kit import ack_now, error_class, is_user_dm
     from exec_assistant.interfaces.post_response import Notice, PostResponse, ack_then
+    from exec_assistant.interfaces.settings_views import EDIT_SETTINGS_ACTION, SETTINGS_CALLBACK
     from exec_assistant.interfaces.slack_guard import SlackRequestGuard
+    from exec_assistant.interfaces.slack_home import settings_errors
     from exec_assistant.interfaces.slack_listeners import SlackListeners
     from exec_assistant.interfaces.slack_views import REMIND_CHOICE_ACTION
     from exec_assistant.notifications.channels.slack import slack_retry_handlers
@@ -149,7 +151,20 @@ def create_app(
     # every other message event (edits, deletions, bots, channels): acknowledged, ignored.
     # Unanswered, Bolt would reply 404 and Slack would retry and count failures.
     app.event("message")(ack_now)
-    app.event("app_home_opened")(ack_then(listeners.home.home_opened, defer, post))
+    home = listeners.home
+    app.event("app_home_opened")(ack_then(home.home_opened, defer, post))
+    app.action(EDIT_SETTINGS_ACTION)(
+        ack_then(home.edit_settings, defer, post, Notice("Edit settings", "click it again"))
+    )
+    app.view(SETTINGS_CALLBACK)(
+        ack_then(
+            home.save_settings,
+            defer,
+            post,
+            Notice("your settings", "open Edit settings and save them again"),
+            check=settings_errors,
+        )
+    )
     return app
 
 

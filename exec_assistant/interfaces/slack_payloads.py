@@ -53,6 +53,8 @@ class BlockActions(_Part):
     """A ``block_actions`` interaction (a button click or a menu choice)."""
 
     user: SlackUser
+    #: what ``views.open`` needs (valid for 3 seconds after the click)
+    trigger_id: str | None = None
     actions: list[Action] = Field(min_length=1)
     channel: Channel | None = None
     container: Container
@@ -71,6 +73,31 @@ class BlockActions(_Part):
         channel = self.container.channel_id or self.channel_id
         ts = self.container.message_ts or (self.message.ts if self.message else None)
         return (channel, ts) if channel and ts else None
+
+
+class InputValue(_Part):
+    """One input's value in a submitted modal (a text input's ``value``, a choice's option)."""
+
+    type: str = ""
+    value: str | None = None
+    selected_option: SelectedOption | None = None
+
+
+class ViewState(_Part):
+    #: block id → action id → value
+    values: dict[str, dict[str, InputValue]] = Field(default_factory=dict)
+
+
+class SubmittedView(_Part):
+    callback_id: str = ""
+    state: ViewState = Field(default_factory=ViewState)
+
+
+class ViewSubmission(_Part):
+    """A modal's ``view_submission``: who submitted it and what the inputs hold."""
+
+    user: SlackUser
+    view: SubmittedView
 
 
 class SlashCommand(_Part):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from exec_assistant.models import Meeting, MeetingStatus, User
+from exec_assistant.models import AttemptStatus, LedgerState, Meeting, MeetingStatus, User
 from exec_assistant.notifications.rendering import (
     ACTIONS_BLOCK_ID,
     Block,
@@ -21,7 +21,9 @@ from exec_assistant.notifications.rendering import (
     status_block,
     truncate,
 )
+from exec_assistant.workflows.acknowledge import describe
 from exec_assistant.workflows.reminders import ReminderChoice
+from exec_assistant.workflows.timeline import CycleEntry, CycleKind
 
 REMIND_CHOICE_ACTION = "remind_later_choice"
 #: Meetings listed at most (a message holds 50 blocks, the Home tab 100).
@@ -183,8 +185,11 @@ def home_view(
     now: datetime,
     *,
     complete: bool = True,
+    last_notification: Block | None = None,
+    settings: list[Block] | None = None,
 ) -> dict[str, Any]:
-    """The App Home tab: upcoming meetings and their prep status (or how to get set up)."""
+    """The App Home tab: upcoming meetings and their prep status, the last notification, the
+    executive's settings (or how to get set up)."""
     if user is None:
         blocks: list[Block] = [
             {"type": "section", "text": {"type": "mrkdwn", "text": setup_text(slack_user_id)}}
@@ -204,4 +209,42 @@ def home_view(
                 ],
             }
         )
+        if last_notification is not None:
+            blocks.append(last_notification)
+        blocks += settings or []
     return {"type": "home", "blocks": blocks}
+
+
+_KIND_NAMES = {
+    CycleKind.PREP: "prep notification",
+    CycleKind.REMINDER: "reminder",
+    CycleKind.ESCALATION: "escalation",
+}
+
+
+def last_notification_block(meeting: Meeting, cycle: CycleEntry, user: User) -> Block:
+    """One context line: the meeting's latest notification cycle (from its timeline), how it
+    went out and what the executive answered."""
+    kind = _KIND_NAMES[cycle.kind]
+    delivered = next(
+        (a for a in reversed(cycle.attempts) if a.status == AttemptStatus.DELIVERED), None
+    )
+    if delivered is not None:
+        at = (delivered.completed_at or delivered.started_at).astimezone(user.zone)
+        how = f"sent by {delivered.channel.value} {at:%a} {at:%H:%M}"
+    elif cycle.state == LedgerState.EXHAUSTED:
+        how = "not delivered: every channel failed"
+    else:
+        how = "being sent"
+    answer = (
+        describe(cycle.acknowledgement, user)
+        if cycle.acknowledgement is not None
+        else ("not answered yet" if delivered is not None else "")
+    )
+    title = mrkdwn_escape(truncate(meeting.title, 150))
+    text = f"Last notification: {kind} for *{title}*, {how}" + (f" · {answer}" if answer else "")
+    return {
+        "type": "context",
+        "block_id": "last_notification",
+        "elements": [{"type": "mrkdwn", "text": text}],
+    }

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exec_assistant.cli.users import _quiet_hours
 from exec_assistant.models import Channel, MeetingStatus, QuietHours
+from exec_assistant.workflows.user_settings import SettingError, parse_quiet_hours
 from tests.cli.conftest import Cli, add_meeting, add_user, assert_one_line_error
 
 
@@ -58,11 +58,9 @@ def test_users_set_bad_input_changes_nothing(cli: Cli, args: list[str], message:
 
 @given(st.text(max_size=20))
 def test_quiet_hours_parse_or_refuse(text: str) -> None:
-    import typer
-
     try:
-        parsed = _quiet_hours(text)
-    except typer.BadParameter:
+        parsed = parse_quiet_hours(text)
+    except SettingError:
         return
     assert parsed is None or parsed.start != parsed.end
 

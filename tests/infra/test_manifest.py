@@ -138,6 +138,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat_update": "chat:write",
     "conversations_history": "im:history",  # reconciling an unknown outcome (DM history)
     "conversations_open": "im:write",
+    "views_open": None,  # the App Home's settings modal
     "views_publish": None,
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlackAPI, dm_channel_for
+from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlackAPI, dm_channel_for
 from tests.slack.signing import signed_headers
 
 FORM = "application/x-www-form-urlencoded"
@@ -61,6 +61,10 @@ class Payloads:
     def _next(self) -> int:
         self._n += 1
         return self._n
+
+    def _user(self, user: str) -> dict[str, str]:
+        """The ``user`` of an interaction payload."""
+        return {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team_id}
 
     def command(
         self, text: str = "", *, user: str = OWNER_SLACK_ID, team: str | None = None
@@ -119,12 +123,7 @@ class Payloads:
             }
         payload: dict[str, Any] = {
             "type": "block_actions",
-            "user": {
-                "id": user,
-                "username": user.lower(),
-                "name": user.lower(),
-                "team_id": self.team_id,
-            },
+            "user": self._user(user),
             "api_app_id": APP_ID,
             "token": "gIkuvaNzQIHg97ATvDxqgjtO",
             "trigger_id": f"1336.{n}.d4e5f6",
@@ -154,6 +153,37 @@ class Payloads:
                     "text": "…",
                     **(message or {}),
                 }
+        return Body(urlencode({"payload": json.dumps(payload)}), FORM)
+
+    def view_submission(
+        self, callback_id: str, values: dict[str, Any], *, user: str = OWNER_SLACK_ID
+    ) -> Body:
+        """A modal's submission; ``values`` is ``view.state.values`` (block → action → value)."""
+        n = self._next()
+        payload = {
+            "type": "view_submission",
+            "team": {"id": self.team_id, "domain": "fake-workspace"},
+            "user": self._user(user),
+            "api_app_id": APP_ID,
+            "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+            "trigger_id": f"1337.{n}.g7h8i9",
+            "view": {
+                "id": "V0MODAL001",
+                "team_id": self.team_id,
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": "",
+                "title": {"type": "plain_text", "text": "Your settings"},
+                "blocks": [],
+                "state": {"values": values},
+                "hash": f"1700000400.{n:08d}",
+                "app_id": APP_ID,
+                "bot_id": BOT_ID,
+            },
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
         return Body(urlencode({"payload": json.dumps(payload)}), FORM)
 
     def event(
