@@ -323,6 +323,9 @@ class Meeting(_Model):
     """The channel that delivered it."""
     notified_at: AwareDatetime | None = None
     notification_cycle: str | None = None
+    #: The prep brief (JSON of ``workflows.brief.Brief``), saved when the prep conversation ends
+    #: (``Store.save_meeting_brief``); "since last time" reads the previous occurrence's here.
+    brief: str | None = Field(default=None, max_length=200_000)
     created_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 

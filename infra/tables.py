@@ -71,8 +71,9 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
         (Index("meeting_id-index", "meeting_id"),),
         ttl_attribute="ttl",
     ),
-    # registered calendar feeds (exec_assistant/store/feeds.py: its own small store)
-    TableSpec("feeds", "feed_id", ()),
+    # registered calendar feeds (exec_assistant/store/feeds.py: its own small store); the monitor
+    # queries the due ones (one partition "feed", sorted by next_check_at) instead of scanning
+    TableSpec("feeds", "feed_id", (Index("due-next_check_at-index", "due", "next_check_at"),)),
 )
 
 

@@ -189,13 +189,14 @@ def show(
     """Show one meeting: its details, status, every delivery record with its attempts, and its
     prep brief once prep is completed."""
     from exec_assistant.cli.events import attempts_table
-    from exec_assistant.workflows.brief_history import stored_brief
+    from exec_assistant.workflows.brief_history import meeting_brief
 
     with store_session() as store:
+        meeting = require_meeting(store, meeting_id)
         details = MeetingDetails(
-            meeting=require_meeting(store, meeting_id),
+            meeting=meeting,
             notifications=store.list_notifications_for_meeting(meeting_id),
-            brief=stored_brief(store, meeting_id),
+            brief=meeting_brief(meeting),
         )
     if as_json:
         print_json(details)

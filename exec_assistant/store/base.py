@@ -146,6 +146,11 @@ class Store(Protocol):
         """
         ...
 
+    def save_meeting_brief(self, meeting_id: str, brief: str, *, now: datetime) -> None:
+        """Store the meeting's prep brief (``Meeting.brief``, JSON), replacing an earlier one;
+        nothing else changes but ``updated_at``. ``NotFoundError`` for a missing meeting."""
+        ...
+
     # chat sessions --------------------------------------------------------------------------
     def create_chat_session(self, session: ChatSession) -> tuple[ChatSession, bool]:
         """Create the meeting's session unless one exists. Returns (session, created)."""

@@ -300,6 +300,15 @@ class DynamoDBStore(DynamoDBLedger):
             return False
         return True
 
+    def save_meeting_brief(self, meeting_id: str, brief: str, *, now: datetime) -> None:
+        expr = Expr()
+        expr.set("brief", brief)
+        expr.set("updated_at", now)
+        try:
+            self._update("meetings", meeting_id, expr, f"attribute_exists({expr.n('meeting_id')})")
+        except ConditionFailed as exc:
+            raise NotFoundError(f"meeting {meeting_id} not found") from exc
+
     # chat sessions ---------------------------------------------------------------------------
 
     def create_chat_session(self, session: ChatSession) -> tuple[ChatSession, bool]:

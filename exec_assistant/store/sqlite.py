@@ -239,6 +239,13 @@ class SQLiteStore(SQLiteLedger):
                 self._mark_meeting_recorded(conn, key, at)
         return moved
 
+    def save_meeting_brief(self, meeting_id: str, brief: str, *, now: datetime) -> None:
+        with self._tx() as conn:
+            meeting = self._read_meeting(conn, meeting_id)
+            if meeting is None:
+                raise NotFoundError(f"meeting {meeting_id} not found")
+            self._rewrite_meeting(conn, meeting, {"brief": brief, "updated_at": now})
+
     # chat sessions ---------------------------------------------------------------------------
 
     @staticmethod

@@ -1,10 +1,12 @@
 """Since last time: the previous occurrence's prep, and the open items carried forward.
 
-The brief is stored with the meeting: on the chat-session message that delivered it
-(``ChatMessage.brief``, JSON), appended before the meeting moves to PREP_COMPLETED.
-:func:`previous_prep` finds the most recent earlier meeting of the same series (same UID), or else
-with the same set of attendees, whose prep produced a brief; its open items are asked about
-("which are done?", :func:`done_question`) and what stays open is carried to this brief.
+The brief is stored with the meeting (``Meeting.brief``, JSON; ``Store.save_meeting_brief``)
+when the prep conversation ends, before the meeting moves to PREP_COMPLETED; it outlives the chat
+session (whose record expires a week after the meeting). :func:`previous_prep` finds the most
+recent earlier meeting of the same series (same UID), or else with the same set of attendees,
+whose prep produced a brief (read with the meeting itself: no further store call); its open items
+are asked about ("which are done?", :func:`done_question`) and what stays open is carried to this
+brief.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 
-from exec_assistant.models import Meeting, chat_session_id_for
+from exec_assistant.models import Meeting
 from exec_assistant.store.base import Store
 from exec_assistant.workflows.brief import Brief, PreviousPrep
 from exec_assistant.workflows.calendar_sync import series_uid
@@ -33,15 +35,13 @@ class Question:
     text: str
 
 
-def stored_brief(store: Store, meeting_id: str) -> Brief | None:
-    """The brief stored with a meeting (None before its prep was completed)."""
-    session = store.get_chat_session(chat_session_id_for(meeting_id))
-    messages = session.messages if session is not None else []
-    raw = next((m.brief for m in reversed(messages) if m.brief), None)
-    if raw is None:
+def meeting_brief(meeting: Meeting) -> Brief | None:
+    """The brief stored with ``meeting`` (None before its prep was completed, or when what is
+    stored no longer reads as a brief)."""
+    if meeting.brief is None:
         return None
     try:
-        return Brief.model_validate_json(raw)
+        return Brief.model_validate_json(meeting.brief)
     except ValidationError:
         return None
 
@@ -67,7 +67,7 @@ def previous_prep(store: Store, meeting: Meeting) -> PreviousPrep | None:
         )
         if not same_series and not (people and _attendee_set(candidate) == people):
             continue
-        brief = stored_brief(store, candidate.meeting_id)
+        brief = meeting_brief(candidate)  # read with the candidate: no further store call
         if brief is None:
             continue
         return PreviousPrep(

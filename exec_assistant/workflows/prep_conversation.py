@@ -224,7 +224,8 @@ class QuestionnaireEngine:
             ChatMessage(role="assistant", text=reply_text[:40_000], ts=now, brief=stored),
             now=now,
         )
-        if finished:  # after the brief is stored with the meeting's session
+        if stored is not None:  # the brief kept with the meeting (the session expires)
+            self._store.save_meeting_brief(meeting.meeting_id, stored, now=now)
             self._complete_meeting(meeting, now)
         log_event(
             logger,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from exec_assistant.events.local import LocalEventBus
 from exec_assistant.events.local_scheduler import LocalScheduler
-from exec_assistant.models import ChatMessage, ChatSession, Meeting
+from exec_assistant.models import Meeting
 from exec_assistant.workflows.brief import Answer, BriefMaterial, BuiltinWriter
 from exec_assistant.workflows.brief_facts import meeting_brief_facts
 from exec_assistant.workflows.digest import digest_schedule_name
@@ -67,14 +67,7 @@ def test_meetings_show_prints_the_brief(cli: Cli) -> None:
             answers=[Answer(label="Topics to raise", text="- price cap\n- [SLA] credits")],
         )
     )
-    session, _ = store.create_chat_session(
-        ChatSession.for_meeting(meeting, user, now=datetime.now(UTC))
-    )
-    store.append_chat_message(
-        session.session_id,
-        ChatMessage(role="assistant", text="brief", brief=brief.model_dump_json()),
-        now=datetime.now(UTC),
-    )
+    store.save_meeting_brief("mtg-brief", brief.model_dump_json(), now=datetime.now(UTC))
     shown = cli("meetings", "show", "mtg-brief")
     assert shown.exit_code == 0, shown.output
     assert "Prep brief: Acme renewal" in shown.stdout

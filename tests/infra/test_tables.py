@@ -28,7 +28,7 @@ EXPECTED: dict[str, tuple[str, dict[str, tuple[str, str | None]], str | None]] =
         "ttl",
     ),
     "notifications": ("notification_key", {"meeting_id-index": ("meeting_id", None)}, "ttl"),
-    "feeds": ("feed_id", {}, None),
+    "feeds": ("feed_id", {"due-next_check_at-index": ("due", "next_check_at")}, None),
 }
 
 
@@ -108,3 +108,10 @@ def test_point_in_time_recovery_and_deletion_protection_only_in_prod(
     for table in dev.of_type(TABLE):
         assert table["pointInTimeRecovery"] == {"enabled": False}
         assert table["deletionProtectionEnabled"] is False
+
+
+def test_feeds_due_index_is_the_one_the_feed_store_queries(dev: Deployment) -> None:
+    from exec_assistant.store.feeds import DUE_ATTR, FEEDS_DUE_INDEX
+
+    resource = dev.one(TABLE, name="exec-assistant-feeds-dev")
+    assert _indexes(resource) == {FEEDS_DUE_INDEX: (DUE_ATTR, "next_check_at")}

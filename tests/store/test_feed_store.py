@@ -32,13 +32,9 @@ def feeds(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeedStore]
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="exec-assistant-feeds-test",
-            KeySchema=[{"AttributeName": "feed_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "feed_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield DynamoDBFeedStore("exec-assistant-feeds-test", client)
+        dynamodb = DynamoDBFeedStore("exec-assistant-feeds-test", client)
+        dynamodb.create_table()
+        yield dynamodb
 
 
 def feed(n: int, user: str, due: datetime) -> CalendarFeed:
@@ -81,3 +77,58 @@ def test_feed_store_contract(feeds: FeedStore) -> None:
         result="late",
     )
     assert feeds.get_feed("feed-1") is None
+
+
+def test_only_due_feeds_are_read_oldest_first(feeds: FeedStore) -> None:
+    for n in range(30):  # one due every tenth feed, the rest hours away
+        due = T0 - timedelta(minutes=n) if n % 10 == 0 else T0 + timedelta(hours=1 + n)
+        feeds.put_feed(feed(n, f"usr-{n % 3}", due))
+    assert [f.feed_id for f in feeds.due_feeds(T0)] == ["feed-20", "feed-10", "feed-0"]
+    assert feeds.due_feeds(T0 - timedelta(hours=1)) == []
+    feeds.record_check(
+        "feed-10",
+        etag=None,
+        last_modified=None,
+        checked_at=T0,
+        next_check_at=T0 + timedelta(minutes=15),
+        result="imported",
+    )
+    assert [f.feed_id for f in feeds.due_feeds(T0)] == ["feed-20", "feed-0"]
+    later = [f.feed_id for f in feeds.due_feeds(T0 + timedelta(hours=2, minutes=30))]
+    assert later == ["feed-20", "feed-0", "feed-10", "feed-1"]
+
+
+def test_dynamodb_due_feeds_query_the_index_and_never_scan(tmp_path: Path) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from exec_assistant.store.feeds import FEEDS_DUE_INDEX
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        store = DynamoDBFeedStore("exec-assistant-feeds-test", client)
+        store.create_table()
+        for n in range(5):
+            store.put_feed(feed(n, "usr-a", T0 + timedelta(hours=n - 2)))
+        calls: list[tuple[str, dict[str, Any]]] = []
+        client.meta.events.register(
+            "provide-client-params.dynamodb.*",
+            lambda params, model, **_: calls.append((model.name, dict(params))),
+        )
+        assert [f.feed_id for f in store.due_feeds(T0)] == ["feed-0", "feed-1", "feed-2"]
+    assert [name for name, _ in calls] == ["Query"]
+    assert calls[0][1]["IndexName"] == FEEDS_DUE_INDEX
+
+
+def test_sqlite_due_feeds_search_the_next_check_index(tmp_path: Path) -> None:
+    import sqlite3
+
+    from exec_assistant.store.feeds import DUE_SQL
+
+    SQLiteFeedStore(tmp_path / "feeds.db").close()
+    with sqlite3.connect(tmp_path / "feeds.db") as conn:
+        plan = " ".join(
+            str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {DUE_SQL}", ("x",))
+        )
+    assert "USING INDEX calendar_feeds_due" in plan, plan
+    assert "SCAN" not in plan.replace("USING INDEX", ""), plan

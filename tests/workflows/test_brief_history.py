@@ -3,11 +3,21 @@ series shows it, asks which open items are done, and carries the rest forward.""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 
 from exec_assistant.components import Runtime
-from exec_assistant.models import ChatSession, Meeting, MeetingSource, MeetingStatus, User
-from exec_assistant.workflows.brief_history import stored_brief
+from exec_assistant.models import (
+    ChatSession,
+    Meeting,
+    MeetingSource,
+    MeetingStatus,
+    User,
+    chat_session_id_for,
+)
+from exec_assistant.store.sqlite import SQLiteStore
+from exec_assistant.workflows.brief import Brief
+from exec_assistant.workflows.brief_history import meeting_brief
 from exec_assistant.workflows.prep_conversation import QUESTIONS, QuestionnaireEngine
 from tests.workflows.conftest import NOW, Clock
 
@@ -29,6 +39,12 @@ def occurrence(runtime: Runtime, user: User, n: int) -> Meeting:
         meeting.meeting_id, MeetingStatus.PREP_IN_PROGRESS, now=NOW
     )
     return meeting
+
+
+def brief_of(runtime: Runtime, meeting: Meeting) -> Brief | None:
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    return meeting_brief(stored)
 
 
 def run_prep(
@@ -55,17 +71,24 @@ def test_open_items_are_asked_about_and_carried_forward(
     run_prep(
         runtime, user, first, clock, ["Unblock hiring", "- price cap\n- SLA credits", "-", "none"]
     )
-    brief = stored_brief(runtime.store, first.meeting_id)
+    brief = brief_of(runtime, first)
     assert brief is not None and brief.open_items == ["price cap", "SLA credits"]
     assert brief.previous is None
 
+    # the chat session is gone (its record expires a week after the meeting): the history
+    # reads the brief kept with the meeting
+    store = runtime.store
+    assert isinstance(store, SQLiteStore)
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("DELETE FROM chat_sessions WHERE meeting_id=?", (first.meeting_id,))
+    assert runtime.store.get_chat_session(chat_session_id_for(first.meeting_id)) is None
     second = occurrence(runtime, user, 1)
     opening, texts = run_prep(
         runtime, user, second, clock, ["1", "Agree the plan", "Q1 budget", "-", "none"]
     )
     assert "Last time these were open:\n1. price cap\n2. SLA credits" in opening
     assert texts[0] == QUESTIONS[0].text
-    later = stored_brief(runtime.store, second.meeting_id)
+    later = brief_of(runtime, second)
     assert later is not None and later.previous is not None
     assert later.previous.meeting_id == first.meeting_id
     assert [a.text for a in later.previous.answers] == [
