@@ -8,9 +8,10 @@ address. Thresholds come from :class:`~infra.config.AlarmSettings` (config keys 
 =======================  ===================================================================
 alarm                    fires when (5-minute periods)
 =======================  ===================================================================
-``{queue}-dlq``          a dead-letter queue holds messages (trigger, scheduler, post-response)
-``{function}-errors``    the prep trigger / Slack bot raised (Lambda ``Errors``)
-``{function}-throttles`` Lambda throttled the prep trigger / Slack bot
+``{queue}-dlq``          a dead-letter queue holds messages (trigger, scheduler, email-events)
+``{function}-errors``    the prep trigger / Slack bot / webhooks / email events raised
+                         (Lambda ``Errors``)
+``{function}-throttles`` Lambda throttled one of those functions
 ``notification-exhausted``  a cycle ended with every channel failed (EMF ``NotificationExhausted``)
 ``monitor-missed``       no completed calendar monitor run (EMF ``CalendarMonitorRun``) in N
                          consecutive intervals; missing data counts as missed
@@ -42,7 +43,10 @@ NAMESPACE = "ExecAssistant"
 LOGS_NAMESPACE = "ExecAssistant/Logs"
 PERIOD_S = 300
 #: The functions whose errors and throttles page (the monitor's failures show as missed runs).
-PAGED_FUNCTIONS = ("prep-trigger", "slack-bot")
+PAGED_FUNCTIONS = ("prep-trigger", "slack-bot", "webhooks", "email-events")
+#: The dead-letter queues ``exec-assistant dlq drain --queue`` re-drives; the others are read
+#: by hand (docs/runbook.md).
+DRAINABLE_QUEUES = ("trigger", "scheduler", "post-response")
 #: Lines our JSON logger writes at ERROR (exec_assistant/logs.py: ``"level": "ERROR"``).
 ERROR_LINES = '{ $.level = "ERROR" }'
 
@@ -72,7 +76,7 @@ class AlarmSpec:
 @dataclass(frozen=True)
 class Watched:
     """What the alarms watch: functions by component, dead-letter queues by ``--queue`` name
-    (``trigger``, ``scheduler``, ``post-response``), and the Slack API."""
+    (``trigger``, ``scheduler``, ``email-events``), and the HTTP API."""
 
     functions: Mapping[str, DeployedFunction]
     queues: Mapping[str, aws.sqs.Queue]
@@ -111,7 +115,11 @@ def alarm_specs(cfg: StackConfig, watched: Watched) -> list[AlarmSpec]:
         AlarmSpec(
             what=f"{label}-dlq",
             description=f"Messages in the {label} dead-letter queue: something failed for good "
-            f"and waits to be re-driven (exec-assistant dlq drain --queue {label}).",
+            + (
+                f"and waits to be re-driven (exec-assistant dlq drain --queue {label})."
+                if label in DRAINABLE_QUEUES
+                else "; read the messages (docs/runbook.md), then purge the queue."
+            ),
             metric=dlq_metric(queue),
             threshold=limits.dlq_messages,
         )

@@ -177,14 +177,19 @@ def list_schedules_statement() -> Statement:
     return statement("ListSchedulesByPrefix", (LIST_SCHEDULES_ACTION,), ["*"])
 
 
-def ses_statement(ctx: AccountContext, from_email: str) -> Statement:
-    """Send from the configured identity, verified either as the address or as its domain."""
+def ses_statement(
+    ctx: AccountContext, from_email: str, configuration_set_arn: pulumi.Input[str] | None = None
+) -> Statement:
+    """Send from the configured identity, verified either as the address or as its domain;
+    when the stack has a configuration set, SES also checks ``ses:SendEmail`` on that set."""
     domain = from_email.rsplit("@", 1)[1]
-    return statement(
-        "SendFromConfiguredIdentity",
-        ("ses:SendEmail",),
-        [ctx.arn("ses", f"identity/{from_email}"), ctx.arn("ses", f"identity/{domain}")],
-    )
+    resources: list[pulumi.Input[str]] = [
+        ctx.arn("ses", f"identity/{from_email}"),
+        ctx.arn("ses", f"identity/{domain}"),
+    ]
+    if configuration_set_arn is not None:
+        resources.append(configuration_set_arn)
+    return statement("SendFromConfiguredIdentity", ("ses:SendEmail",), resources)
 
 
 def sqs_send_statement(sid: str, queue_arn: pulumi.Input[str]) -> Statement:

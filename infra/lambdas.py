@@ -5,10 +5,10 @@ default of "never expire"), its own role and one inline policy: the logs stateme
 caller grants. Logs are JSON (Lambda's ``loggingConfig``), one object per line.
 
 SnapStart (config ``enable_snapstart``, default on) applies to the functions whose cold start a
-person waits for or that a burst of events fans out to — the Slack bot and the prep trigger
-(``FunctionSpec.snapstart``). SnapStart only serves *published versions*: such a function is
-published on every change and gets the alias :data:`ALIAS` pointing at its newest version, and
-everything that invokes it (API Gateway, the EventBridge rule) targets the alias, never
+person waits for or that a burst of events fans out to — the Slack bot, the prep trigger and the
+webhooks (``FunctionSpec.snapstart``). SnapStart only serves *published versions*: such a
+function is published on every change and gets the alias :data:`ALIAS` pointing at its newest
+version, and everything that invokes it (API Gateway, the EventBridge rule) targets the alias, never
 ``$LATEST``. The runtime hooks are in :mod:`exec_assistant.snapshots`.
 """
 
@@ -39,8 +39,12 @@ class FunctionSpec:
     description: str
     #: the stack secrets (package names) this function reads: their ARNs go to its environment
     secrets: tuple[str, ...] = ()
-    #: whether the function sends email (gets SES_FROM_EMAIL and ses:SendEmail)
+    #: whether the function sends email (gets SES_FROM_EMAIL, SES_CONFIGURATION_SET and
+    #: ses:SendEmail)
     sends_email: bool = False
+    #: whether the function needs the API's public address (PUBLIC_BASE_URL): it verifies
+    #: Twilio's signatures, or sends SMS with a status callback or emails with action links
+    public_url: bool = False
     #: whether the function runs with SnapStart when the stack enables it
     snapstart: bool = False
     #: whether the function writes prep briefs (gets the Bedrock writer's settings and
@@ -48,14 +52,25 @@ class FunctionSpec:
     writes_briefs: bool = False
 
 
+#: What a function that may send a notification reads: the channels' credentials and the key
+#: that signs the email's action links.
+NOTIFYING_SECRETS = (
+    "slack_bot_token",
+    "twilio_account_sid",
+    "twilio_auth_token",
+    "twilio_from_number",
+    "action_link_secret",
+)
+
 PREP_TRIGGER = FunctionSpec(
     component="prep-trigger",
     handler="exec_assistant.workflows.prep_trigger_handler.lambda_handler",
     memory_mb=512,
     timeout_s=60,
     description="MeetingPrepRequired → notify the executive (Slack, then SMS, then email)",
-    secrets=("slack_bot_token", "twilio_account_sid", "twilio_auth_token", "twilio_from_number"),
+    secrets=NOTIFYING_SECRETS,
     sends_email=True,
+    public_url=True,
     snapstart=True,
 )
 SLACK_BOT = FunctionSpec(
@@ -87,6 +102,35 @@ DIGEST = FunctionSpec(
     secrets=("slack_bot_token",),
 )
 
+#: Twilio's webhooks and the email action links (exec_assistant/interfaces/webhooks.py says why
+#: this is not the Slack bot's function). A failed SMS receipt moves the cycle to the next
+#: channel at once, so it may notify (within the invocation's deadline, like the trigger);
+#: someone waits on each request (Twilio gives up after 15 s, a browser later).
+WEBHOOKS = FunctionSpec(
+    component="webhooks",
+    handler="exec_assistant.interfaces.webhooks.lambda_handler",
+    memory_mb=512,
+    timeout_s=30,
+    description="SMS replies, SMS delivery receipts, email action links "
+    "(POST /twilio/sms, POST /twilio/status, GET/POST /actions/{token})",
+    secrets=NOTIFYING_SECRETS,
+    sends_email=True,
+    public_url=True,
+    snapstart=True,
+)
+#: SES's events for the stack's configuration set (bounce, complaint, delivery, reject): a bounce
+#: or complaint fails the attempt for good and moves the cycle on, so it may notify.
+EMAIL_EVENTS = FunctionSpec(
+    component="email-events",
+    handler="exec_assistant.workflows.email_events.lambda_handler",
+    memory_mb=512,
+    timeout_s=60,
+    description="SES bounce/complaint/delivery/reject events → the notification ledger",
+    secrets=NOTIFYING_SECRETS,
+    sends_email=True,
+    public_url=True,
+)
+
 
 @dataclass(frozen=True)
 class DeployedFunction:
@@ -112,20 +156,35 @@ class DeployedFunction:
         return name
 
 
+@dataclass(frozen=True)
+class Endpoints:
+    """What the stack tells the functions about its public face and its email."""
+
+    #: the HTTP API's endpoint (PUBLIC_BASE_URL)
+    public_base_url: pulumi.Input[str]
+    #: the SES configuration set's name (SES_CONFIGURATION_SET); ``None`` without email
+    ses_configuration_set: pulumi.Input[str] | None = None
+
+
 def function_environment(
     spec: FunctionSpec,
     cfg: StackConfig,
     shared: Mapping[str, pulumi.Input[str]],
     secrets: Mapping[str, aws.secretsmanager.Secret],
+    endpoints: Endpoints,
 ) -> dict[str, pulumi.Input[str]]:
-    """``shared`` plus this function's secret ARNs (never values), the SES sender and the
-    Bedrock brief writer's settings."""
+    """``shared`` plus this function's secret ARNs (never values), the SES sender and
+    configuration set, the public address and the Bedrock brief writer's settings."""
     variables = dict(shared)
     for name in spec.secrets:
         if name in secrets:
             variables[f"{name.upper()}_SECRET_ARN"] = secrets[name].arn
     if spec.sends_email and cfg.ses_from_email:
         variables["SES_FROM_EMAIL"] = cfg.ses_from_email
+        if endpoints.ses_configuration_set is not None:
+            variables["SES_CONFIGURATION_SET"] = endpoints.ses_configuration_set
+    if spec.public_url:
+        variables["PUBLIC_BASE_URL"] = endpoints.public_base_url
     if spec.writes_briefs and cfg.bedrock is not None:
         variables["BRIEF_WRITER"] = "bedrock"
         variables["BEDROCK_MODEL_ID"] = cfg.bedrock.model_id

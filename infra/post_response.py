@@ -18,21 +18,13 @@ import pulumi_aws as aws
 
 from infra.config import StackConfig
 from infra.naming import resource_name, tags
+from infra.rule_delivery import dead_letter_queue
 
-#: Records stay 14 days (SQS's maximum): time to read what was lost.
-RETENTION_S = 14 * 24 * 3600
 ALARM_PERIOD_S = 300
 
 
 def create_post_response_dlq(cfg: StackConfig) -> aws.sqs.Queue:
-    name = resource_name("slack-post-response-dlq", cfg.env)
-    return aws.sqs.Queue(
-        name,
-        name=name,
-        message_retention_seconds=RETENTION_S,
-        sqs_managed_sse_enabled=True,
-        tags=tags(cfg.env),
-    )
+    return dead_letter_queue(resource_name("slack-post-response-dlq", cfg.env), cfg)
 
 
 def create_post_response_alarm(

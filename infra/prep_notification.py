@@ -28,17 +28,15 @@ import pulumi_aws as aws
 from infra import iam, lambdas
 from infra.config import StackConfig
 from infra.naming import resource_name, tags
+from infra.rule_delivery import Delivery, dead_letter_queue, deliver_to_function
 
 EVENT_SOURCES = ("exec-assistant.calendar-monitor", "exec-assistant.reminders")
 DETAIL_TYPE = "MeetingPrepRequired"
 EVENT_PATTERN = {"source": list(EVENT_SOURCES), "detail-type": [DETAIL_TYPE]}
 
-#: EventBridge → Lambda delivery retries (throttling, service errors) for up to an hour.
-RULE_MAX_RETRY_ATTEMPTS = 8
-RULE_MAX_EVENT_AGE_S = 3600
-#: Lambda's own async retries of a failing handler; the handler is idempotent (ledger claims).
-LAMBDA_ASYNC_RETRIES = 2
-DLQ_RETENTION_S = 14 * 24 * 3600
+#: EventBridge → Lambda delivery retries (throttling, service errors) for up to an hour; then
+#: Lambda's own two async retries of a failing handler (idempotent: ledger claims).
+DELIVERY = Delivery(max_retry_attempts=8, max_event_age_s=3600, lambda_async_retries=2)
 
 
 @dataclass(frozen=True)
@@ -81,18 +79,6 @@ def create_scheduler(
     return Scheduler(group=group, role=role, dlq=dlq)
 
 
-def dead_letter_queue(name: str, cfg: StackConfig) -> aws.sqs.Queue:
-    """A DLQ kept 14 days; SSE-SQS, since EventBridge cannot write to a queue under the AWS
-    managed aws/sqs KMS key."""
-    return aws.sqs.Queue(
-        name,
-        name=name,
-        message_retention_seconds=DLQ_RETENTION_S,
-        sqs_managed_sse_enabled=True,
-        tags=tags(cfg.env),
-    )
-
-
 def scheduler_environment(
     scheduler: Scheduler, bus: aws.cloudwatch.EventBus
 ) -> dict[str, pulumi.Input[str]]:
@@ -115,7 +101,6 @@ def create_prep_trigger(
     deployed = lambdas.create_function(
         lambdas.PREP_TRIGGER, cfg, code=code, environment=environment
     )
-    function = deployed.function
 
     dlq_name = resource_name("prep-dlq", cfg.env)
     dlq = dead_letter_queue(dlq_name, cfg)
@@ -129,56 +114,15 @@ def create_prep_trigger(
         event_pattern=json.dumps(EVENT_PATTERN),
         tags=tags(cfg.env),
     )
-    aws.sqs.QueuePolicy(
-        f"{dlq_name}-policy",
-        queue_url=dlq.url,
-        policy=pulumi.Output.json_dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "PrepRuleDeadLetters",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": "sqs:SendMessage",
-                        "Resource": dlq.arn,
-                        "Condition": {"ArnEquals": {"aws:SourceArn": rule.arn}},
-                    }
-                ],
-            }
-        ),
-    )
-    permission = aws.lambda_.Permission(
-        f"{rule_name}-invoke",
-        action="lambda:InvokeFunction",
-        function=function.name,
-        qualifier=deployed.qualifier,
-        principal="events.amazonaws.com",
-        source_arn=rule.arn,
-    )
-    aws.cloudwatch.EventTarget(
-        f"{rule_name}-target",
-        rule=rule.name,
+    deliver_to_function(
+        cfg,
+        rule=rule,
+        rule_name=rule_name,
+        deployed=deployed,
+        dlq=dlq,
+        dlq_name=dlq_name,
+        delivery=DELIVERY,
+        sid="PrepRuleDeadLetters",
         event_bus_name=bus.name,
-        target_id="prep-trigger",
-        arn=deployed.invoke_arn,  # the SnapStart alias when enabled
-        retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-            maximum_retry_attempts=RULE_MAX_RETRY_ATTEMPTS,
-            maximum_event_age_in_seconds=RULE_MAX_EVENT_AGE_S,
-        ),
-        dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dlq.arn),
-        opts=pulumi.ResourceOptions(depends_on=[permission]),
-    )
-    aws.lambda_.FunctionEventInvokeConfig(
-        f"{resource_name('prep-trigger', cfg.env)}-async",
-        function_name=function.name,
-        qualifier=deployed.qualifier,  # async config is per qualifier: the one EventBridge calls
-        maximum_retry_attempts=LAMBDA_ASYNC_RETRIES,
-        maximum_event_age_in_seconds=RULE_MAX_EVENT_AGE_S,
-        destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
-            on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
-                destination=dlq.arn
-            )
-        ),
     )
     return PrepTrigger(deployed=deployed, rule=rule, dlq=dlq)

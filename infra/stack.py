@@ -10,11 +10,21 @@ slack bot          stack tables; read the Slack token and signing secret; create
 calendar monitor   stack tables; ``events:PutEvents`` on the stack bus; read the Slack token;
                    create/get/update/delete schedules in the group + pass the scheduler role,
                    ``scheduler:ListSchedules`` (no resource-level permission exists for it)
-prep trigger       stack tables; read the Slack token and Twilio secrets; create/delete
-                   schedules + pass the scheduler role; send to its DLQ (async failures);
-                   ``ses:SendEmail`` from the configured identity
+prep trigger       stack tables; read the Slack token, Twilio secrets and link-signing key;
+                   create/delete schedules + pass the scheduler role; send to its DLQ (async
+                   failures); ``ses:SendEmail`` from the configured identity through the
+                   stack's configuration set
 digest             stack tables; read the Slack token (one morning digest per user and day)
+webhooks           what the prep trigger may do, without a DLQ (a request is answered, not
+                   queued): an answer edits the DM, cancels or creates reminders, and a failed
+                   SMS receipt moves the cycle on to the next channel
+email events       what the prep trigger may do, with its own DLQ: a bounce or complaint moves
+                   the cycle on to the next channel
 =================  ==========================================================================
+
+The webhooks and the SES configuration set with its email events function exist with the prep
+notifications (``enable_prep_notification``); the set, its function and the link-signing key
+only when the stack sends email (``ses_from_email``).
 
 Operations (infra/alarms.py, infra/dashboard.py): one SNS topic for every alarm, the alarms on the
 dead-letter queues, the functions, the notifications, the monitor and the Slack latency, a log
@@ -23,7 +33,7 @@ metric filter per function, and the dashboard ``exec-assistant-ops-{env}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
@@ -31,12 +41,13 @@ import pulumi_aws as aws
 
 from infra import iam, lambdas
 from infra.alarms import Watched, create_alarms
-from infra.api import create_slack_api
+from infra.api import HttpApi, create_http_api, route_answers, route_slack
 from infra.app_secrets import create_secrets
 from infra.bus import create_bus
 from infra.config import StackConfig
 from infra.dashboard import create_dashboard
 from infra.digest import route_digest
+from infra.email_events import create_configuration_set, route_email_events
 from infra.monitor import schedule_monitor
 from infra.post_response import create_post_response_alarm, create_post_response_dlq
 from infra.prep_notification import (
@@ -76,7 +87,16 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
     tables = create_tables(cfg)
     secrets = create_secrets(cfg)
     bus = create_bus(cfg)
+    http = create_http_api(cfg)
     scheduler = create_scheduler(cfg, ctx, bus) if cfg.enable_prep_notification else None
+    sends_email = scheduler is not None and cfg.ses_from_email is not None
+    configuration_set = create_configuration_set(cfg) if sends_email else None
+    endpoints = lambdas.Endpoints(
+        public_base_url=http.endpoint,
+        ses_configuration_set=(
+            configuration_set.configuration_set_name if configuration_set is not None else None
+        ),
+    )
     shared = shared_environment(cfg, tables, bus, scheduler)
     table_statement = iam.dynamodb_statement([table.arn for table in tables.values()])
     schedule_statements = (
@@ -86,7 +106,7 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
     )
 
     def environment(spec: lambdas.FunctionSpec) -> dict[str, pulumi.Input[str]]:
-        return lambdas.function_environment(spec, cfg, shared, secrets)
+        return lambdas.function_environment(spec, cfg, shared, secrets, endpoints)
 
     def base_statements(spec: lambdas.FunctionSpec) -> list[iam.Statement]:
         """What every function gets: the stack's tables and read access to its own secrets."""
@@ -96,6 +116,14 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
             statements.append(iam.secrets_statement(secret_arns))
         if spec.writes_briefs and cfg.bedrock is not None:
             statements.extend(iam.bedrock_statements(ctx, cfg.bedrock))
+        return statements
+
+    def notifying_statements(spec: lambdas.FunctionSpec) -> list[iam.Statement]:
+        """A function that may send a notification: its base, the schedules, SES."""
+        statements = [*base_statements(spec), *schedule_statements]
+        if cfg.ses_from_email and spec.sends_email:
+            set_arn = configuration_set.arn if configuration_set is not None else None
+            statements.append(iam.ses_statement(ctx, cfg.ses_from_email, set_arn))
         return statements
 
     spec = lambdas.SLACK_BOT
@@ -115,7 +143,7 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
             iam.sqs_send_statement("PostResponseFailuresToDlq", post_response_dlq.arn),
         ],
     )
-    api = create_slack_api(cfg, slack_bot)
+    slack_webhook_url = route_slack(cfg, http, slack_bot)
 
     spec = lambdas.CALENDAR_MONITOR
     monitor = lambdas.create_function(spec, cfg, code=code, environment=environment(spec))
@@ -127,7 +155,8 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
 
     outputs: dict[str, pulumi.Output[Any]] = {
         "environment": pulumi.Output.from_input(cfg.env),
-        "slack_webhook_url": api.webhook_url,
+        "api_endpoint": http.endpoint,
+        "slack_webhook_url": slack_webhook_url,
         "slack_bot_function_arn": slack_bot.function.arn,
         "slack_bot_invoke_arn": slack_bot.invoke_arn,
         "calendar_monitor_function_arn": monitor.function.arn,
@@ -144,12 +173,9 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
         spec = lambdas.PREP_TRIGGER
         trigger = create_prep_trigger(cfg, bus=bus, code=code, environment=environment(spec))
         trigger_statements = [
-            *base_statements(spec),
-            *schedule_statements,
+            *notifying_statements(spec),
             iam.sqs_send_statement("AsyncFailuresToDlq", trigger.dlq.arn),
         ]
-        if cfg.ses_from_email:
-            trigger_statements.append(iam.ses_statement(ctx, cfg.ses_from_email))
         lambdas.grant(trigger.deployed, cfg, trigger_statements)
         outputs["prep_trigger_function_arn"] = trigger.deployed.function.arn
         outputs["prep_trigger_invoke_arn"] = trigger.deployed.invoke_arn
@@ -168,7 +194,30 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
         outputs["digest_function_arn"] = digest.function.arn
         functions[spec.component] = digest
 
-    watched = Watched(functions=functions, queues=queues, api=api.api)
+        functions["webhooks"] = _webhooks(cfg, http, code, environment, notifying_statements)
+        outputs["webhooks_function_arn"] = functions["webhooks"].function.arn
+        outputs["twilio_sms_url"] = http.url("/twilio/sms")
+        outputs["twilio_status_url"] = http.url("/twilio/status")
+
+        if configuration_set is not None:
+            spec = lambdas.EMAIL_EVENTS
+            email = lambdas.create_function(spec, cfg, code=code, environment=environment(spec))
+            routed = route_email_events(cfg, ctx, configuration_set, email)
+            lambdas.grant(
+                email,
+                cfg,
+                [
+                    *notifying_statements(spec),
+                    iam.sqs_send_statement("AsyncFailuresToDlq", routed.dlq.arn),
+                ],
+            )
+            outputs["ses_configuration_set"] = configuration_set.configuration_set_name
+            outputs["email_events_function_arn"] = email.function.arn
+            outputs["email_events_dlq_url"] = routed.dlq.url
+            functions[spec.component] = email
+            queues["email-events"] = routed.dlq
+
+    watched = Watched(functions=functions, queues=queues, api=http.api)
     alarms = create_alarms(cfg, watched)
     # the Slack edge's own alarm, on the same topic and dashboard
     alarms.alarms["slack-post-response-failures"] = create_post_response_alarm(
@@ -178,3 +227,18 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
     outputs["alarm_topic_arn"] = alarms.topic.arn
     outputs["dashboard_name"] = dashboard.dashboard_name
     return outputs
+
+
+def _webhooks(
+    cfg: StackConfig,
+    http: HttpApi,
+    code: pulumi.Archive,
+    environment: Callable[[lambdas.FunctionSpec], dict[str, pulumi.Input[str]]],
+    statements: Callable[[lambdas.FunctionSpec], list[iam.Statement]],
+) -> lambdas.DeployedFunction:
+    """The webhooks function (SMS replies and receipts, email links) and its routes."""
+    spec = lambdas.WEBHOOKS
+    webhooks = lambdas.create_function(spec, cfg, code=code, environment=environment(spec))
+    lambdas.grant(webhooks, cfg, statements(spec))
+    route_answers(cfg, http, webhooks)
+    return webhooks

@@ -20,8 +20,8 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from itsdangerous import BadData, URLSafeSerializer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from exec_assistant.errors import ExecAssistantError
@@ -29,6 +29,9 @@ from exec_assistant.logs import log_event
 from exec_assistant.models import AckAction, AwareDatetime, utcnow
 from exec_assistant.notifications.rendering import SMS_SNOOZE_MINUTES
 from exec_assistant.notifications.types import PrepNotification
+
+if TYPE_CHECKING:
+    from itsdangerous import URLSafeSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,8 @@ LINK_LABELS = {
 
 
 def _serializer(secret: str) -> URLSafeSerializer:
+    from itsdangerous import URLSafeSerializer  # here: most cold starts never sign or read one
+
     return URLSafeSerializer(secret, salt=_SALT)
 
 
@@ -93,6 +98,8 @@ def make_token(
 
 def read_token(secret: str, token: str, *, now: datetime) -> ActionClaims:
     """The token's claims; :class:`LinkError` if it is not ours, altered, or expired."""
+    from itsdangerous import BadData
+
     try:
         claims = ActionClaims.model_validate(_serializer(secret).loads(token))
     except (BadData, ValidationError, ValueError, TypeError):

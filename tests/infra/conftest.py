@@ -23,6 +23,8 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_MARKER = "1b47061264138c4ac30d75fd1eb44270"
+#: What the mocked Secrets Manager GetRandomPassword returns (the link-signing key's seed).
+GENERATED_PASSWORD = "generated-link-key-0123456789abcdef0123456789abcdef0123456789ab"
 
 BASE_CONFIG = {
     "slack_bot_token": "xoxb-test-token-value",
@@ -107,6 +109,8 @@ def _computed(typ: str, name: str, inputs: Mapping[str, Any], rid: str) -> dict[
         "aws:iam/role:Role": f"arn:aws:iam::{ACCOUNT}:role/{physical}",
         "aws:secretsmanager/secret:Secret": prefix.format("secretsmanager")
         + f"secret:{physical}-AbCdEf",
+        "aws:sesv2/configurationSet:ConfigurationSet": prefix.format("ses")
+        + f"configuration-set/{inputs.get('configurationSetName')}",
     }
     state: dict[str, Any] = {"arn": arns.get(typ, f"arn:aws:mock:{REGION}:{ACCOUNT}:{rid}")}
     if typ == "aws:cloudwatch/eventRule:EventRule":
@@ -171,6 +175,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "endpoint": "",
                 "description": "",
             }
+        if token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
+            return {"randomPassword": GENERATED_PASSWORD, "id": "random"}
         if token == "aws:index/getPartition:getPartition":
             return {
                 "partition": "aws",

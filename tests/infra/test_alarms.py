@@ -36,7 +36,11 @@ WITH_PREP = ALWAYS | {
     "prep-trigger-errors",
     "prep-trigger-throttles",
     "notification-exhausted",
+    "webhooks-errors",
+    "webhooks-throttles",
 }
+#: With email (ses_from_email): the SES events function and its dead-letter queue.
+WITH_EMAIL = WITH_PREP | {"email-events-dlq", "email-events-errors", "email-events-throttles"}
 
 
 def _alarms(deployment: Deployment) -> dict[str, Any]:
@@ -58,7 +62,7 @@ def _topic_arn(deployment: Deployment) -> str:
 def test_the_alarm_set_per_scenario(
     dev: Deployment, prod: Deployment, disabled: Deployment
 ) -> None:
-    assert set(_alarms(dev)) == WITH_PREP
+    assert set(_alarms(dev)) == WITH_EMAIL
     assert set(_alarms(prod)) == WITH_PREP
     assert set(_alarms(disabled)) == ALWAYS
 
@@ -85,9 +89,14 @@ def test_dead_letter_queue_alarms_watch_their_queue(dev: Deployment) -> None:
         assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["threshold"] == 1
         assert f"dlq drain --queue {label}" in alarm["alarmDescription"]
+    # SES events are not re-driven by the CLI: the alarm says to read them, not to drain them
+    alarm = alarms["email-events-dlq"]
+    assert alarm["dimensions"] == {"QueueName": "exec-assistant-email-events-dlq-dev"}
+    assert "dlq drain" not in alarm["alarmDescription"]
+    assert "docs/runbook.md" in alarm["alarmDescription"]
 
 
-@pytest.mark.parametrize("component", ["prep-trigger", "slack-bot"])
+@pytest.mark.parametrize("component", ["prep-trigger", "slack-bot", "webhooks", "email-events"])
 @pytest.mark.parametrize("metric", ["Errors", "Throttles"])
 def test_function_errors_and_throttles(dev: Deployment, component: str, metric: str) -> None:
     alarm = _alarms(dev)[f"{component}-{metric.lower()}"]
@@ -174,7 +183,9 @@ def test_bad_alarm_settings_fail_the_preview(run: Run, key: str, value: str) -> 
         run("dev", {**BASE_CONFIG, key: value})
 
 
-@pytest.mark.parametrize("component", ["prep-trigger", "slack-bot", "calendar-monitor"])
+@pytest.mark.parametrize(
+    "component", ["prep-trigger", "slack-bot", "calendar-monitor", "webhooks", "email-events"]
+)
 def test_one_error_line_filter_per_function_log_group(dev: Deployment, component: str) -> None:
     name = f"exec-assistant-{component}-logged-errors-dev"
     metric_filter = dev.one(FILTER, name=name)

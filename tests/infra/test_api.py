@@ -1,4 +1,5 @@
-"""The HTTP API: ``POST /slack/webhook`` → the Slack bot (AWS_PROXY, 2.0), scoped permission."""
+"""The HTTP API: ``POST /slack/webhook`` → the Slack bot (AWS_PROXY, 2.0), scoped permission.
+(The webhooks' routes on the same API: tests/infra/test_answers.py.)"""
 
 from __future__ import annotations
 
@@ -11,12 +12,20 @@ def test_http_api_route_integration_and_stage(any_deployment: Deployment) -> Non
     env = any_deployment.env
     api = any_deployment.one(API, name=f"exec-assistant-api-{env}")
     assert api["protocolType"] == "HTTP"
-    (integration,) = any_deployment.of_type("aws:apigatewayv2/integration:Integration")
+    (integration,) = [
+        i
+        for i in any_deployment.of_type("aws:apigatewayv2/integration:Integration")
+        if i["integrationUri"] == any_deployment.invoke_arn("slack-bot")
+    ]
     assert integration["apiId"] == api.id
     assert integration["integrationType"] == "AWS_PROXY"
     assert integration["payloadFormatVersion"] == "2.0"
     assert integration["integrationUri"] == any_deployment.invoke_arn("slack-bot")
-    (route,) = any_deployment.of_type("aws:apigatewayv2/route:Route")
+    (route,) = [
+        r
+        for r in any_deployment.of_type("aws:apigatewayv2/route:Route")
+        if r["target"] == f"integrations/{integration.id}"
+    ]
     assert route["routeKey"] == "POST /slack/webhook"
     assert route["apiId"] == api.id
     assert route["target"] == f"integrations/{integration.id}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import pytest
 
@@ -16,12 +17,20 @@ HANDLERS = {
     "slack-bot": "exec_assistant.interfaces.slack_bot.lambda_handler",
     "calendar-monitor": "exec_assistant.workflows.calendar_monitor.lambda_handler",
     "digest": "exec_assistant.workflows.digest.lambda_handler",
+    "webhooks": "exec_assistant.interfaces.webhooks.lambda_handler",
+    "email-events": "exec_assistant.workflows.email_events.lambda_handler",
 }
+#: Handlers whose module another engineer is writing right now (issue 14's receipts): the
+#: infrastructure names them by their contract string. An entry must go once the module exists
+#: (the test below fails on a stale entry).
+PENDING_HANDLERS = {"exec_assistant.workflows.email_events.lambda_handler"}
 SIZING = {
     "prep-trigger": (512, 60),
     "slack-bot": (512, 30),
     "calendar-monitor": (512, 120),
     "digest": (512, 60),
+    "webhooks": (512, 30),
+    "email-events": (512, 60),
 }
 
 SHARED_ENV = {
@@ -41,20 +50,29 @@ SCHEDULER_ENV = {
     "SCHEDULER_TARGET_ARN",
     "SCHEDULER_DLQ_ARN",
 }
-#: Per function, with every optional setting configured (the "dev" scenario).
-FULL_ENV = {
-    "slack-bot": SHARED_ENV
-    | SCHEDULER_ENV
-    | {"SLACK_BOT_TOKEN_SECRET_ARN", "SLACK_SIGNING_SECRET_SECRET_ARN", "POST_RESPONSE_DLQ_URL"},
-    "prep-trigger": SHARED_ENV
+#: What a function that may notify gets besides the shared settings ("dev": all configured).
+NOTIFYING_ENV = (
+    SHARED_ENV
     | SCHEDULER_ENV
     | {
         "SLACK_BOT_TOKEN_SECRET_ARN",
         "TWILIO_ACCOUNT_SID_SECRET_ARN",
         "TWILIO_AUTH_TOKEN_SECRET_ARN",
         "TWILIO_FROM_NUMBER_SECRET_ARN",
+        "ACTION_LINK_SECRET_SECRET_ARN",
         "SES_FROM_EMAIL",
-    },
+        "SES_CONFIGURATION_SET",
+        "PUBLIC_BASE_URL",
+    }
+)
+#: Per function, with every optional setting configured (the "dev" scenario).
+FULL_ENV = {
+    "slack-bot": SHARED_ENV
+    | SCHEDULER_ENV
+    | {"SLACK_BOT_TOKEN_SECRET_ARN", "SLACK_SIGNING_SECRET_SECRET_ARN", "POST_RESPONSE_DLQ_URL"},
+    "prep-trigger": NOTIFYING_ENV,
+    "webhooks": NOTIFYING_ENV,
+    "email-events": NOTIFYING_ENV,
     "calendar-monitor": SHARED_ENV | SCHEDULER_ENV | {"SLACK_BOT_TOKEN_SECRET_ARN"},
     "digest": SHARED_ENV | SCHEDULER_ENV | {"SLACK_BOT_TOKEN_SECRET_ARN"},
 }
@@ -75,7 +93,13 @@ def test_handler_runtime_memory_timeout(dev: Deployment, component: str) -> None
     assert function["role"] == dev.role(component).state["arn"]
 
 
-@pytest.mark.parametrize("handler", sorted(HANDLERS.values()))
+def test_pending_handlers_are_not_stale() -> None:
+    for handler in PENDING_HANDLERS:
+        module_name = handler.rpartition(".")[0]
+        assert importlib.util.find_spec(module_name) is None, f"{module_name} exists: unpend it"
+
+
+@pytest.mark.parametrize("handler", sorted(set(HANDLERS.values()) - PENDING_HANDLERS))
 def test_handler_strings_resolve_to_callables_in_the_package(handler: str) -> None:
     module_name, _, attr = handler.rpartition(".")
     module = importlib.import_module(module_name)
@@ -144,7 +168,7 @@ def test_log_groups_created_with_retention_per_env(
 ) -> None:
     deployment = dev if scenario_env == "dev" else prod
     groups = {g["name"]: g for g in deployment.of_type(LOG_GROUP)}
-    for component in HANDLERS:
+    for component in HANDLERS.keys() - ({"email-events"} if scenario_env == "prod" else set()):
         name = f"/aws/lambda/exec-assistant-{component}-{scenario_env}"
         assert groups[name]["retentionInDays"] == days
         function = deployment.function(component)

@@ -107,29 +107,51 @@ def expected(scenario: str) -> dict[str, dict[str, dict[str, Any]]]:
     if enabled:
         trigger_secrets = ["slack-bot-token"]
         if full:
-            trigger_secrets += ["twilio-account-sid", "twilio-auth-token", "twilio-from-number"]
-        trigger = {
-            "WriteOwnLogs": logs("prep-trigger", env),
-            "StackTables": tables,
-            "ReadStackSecrets": {
-                "Action": SECRETS,
-                "Resource": [secret_arn(name, env) for name in trigger_secrets],
-            },
-            **schedules,
+            trigger_secrets += [
+                "twilio-account-sid",
+                "twilio-auth-token",
+                "twilio-from-number",
+                "action-link-secret",
+            ]
+
+        def notifying(component: str) -> dict[str, dict[str, Any]]:
+            """What a function that may send the next notification gets."""
+            statements = {
+                "WriteOwnLogs": logs(component, env),
+                "StackTables": tables,
+                "ReadStackSecrets": {
+                    "Action": SECRETS,
+                    "Resource": [secret_arn(name, env) for name in trigger_secrets],
+                },
+                **schedules,
+            }
+            if full:
+                statements["SendFromConfiguredIdentity"] = {
+                    "Action": ["ses:SendEmail"],
+                    "Resource": [
+                        f"arn:aws:ses:{P}:identity/assistant@example.com",
+                        f"arn:aws:ses:{P}:identity/example.com",
+                        f"arn:aws:ses:{P}:configuration-set/exec-assistant-email-{env}",
+                    ],
+                }
+            return statements
+
+        result["prep-trigger"] = {
+            **notifying("prep-trigger"),
             "AsyncFailuresToDlq": {
                 "Action": ["sqs:SendMessage"],
                 "Resource": [f"arn:aws:sqs:{P}:exec-assistant-prep-dlq-{env}"],
             },
         }
+        result["webhooks"] = notifying("webhooks")
         if full:
-            trigger["SendFromConfiguredIdentity"] = {
-                "Action": ["ses:SendEmail"],
-                "Resource": [
-                    f"arn:aws:ses:{P}:identity/assistant@example.com",
-                    f"arn:aws:ses:{P}:identity/example.com",
-                ],
+            result["email-events"] = {
+                **notifying("email-events"),
+                "AsyncFailuresToDlq": {
+                    "Action": ["sqs:SendMessage"],
+                    "Resource": [f"arn:aws:sqs:{P}:exec-assistant-email-events-dlq-{env}"],
+                },
             }
-        result["prep-trigger"] = trigger
         result["digest"] = {
             "WriteOwnLogs": logs("digest", env),
             "StackTables": tables,
@@ -186,7 +208,9 @@ def test_each_policy_is_attached_to_its_own_role(any_deployment: Deployment) -> 
         assert role_name == policy["name"].replace("-policy-", "-role-")
 
 
-@pytest.mark.parametrize("component", ["slack-bot", "calendar-monitor", "prep-trigger"])
+@pytest.mark.parametrize(
+    "component", ["slack-bot", "calendar-monitor", "prep-trigger", "webhooks", "email-events"]
+)
 def test_function_roles_trust_only_lambda(dev: Deployment, component: str) -> None:
     (trust,) = dev.role(component).policy()["Statement"]
     assert trust == {

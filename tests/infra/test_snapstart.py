@@ -1,5 +1,6 @@
-"""SnapStart: the Slack bot and the prep trigger publish versions behind a ``live`` alias, and
-everything that invokes them targets that alias; ``enable_snapstart=false`` turns it all off."""
+"""SnapStart: the Slack bot, the prep trigger and the webhooks publish versions behind a ``live``
+alias, and everything that invokes them targets that alias; ``enable_snapstart=false`` turns it
+all off."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from tests.infra.conftest import ACCOUNT, REGION, Deployment, deployment
 FUNCTION = "aws:lambda/function:Function"
 ALIAS = "aws:lambda/alias:Alias"
 PERMISSION = "aws:lambda/permission:Permission"
-SNAPSTART = ("slack-bot", "prep-trigger")
+SNAPSTART = ("slack-bot", "prep-trigger", "webhooks")
 
 
 def _function_arn(deployed: Deployment, component: str) -> str:
@@ -39,17 +40,17 @@ def test_snapstart_functions_publish_versions_behind_the_live_alias(
     assert alias["functionVersion"] == "1"  # the version the function's publish created
 
 
-def test_the_calendar_monitor_keeps_plain_invocations(dev: Deployment) -> None:
-    monitor = dev.function("calendar-monitor")
-    assert monitor.get("snapStart") is None
-    assert not monitor.get("publish")
+@pytest.mark.parametrize("component", ["calendar-monitor", "digest", "email-events"])
+def test_the_event_driven_functions_keep_plain_invocations(dev: Deployment, component: str) -> None:
+    function = dev.function(component)
+    assert function.get("snapStart") is None
+    assert not function.get("publish")
     assert len(dev.of_type(ALIAS)) == len(SNAPSTART)
 
 
 def test_api_gateway_invokes_the_slack_bot_alias(dev: Deployment) -> None:
     alias_arn = _function_arn(dev, "slack-bot") + ":live"
-    integration = dev.one("aws:apigatewayv2/integration:Integration")
-    assert integration["integrationUri"] == alias_arn
+    dev.one("aws:apigatewayv2/integration:Integration", integrationUri=alias_arn)
     assert _permission(dev, "apigateway.amazonaws.com", "slack-bot")["qualifier"] == "live"
     assert dev.outputs["slack_bot_invoke_arn"] == alias_arn
 
@@ -59,7 +60,10 @@ def test_the_prep_rule_and_async_config_use_the_trigger_alias(dev: Deployment) -
     target = dev.one("aws:cloudwatch/eventTarget:EventTarget", targetId="prep-trigger")
     assert target["arn"] == alias_arn
     assert _permission(dev, "events.amazonaws.com", "prep-trigger")["qualifier"] == "live"
-    invoke_config = dev.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    invoke_config = dev.one(
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+        functionName="exec-assistant-prep-trigger-dev",
+    )
     assert invoke_config["qualifier"] == "live"
     assert invoke_config["maximumRetryAttempts"] == 2
     assert dev.outputs["prep_trigger_invoke_arn"] == alias_arn
@@ -78,8 +82,10 @@ def test_enable_snapstart_false_turns_it_all_off() -> None:
         function = off.function(component)
         assert function.get("snapStart") is None
         assert not function.get("publish")
-    integration = off.one("aws:apigatewayv2/integration:Integration")
-    assert integration["integrationUri"] == _function_arn(off, "slack-bot")
+    for component in ("slack-bot", "webhooks"):
+        off.one(
+            "aws:apigatewayv2/integration:Integration", integrationUri=_function_arn(off, component)
+        )
     target = off.one("aws:cloudwatch/eventTarget:EventTarget", targetId="prep-trigger")
     assert target["arn"] == _function_arn(off, "prep-trigger")
     assert _permission(off, "apigateway.amazonaws.com", "slack-bot").get("qualifier") is None

@@ -16,6 +16,7 @@ Run = Callable[[str, Mapping[str, str]], Deployment]
 
 ALWAYS_EXPORTED = {
     "environment",
+    "api_endpoint",
     "slack_webhook_url",
     "slack_bot_function_arn",
     "slack_bot_invoke_arn",
@@ -39,7 +40,12 @@ PREP_EXPORTS = {
     "scheduler_group_name",
     "scheduler_dlq_url",
     "digest_function_arn",  # the morning digest needs the schedule group too
+    "webhooks_function_arn",
+    "twilio_sms_url",
+    "twilio_status_url",
 }
+#: With email configured too (ses_from_email).
+EMAIL_EXPORTS = {"ses_configuration_set", "email_events_function_arn", "email_events_dlq_url"}
 
 
 def test_every_named_resource_follows_the_naming_convention(any_deployment: Deployment) -> None:
@@ -61,7 +67,7 @@ def test_every_named_resource_follows_the_naming_convention(any_deployment: Depl
 
 
 def test_exports(dev: Deployment, prod: Deployment, disabled: Deployment) -> None:
-    assert set(dev.outputs) == ALWAYS_EXPORTED | PREP_EXPORTS
+    assert set(dev.outputs) == ALWAYS_EXPORTED | PREP_EXPORTS | EMAIL_EXPORTS
     assert set(prod.outputs) == ALWAYS_EXPORTED | PREP_EXPORTS
     assert set(disabled.outputs) == ALWAYS_EXPORTED
     arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:exec-assistant"
@@ -84,7 +90,10 @@ def test_one_secret_per_configured_value_seeded_as_pulumi_secret(dev: Deployment
         "twilio_auth_token",
         "twilio_from_number",
     }
-    assert set(secrets) == {f"exec-assistant-{n.replace('_', '-')}-dev" for n in expected}
+    generated = "exec-assistant-action-link-secret-dev"  # tests/infra/test_answers.py
+    assert set(secrets) - {generated} == {
+        f"exec-assistant-{n.replace('_', '-')}-dev" for n in expected
+    }
     versions = {v["secretId"]: v for v in dev.of_type(VERSION)}
     for name in expected:
         secret = secrets[f"exec-assistant-{name.replace('_', '-')}-dev"]
@@ -157,7 +166,7 @@ def test_main_program_reads_config_and_exports(
     monkeypatch.setattr(pulumi, "export", exported.setdefault)
     main = Path(__file__).resolve().parents[2] / "infra" / "__main__.py"
     deployed = run_program("dev", FULL_CONFIG, program=lambda: runpy.run_path(str(main)))
-    assert set(exported) == ALWAYS_EXPORTED | PREP_EXPORTS
+    assert set(exported) == ALWAYS_EXPORTED | PREP_EXPORTS | EMAIL_EXPORTS
     functions = deployed.of_type("aws:lambda/function:Function")
-    assert len(functions) == 4
+    assert len(functions) == 6  # bot, monitor, trigger, digest, webhooks, email events
     assert {f["code"].path for f in functions} == {str(prebuilt)}
