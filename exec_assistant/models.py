@@ -420,11 +420,27 @@ class MeetingPrepRequired(BaseModel):
     escalation: bool = False
     cycle: CyclePart | None = None
     #: On an escalation: the ledger key of the delivery it follows up (read by key, consistently).
+    #: On a receipt follow-up: the ledger key of the cycle whose delivery failed.
     source_key: Annotated[str, Field(max_length=512), AfterValidator(_storable)] | None = None
+    #: A receipt follow-up: the provider id (Twilio SID, SES MessageId) whose delivery receipt
+    #: said it failed; the cycle moves on to the channels after that one. Needs ``source_key``.
+    receipt_for: CyclePart | None = None
+
+    @model_validator(mode="after")
+    def _receipt_follow_up(self) -> MeetingPrepRequired:
+        if self.receipt_for is not None and not (
+            self.source_key and self.source_key.startswith(f"{self.meeting_id}#")
+        ):
+            raise ValueError("receipt_for needs the source_key of one of the meeting's cycles")
+        return self
 
     @property
     def cycle_key(self) -> str:
-        """The prep-cycle part of the idempotency key: a reminder/escalation is its own cycle."""
+        """The prep-cycle part of the idempotency key: a reminder/escalation is its own cycle,
+        and so is a receipt follow-up (``<source cycle>#receipt:<provider id>``)."""
+        if self.receipt_for is not None and self.source_key is not None:
+            source_cycle = self.source_key.removeprefix(f"{self.meeting_id}#")
+            return f"{source_cycle}#receipt:{self.receipt_for}"
         if self.reminder_id:
             return f"reminder:{self.reminder_id}"
         return f"prep:{self.cycle}" if self.cycle else "prep"

@@ -1,4 +1,5 @@
-"""Twilio's webhooks: ``POST /twilio/sms`` (replies) — verified first, then acted on.
+"""Twilio's webhooks: ``POST /twilio/sms`` (replies) and ``POST /twilio/status`` (delivery
+receipts) — verified first, then acted on.
 
 Every request is checked with twilio's own ``RequestValidator`` (``X-Twilio-Signature``: HMAC-SHA1
 of the public URL Twilio called plus the sorted form parameters, base64) before anything is
@@ -13,6 +14,7 @@ given, which behind API Gateway or a proxy is not the one the server sees. Witho
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -20,13 +22,18 @@ from urllib.parse import parse_qsl
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import log_event
-from exec_assistant.models import ErrorClass
+from exec_assistant.models import Channel, ErrorClass
+from exec_assistant.notifications.channels.sms import STATUS_CALLBACK_PATH, sms_receipt
 from exec_assistant.workflows.prep_conversation import ConversationEngine
+from exec_assistant.workflows.receipts import apply_receipt
 from exec_assistant.workflows.sms_replies import answer_sms
 
 logger = logging.getLogger(__name__)
 
 SMS_PATH = "/twilio/sms"
+STATUS_PATH = STATUS_CALLBACK_PATH
+#: A Message SID (SMS ``SM…``, MMS ``MM…``).
+MESSAGE_SID = re.compile(r"^(?:SM|MM)[0-9a-fA-F]{32}$")
 TWIML = "application/xml"
 #: More form fields than Twilio ever sends (about 20) means it is not Twilio.
 MAX_FIELDS = 100
@@ -121,3 +128,36 @@ def handle_sms(
         return WebhookReply(status, "") if status == 503 else twiml(None)
     log_event(logger, logging.INFO, "twilio.sms_answered", sid=params.get("MessageSid", ""))
     return twiml(answer)
+
+
+def handle_status(
+    runtime: Runtime, *, url: str, headers: Mapping[str, str], body: bytes
+) -> WebhookReply:
+    """``POST /twilio/status``: verify, then record the message's delivery receipt
+    (:mod:`exec_assistant.workflows.receipts`). Progress statuses (queued, sent…) and unknown
+    messages are answered 200 and change nothing; a signed form that is not a status callback
+    is 400; a store or bus outage is 503 (Twilio's connection overrides may retry it)."""
+    params = verified_form(runtime, url, headers, body)
+    if params is None:
+        return FORBIDDEN
+    sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
+    if not MESSAGE_SID.match(sid) or not status:
+        log_event(logger, logging.WARNING, "twilio.status_malformed", has_sid=bool(sid))
+        return WebhookReply(400, "not a message status callback")
+    receipt = sms_receipt(status, params.get("ErrorCode"), now=runtime.clock())
+    if receipt is None:
+        log_event(logger, logging.INFO, "twilio.status_progress", sid=sid, status=status[:32])
+        return WebhookReply(200, "")
+    try:
+        apply_receipt(runtime, Channel.SMS, sid, receipt)
+    except ExecAssistantError as exc:
+        log_event(
+            logger,
+            logging.ERROR,
+            "twilio.status_failed",
+            sid=sid,
+            error_class=exc.error_class.value,
+            code=exc.code,
+        )
+        return WebhookReply(503 if exc.error_class == ErrorClass.TRANSIENT else 200, "")
+    return WebhookReply(200, "")

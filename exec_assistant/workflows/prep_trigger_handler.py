@@ -176,7 +176,15 @@ def _handle(
         return _finish(event_id, meeting.meeting_id, "skipped", "unknown user")
 
     channel_order: Sequence[Channel] | None = None
-    if detail.escalation:
+    if detail.receipt_for is not None:  # a delivery receipt said the source cycle failed
+        from exec_assistant.workflows.receipts import follow_up_plan
+
+        follow_up = follow_up_plan(runtime, meeting, user, detail)
+        if not follow_up.channel_order:
+            reason = f"no follow-up: {follow_up.reason}"
+            return _finish(event_id, meeting.meeting_id, "skipped", reason)
+        kind, channel_order = follow_up.kind, follow_up.channel_order
+    elif detail.escalation:
         kind = NotificationKind.ESCALATION
         if record is None or not record.final:
             from exec_assistant.notifications.escalation import (

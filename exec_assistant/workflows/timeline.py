@@ -26,6 +26,7 @@ class CycleKind(StrEnum):
     PREP = "prep"  # the first notification (or a replay of it)
     REMINDER = "reminder"  # Remind Later
     ESCALATION = "escalation"  # delivered but not acted on: the next channel
+    RECEIPT = "receipt"  # a delivery receipt said it failed: the channels after it, at once
 
 
 class CycleEntry(BaseModel):
@@ -51,6 +52,8 @@ class Timeline(BaseModel):
 
 def cycle_kind(meeting_id: str, key: str) -> CycleKind:
     cycle = key.removeprefix(f"{meeting_id}#")
+    if "#receipt:" in cycle:
+        return CycleKind.RECEIPT
     if not cycle.startswith("reminder:"):
         return CycleKind.PREP
     reminder_id = cycle.removeprefix("reminder:")

@@ -28,7 +28,7 @@ from typing import Any
 
 from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import register_secret
-from exec_assistant.models import Channel, ErrorClass, User
+from exec_assistant.models import Channel, DeliveryReceipt, ErrorClass, ReceiptStatus, User
 from exec_assistant.notifications.rendering import sms_text
 from exec_assistant.notifications.types import BeforeRequest, DeliveryError, PrepNotification
 
@@ -65,6 +65,53 @@ def classify_twilio_error(code: int | None, status: int, *, writes: bool = True)
         return ErrorClass.TRANSIENT
     # Any other 4xx (21211, 21610, 21614, 21608, 20003, …): the message was not created.
     return ErrorClass.PERMANENT
+
+
+#: Delivery error codes (status callbacks' ``ErrorCode``) of a condition that may pass: queue
+#: overflow, handset unreachable (switched off), missing segment, carrier congestion, rate and
+#: daily limits. Any other code is permanent, except 30008 ("unknown error").
+TRANSIENT_DELIVERY_CODES = frozenset({30001, 30003, 30009, 30017, 30022, 30023})
+UNKNOWN_DELIVERY_CODES = frozenset({30008})
+#: ``MessageStatus`` values that settle a message; the others (queued, sending, sent,
+#: accepted, scheduled…) are progress and change nothing.
+FINAL_STATUSES: dict[str, ReceiptStatus] = {
+    "delivered": ReceiptStatus.DELIVERED,
+    "read": ReceiptStatus.DELIVERED,
+    "undelivered": ReceiptStatus.FAILED,
+    "failed": ReceiptStatus.FAILED,
+    "canceled": ReceiptStatus.FAILED,
+}
+
+
+def classify_delivery_error(code: str | None) -> ErrorClass:
+    """The class of a status callback's ``ErrorCode`` (None or not a number: UNKNOWN)."""
+    if code is None or not code.isdigit():
+        return ErrorClass.UNKNOWN
+    number = int(code)
+    if number in TRANSIENT_DELIVERY_CODES:
+        return ErrorClass.TRANSIENT
+    if number in UNKNOWN_DELIVERY_CODES:
+        return ErrorClass.UNKNOWN
+    return ErrorClass.PERMANENT
+
+
+def sms_receipt(
+    message_status: str, error_code: str | None, *, now: datetime
+) -> DeliveryReceipt | None:
+    """The receipt a status callback stands for, or None for a progress status."""
+    status = FINAL_STATUSES.get(message_status.strip().lower())
+    if status is None:
+        return None
+    code = (error_code or "").strip()[:16] or None
+    failed = status == ReceiptStatus.FAILED
+    return DeliveryReceipt(
+        status=status,
+        provider_status=message_status.strip().lower(),
+        error_class=classify_delivery_error(code) if failed else None,
+        error_code=code if failed else None,
+        at=now,
+        received_at=now,
+    )
 
 
 def twilio_client(

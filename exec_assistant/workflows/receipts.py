@@ -1,0 +1,247 @@
+"""Delivery receipts: what a provider says after it accepted a message, and what that changes.
+
+Twilio posts each SMS's status to ``POST /twilio/status``
+(:func:`exec_assistant.interfaces.twilio_webhooks.handle_status`); SES events arrive through
+EventBridge (:mod:`exec_assistant.workflows.email_events`). Both become a
+:class:`~exec_assistant.models.DeliveryReceipt` and come here (:func:`apply_receipt`):
+
+1. The ledger record is found by provider id (Twilio SID, SES MessageId). None (an unknown
+   message, one sent before receipts existed, or a receipt that beat the delivery's own write):
+   logged, nothing changes.
+2. ``Store.record_receipt`` keeps the attempt's strongest receipt (delayed < delivered < failed)
+   in one conditional write, so repeats and any arrival order end in the same state; a late
+   ``delivered`` after a failure changes nothing (logged as contradicted).
+3. A failed receipt on the attempt that delivered the cycle moves the cycle on at once: a
+   follow-up cycle ``<cycle key>#receipt:<provider id>`` is published to the prep trigger, which
+   walks only the channels after the failed one (:func:`plan_follow_up`). It is published on
+   every failure callback, repeats included: the follow-up's own claim in the ledger is what
+   makes it exactly once. A cycle already acknowledged gets its receipt and nothing else.
+4. Nothing waits for a receipt: carrier receipts can take 72 h, and escalation keeps its own
+   clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from exec_assistant.components import Runtime
+from exec_assistant.errors import NotFoundError
+from exec_assistant.events.base import BusEvent
+from exec_assistant.logs import log_event
+from exec_assistant.models import (
+    PREP_EVENT_DETAIL_TYPE,
+    REMINDER_EVENT_SOURCE,
+    AttemptStatus,
+    Channel,
+    DeliveryAttempt,
+    DeliveryReceipt,
+    LedgerRecord,
+    LedgerState,
+    Meeting,
+    MeetingPrepRequired,
+    ReceiptStatus,
+    User,
+)
+from exec_assistant.notifications.escalation import user_reachable
+from exec_assistant.notifications.types import NotificationKind
+from exec_assistant.workflows.timeline import CycleKind, cycle_kind
+
+logger = logging.getLogger(__name__)
+
+ReceiptAction = Literal["recorded", "unchanged", "unknown"]
+
+
+class ReceiptOutcome(BaseModel):
+    """What one receipt did: ``recorded`` (it changed the attempt's receipt), ``unchanged`` (an
+    equal or stronger one stands), ``unknown`` (no delivered attempt has that provider id);
+    ``follow_up``: the key of the follow-up cycle published, if one was."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: ReceiptAction
+    key: str | None = None
+    standing: DeliveryReceipt | None = None
+    follow_up: str | None = None
+
+
+def follow_up_key(source_key: str, provider_id: str) -> str:
+    """The ledger key of the cycle that follows a failed delivery of ``source_key``."""
+    return f"{source_key}#receipt:{provider_id}"
+
+
+def _attempt_with(record: LedgerRecord, provider_id: str) -> DeliveryAttempt | None:
+    return next(
+        (
+            a
+            for a in record.attempts
+            if a.provider_id == provider_id and a.status == AttemptStatus.DELIVERED
+        ),
+        None,
+    )
+
+
+def apply_receipt(
+    runtime: Runtime, channel: Channel, provider_id: str, receipt: DeliveryReceipt
+) -> ReceiptOutcome:
+    """Record ``receipt`` for the ``channel`` message ``provider_id`` and act on it (see the
+    module docstring). Store failures propagate (the caller answers so that it is retried)."""
+    ids: dict[str, object] = {
+        "channel": channel.value,
+        "provider_id": provider_id,
+        "status": receipt.status.value,
+    }
+    record = runtime.store.notification_for_provider_id(provider_id)
+    attempt = _attempt_with(record, provider_id) if record is not None else None
+    if record is None or attempt is None or attempt.channel != channel:
+        log_event(logger, logging.INFO, "receipt.unknown", **ids)
+        return ReceiptOutcome(action="unknown")
+    ids |= {"meeting_id": record.meeting_id, "key": record.key, "attempt": attempt.seq}
+    try:
+        result = runtime.store.record_receipt(
+            record.key, seq=attempt.seq, provider_id=provider_id, receipt=receipt
+        )
+    except NotFoundError:  # the record changed between the two reads (expired): as unknown
+        log_event(logger, logging.INFO, "receipt.unknown", **ids)
+        return ReceiptOutcome(action="unknown")
+    standing = result.receipt
+    if result.recorded:
+        level = logging.WARNING if standing.status == ReceiptStatus.FAILED else logging.INFO
+        log_event(
+            logger,
+            level,
+            "receipt.recorded",
+            **ids,
+            provider_status=standing.provider_status,
+            error_class=standing.error_class.value if standing.error_class else None,
+            error_code=standing.error_code,
+        )
+    elif standing.status != receipt.status:
+        log_event(
+            logger,
+            logging.WARNING if receipt.status == ReceiptStatus.DELIVERED else logging.INFO,
+            "receipt.contradicted",
+            **ids,
+            standing=standing.status.value,
+        )
+    action: ReceiptAction = "recorded" if result.recorded else "unchanged"
+    if standing.status != ReceiptStatus.FAILED or receipt.status != ReceiptStatus.FAILED:
+        return ReceiptOutcome(action=action, key=record.key, standing=standing)
+    if record.acknowledgement is not None:
+        log_event(logger, logging.INFO, "receipt.acknowledged_already", **ids)
+        return ReceiptOutcome(action=action, key=record.key, standing=standing)
+    follow_up = _publish_follow_up(runtime, record, provider_id)
+    log_event(logger, logging.INFO, "receipt.follow_up_published", **ids, follow_up=follow_up)
+    return ReceiptOutcome(action=action, key=record.key, standing=standing, follow_up=follow_up)
+
+
+def _publish_follow_up(runtime: Runtime, record: LedgerRecord, provider_id: str) -> str:
+    meeting = runtime.store.get_meeting(record.meeting_id)
+    user_id = meeting.user_id if meeting is not None else ""
+    detail = {
+        "meeting_id": record.meeting_id,
+        "user_id": user_id,
+        "source_key": record.key,
+        "receipt_for": provider_id,
+    }
+    runtime.bus.publish(
+        [BusEvent(source=REMINDER_EVENT_SOURCE, detail_type=PREP_EVENT_DETAIL_TYPE, detail=detail)]
+    )
+    return follow_up_key(record.key, provider_id)
+
+
+# --- the follow-up cycle (run by the prep trigger) ---------------------------------------------
+
+
+class FollowUpPlan(BaseModel):
+    """``channel_order`` empty means: send nothing (``reason`` says why)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel_order: list[Channel]
+    kind: NotificationKind
+    reason: str
+
+
+_KINDS = {
+    CycleKind.PREP: NotificationKind.INITIAL,
+    CycleKind.REMINDER: NotificationKind.REMINDER,
+    CycleKind.ESCALATION: NotificationKind.ESCALATION,
+    CycleKind.RECEIPT: NotificationKind.INITIAL,
+}
+
+
+def plan_follow_up(
+    meeting: Meeting,
+    user: User,
+    source: LedgerRecord | None,
+    *,
+    provider_id: str,
+    records: Sequence[LedgerRecord],
+    configured: Collection[Channel],
+) -> FollowUpPlan:
+    """Where the cycle ``source`` goes after its delivery ``provider_id`` failed: the user's
+    channels after the failed one, configured and reachable, and not delivered to already by
+    this cycle or a later one of the meeting (``records``, read by the caller)."""
+    kind = (
+        _KINDS[cycle_kind(meeting.meeting_id, source.key)] if source else NotificationKind.INITIAL
+    )
+
+    def nothing(reason: str) -> FollowUpPlan:
+        return FollowUpPlan(channel_order=[], kind=kind, reason=reason)
+
+    if source is None or source.state != LedgerState.DELIVERED:
+        return nothing("the cycle is not delivered")
+    failed = _attempt_with(source, provider_id)
+    if failed is None or failed.receipt is None or failed.receipt.status != ReceiptStatus.FAILED:
+        return nothing(f"no failed receipt for {provider_id}")
+    if source.acknowledgement is not None:
+        return nothing("the cycle was acknowledged")
+    later = [r for r in records if r.created_at >= source.created_at]
+    if any(r.acknowledgement is not None for r in later):
+        return nothing("a later cycle was acknowledged")
+    used = {
+        a.channel
+        for r in [source, *later]
+        for a in r.attempts
+        if a.status == AttemptStatus.DELIVERED
+        and r.state == LedgerState.DELIVERED
+        and (a.receipt is None or a.receipt.status != ReceiptStatus.FAILED)
+    }
+    order = list(user.preferences.channel_order)
+    after = order[order.index(failed.channel) + 1 :] if failed.channel in order else []
+    channels = [c for c in after if c in configured and c not in used and user_reachable(user, c)]
+    if not channels:
+        return nothing(f"no channel after {failed.channel.value} to move to")
+    return FollowUpPlan(
+        channel_order=channels,
+        kind=kind,
+        reason=f"{failed.channel.value} delivery {provider_id} failed "
+        f"({failed.receipt.provider_status} {failed.receipt.error_code or ''})".strip(),
+    )
+
+
+def follow_up_plan(
+    runtime: Runtime, meeting: Meeting, user: User, detail: MeetingPrepRequired
+) -> FollowUpPlan:
+    """:func:`plan_follow_up` for a follow-up event: the source record read by key
+    (consistently), the meeting's other records from its listing."""
+    assert detail.source_key is not None and detail.receipt_for is not None  # the model's rule
+    source = runtime.store.get_notification(detail.source_key)
+    skip = {detail.source_key, detail.idempotency_key()}  # a duplicate is the notifier's to tell
+    records = [
+        r
+        for r in runtime.store.list_notifications_for_meeting(meeting.meeting_id)
+        if r.key not in skip
+    ]
+    return plan_follow_up(
+        meeting,
+        user,
+        source,
+        provider_id=detail.receipt_for,
+        records=records,
+        configured=runtime.configured_channels,
+    )
