@@ -29,6 +29,7 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: The longest escalation delay (``NotificationPreferences.escalation_delay_minutes``).
 MAX_ESCALATION_MINUTES = 24 * 60
 _DURATION = re.compile(r"^(\d{1,6})\s*([smhd]?)$")
+_HOURS_MINUTES = re.compile(r"^(\d{1,3})\s*h\s*(\d{1,2})\s*m$")
 _SECONDS = {"s": 1, "m": 60, "": 60, "h": 3600, "d": 86400}
 
 
@@ -100,8 +101,14 @@ def escalation_minutes(delay: timedelta) -> int:
 
 
 def parse_escalate_after(text: str) -> int:
-    """``30m``, ``2h``, ``45`` (minutes) → whole minutes (see :func:`escalation_minutes`)."""
-    match = _DURATION.match(text.strip().lower())
+    """``30m``, ``2h``, ``1h30m``, ``45`` (minutes) → whole minutes (see
+    :func:`escalation_minutes`)."""
+    value = text.strip().lower()
+    both = _HOURS_MINUTES.match(value)
+    if both is not None:
+        hours, minutes = both.groups()
+        return escalation_minutes(timedelta(hours=int(hours), minutes=int(minutes)))
+    match = _DURATION.match(value)
     if match is None:
         raise SettingError("escalation_delay", f"{text!r} is not a duration such as 30m or 2h")
     amount, unit = match.groups()

@@ -28,9 +28,11 @@ from tests.slack.conftest import Clock, notify_prep, serve_on_lambda
 from tests.slack.harness import (
     OTHER_SLACK_ID,
     OWNER_SLACK_ID,
+    HttpTransport,
     LambdaTransport,
     Payloads,
     Reply,
+    wait_for,
 )
 
 GOOD = {
@@ -315,3 +317,23 @@ def test_home_shows_the_last_notification_from_the_timeline(
     via_lambda.send(payloads.block_action("start_prep", value=meeting.meeting_id))
     via_lambda.send(payloads.home_opened())
     assert "Prep started from Slack at 10:05" in _last_line(fake_slack)
+
+
+def test_the_local_server_answers_field_errors_and_saves_after_the_ack(
+    runtime: Runtime, owner: User, via_http: HttpTransport, payloads: Payloads
+) -> None:
+    """``serve`` (Bolt without process_before_response): the errors are still the ack's body,
+    and the save runs after it."""
+    bad = via_http.send(payloads.view_submission("settings", _values({**GOOD, "quiet_hours": "x"})))
+    assert bad.status == 200
+    assert bad.json()["response_action"] == "errors"
+    assert list(bad.json()["errors"]) == ["quiet_hours"]
+    assert runtime.store.get_user(owner.user_id) == owner
+    good = via_http.send(payloads.view_submission("settings", _values(GOOD)))
+    assert (good.status, good.body) == (200, "")
+
+    def saved() -> bool:
+        user = runtime.store.get_user(owner.user_id)
+        return user is not None and user.preferences.escalation_delay_minutes == 45
+
+    wait_for(saved)
