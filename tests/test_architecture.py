@@ -198,6 +198,7 @@ def test_only_entry_functions_reach_the_root() -> None:
         ("workflows.prep_trigger_handler", "before_snapshot"),  # SnapStart builds the runtime
         ("workflows.calendar_monitor", "lambda_handler"),
         ("workflows.digest", "lambda_handler"),  # the morning digest's Lambda (docs/digest.md)
+        ("workflows.email_events", "lambda_handler"),  # SES events (docs/acknowledgements.md)
     }
 
 

@@ -26,11 +26,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from exec_assistant import snapshots
 from exec_assistant.components import Runtime
 from exec_assistant.errors import PermanentError, TransientError
+from exec_assistant.events import envelopes
 from exec_assistant.logs import configure_logging, log_event
 from exec_assistant.models import (
     AttemptStatus,
@@ -125,11 +126,13 @@ def handle_event(
     ``deadline``: when the caller will be stopped (the Lambda invocation's end), or None.
     Raises :class:`TransientError` (or the store's error) when a retry may succeed.
     """
-    event_id = _event_id(envelope)
+    event_id = envelopes.event_id(envelope)
     try:
         env, detail = parse_prep_event(envelope)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        return _finish(event_id, None, "rejected", f"invalid event: {_describe(exc)}")
+        return _finish(
+            event_id, None, "rejected", f"invalid event: {envelopes.describe_invalid(exc)}"
+        )
     try:
         return _handle(env.id, detail, runtime, deadline)
     except PermanentError as exc:
@@ -376,23 +379,3 @@ def _finish_duplicate(event_id: str, record: LedgerRecord, reason: str) -> Trigg
         reason,
         result=result_from_record(record, duplicate=True),
     )
-
-
-def _event_id(envelope: object) -> str | None:
-    """The envelope's id for the log line, whatever the envelope is (bounded, printable)."""
-    if isinstance(envelope, Mapping):
-        value = envelope.get("id")
-        if value is not None:
-            text = str(value)[:256]
-            return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return None
-
-
-def _describe(exc: ValueError) -> str:
-    """A short, value-free description of why the event is invalid."""
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}"
-            for err in exc.errors()
-        )
-    return str(exc)

@@ -56,10 +56,10 @@ __all__ = ["fake_ses", "fake_twilio", "moto_server"]
 ACCOUNT = "AC" + "b" * 32
 
 
-@pytest.fixture
-def settings(
-    fake_slack: FakeSlackAPI, fake_twilio: FakeTwilioAPI, fake_ses: FakeSES, tmp_path: Any
+def receipt_settings(
+    fake_slack: FakeSlackAPI, fake_twilio: FakeTwilioAPI, tmp_path: Any, **extra: Any
 ) -> Settings:
+    """Slack, SMS (the Twilio fake, status callbacks to :data:`PUBLIC`) and email (moto)."""
     return bot_settings(fake_slack, tmp_path).model_copy(
         update={
             "twilio_account_sid": SecretStr(ACCOUNT),
@@ -68,21 +68,28 @@ def settings(
             "twilio_api_url": fake_twilio.url,
             "public_base_url": PUBLIC,
             "ses_from_email": SENDER,
+            **extra,
         }
     )
 
 
 @pytest.fixture
+def settings(
+    fake_slack: FakeSlackAPI, fake_twilio: FakeTwilioAPI, fake_ses: FakeSES, tmp_path: Any
+) -> Settings:
+    return receipt_settings(fake_slack, fake_twilio, tmp_path)
+
+
+def reached_by(runtime: Runtime, owner: User, *order: Channel, **preferences: Any) -> User:
+    """``owner`` with a phone, reached on ``order`` (and other ``preferences``), stored."""
+    chosen = NotificationPreferences(channel_order=list(order), **preferences)
+    return runtime.store.put_user(owner.model_copy(update={"phone": PHONE, "preferences": chosen}))
+
+
+@pytest.fixture
 def sms_first(runtime: Runtime, owner: User) -> User:
     """The executive reached by SMS first, then email (no Slack in the order)."""
-    return runtime.store.put_user(
-        owner.model_copy(
-            update={
-                "phone": PHONE,
-                "preferences": NotificationPreferences(channel_order=[Channel.SMS, Channel.EMAIL]),
-            }
-        )
-    )
+    return reached_by(runtime, owner, Channel.SMS, Channel.EMAIL)
 
 
 def status(
@@ -237,14 +244,7 @@ def test_unknown_messages_are_answered_and_change_nothing(
 def test_no_follow_up_when_no_channel_comes_after_sms(
     runtime: Runtime, owner: User, meeting: Meeting, fake_ses: FakeSES
 ) -> None:
-    runtime.store.put_user(
-        owner.model_copy(
-            update={
-                "phone": PHONE,
-                "preferences": NotificationPreferences(channel_order=[Channel.SMS]),
-            }
-        )
-    )
+    reached_by(runtime, owner, Channel.SMS)
     record, sid = sent_by_sms(runtime, meeting)
     assert status(runtime, sid, "undelivered", error_code="30006").status == 200
     assert runtime.store.get_notification(follow_up_key(record.key, sid)) is None
@@ -296,17 +296,13 @@ def test_quiet_hours_are_respected_by_reminders_and_escalations(
     (09:00-18:00 Paris here): neither sends an SMS, and each records the skip."""
     from exec_assistant.workflows.reminders import meeting_schedule_prefixes, schedule_reminder
 
-    user = runtime.store.put_user(
-        owner.model_copy(
-            update={
-                "phone": PHONE,
-                "preferences": NotificationPreferences(
-                    channel_order=[Channel.SLACK, Channel.SMS],
-                    quiet_hours=QuietHours(start=time(9, 0), end=time(18, 0)),
-                    escalation_delay_minutes=30,
-                ),
-            }
-        )
+    user = reached_by(
+        runtime,
+        owner,
+        Channel.SLACK,
+        Channel.SMS,
+        quiet_hours=QuietHours(start=time(9, 0), end=time(18, 0)),
+        escalation_delay_minutes=30,
     )
     notify(runtime, meeting)
     schedule_reminder(runtime, meeting, user, clock.now + timedelta(minutes=45), reminder_id="r1")
