@@ -84,6 +84,7 @@ class DeliveryRun:
         self.notification = notification
         self.deadline = deadline
         self.attempts: list[DeliveryAttempt] = list(record.attempts)
+        self.failed_earlier = [a.seq for a in record.attempts if a.status == AttemptStatus.FAILED]
         self.transient_this_run = False
         #: The delivering attempt's completion, written by ``_finish`` with the final state.
         self.unwritten: DeliveryAttempt | None = None
@@ -344,7 +345,7 @@ class DeliveryRun:
                 attempt=delivered.seq if delivered is not None else None,
                 **delivery_fields(record.attempts),
             )
-        return result_from_record(record, duplicate=False)
+        return result_from_record(record, duplicate=False, failed_earlier=self.failed_earlier)
 
     def _give_back(self) -> LedgerRecord:
         return self.store.finish_notification(
@@ -359,7 +360,9 @@ class DeliveryRun:
         """Give the claim back (RELEASED) so a later retry takes it over, and say why."""
         record = self._give_back()
         log_event(logger, logging.WARNING, "notification.released", **self.ids, reason=reason)
-        return result_from_record(record, duplicate=False, reason=reason)
+        return result_from_record(
+            record, duplicate=False, reason=reason, failed_earlier=self.failed_earlier
+        )
 
     def release_after_failure(self) -> None:
         """After an unexpected failure (the store, usually): give the claim back if the store
@@ -395,4 +398,5 @@ class DeliveryRun:
             ),
             delivered_channel=delivered.channel if delivered is not None else None,
             attempts=list(self.attempts),
+            failed_earlier=self.failed_earlier,
         )

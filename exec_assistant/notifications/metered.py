@@ -1,7 +1,8 @@
 """The notification metrics, counted from each :class:`NotificationResult` of the service.
 
 Counted once per cycle: a result with ``duplicate=True`` (a retried or duplicated event finding
-the cycle claimed or done) and a ``RETRYABLE`` one (the retry will count) emit nothing, so EMF
+the cycle claimed or done) emits nothing, and a failed attempt is counted by the call that saw it
+fail (a retry that takes a released or crashed claim over skips ``failed_earlier``), so EMF
 figures match the ledger, not the number of invocations. Per result:
 
 * ``NotificationDelivered`` (channel) and, for an escalation, ``EscalationDelivered`` (channel);
@@ -63,8 +64,13 @@ class MeteredNotificationService(NotificationService):
 def record_result(meeting: Meeting, kind: NotificationKind, result: NotificationResult) -> None:
     """Emit the metrics of one first-hand notification result."""
     ids: dict[str, Any] = {"meeting_id": meeting.meeting_id, "key": result.key}
+    earlier = set(result.failed_earlier)  # counted by the call that saw them fail
     for attempt in result.attempts:
-        if attempt.status == AttemptStatus.FAILED and attempt.completed_at is not None:
+        if (
+            attempt.status == AttemptStatus.FAILED
+            and attempt.completed_at is not None
+            and attempt.seq not in earlier
+        ):
             metrics.emit(
                 metrics.Metric.DELIVERY_ATTEMPT_FAILED,
                 channel=attempt.channel.value,

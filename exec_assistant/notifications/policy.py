@@ -63,7 +63,11 @@ def delivery_fields(attempts: Sequence[DeliveryAttempt]) -> dict[str, Any]:
 
 
 def result_from_record(
-    record: LedgerRecord, *, duplicate: bool, reason: str = ""
+    record: LedgerRecord,
+    *,
+    duplicate: bool,
+    reason: str = "",
+    failed_earlier: Sequence[int] = (),
 ) -> NotificationResult:
     """The result a finished (or in-progress) ledger record stands for."""
     outcome = {
@@ -80,4 +84,5 @@ def result_from_record(
         attempts=list(record.attempts),
         duplicate=duplicate,
         reason=reason,
+        failed_earlier=list(failed_earlier),
     )

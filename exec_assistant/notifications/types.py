@@ -130,6 +130,9 @@ class NotificationResult(BaseModel):
     attempts: list[DeliveryAttempt] = Field(default_factory=list)
     duplicate: bool = False  # True when this call found the key already claimed or done
     reason: str = ""  # why a RETRYABLE or IN_PROGRESS result is so (for the caller's log line)
+    #: Seqs of the attempts that had already failed when this call took the claim over (from an
+    #: earlier, released or crashed call, which saw and counted them): the rest are this call's.
+    failed_earlier: list[int] = Field(default_factory=list)
 
     @property
     def delivered(self) -> bool:

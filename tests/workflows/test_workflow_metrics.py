@@ -81,10 +81,14 @@ def test_a_transient_failure_counts_attempts_but_no_outcome_until_the_retry(
         handle_event(envelope(), runtime)
     assert emf.of(Metric.NOTIFICATION_EXHAUSTED) == []
     assert emf.of(Metric.NOTIFICATION_DELIVERED) == []
+    failed = sorted(d["channel"] for d in emf.of(Metric.DELIVERY_ATTEMPT_FAILED))
+    assert failed == ["slack", "sms"]
     slack.fail_with = None
     handle_event(envelope(), runtime)
     (delivered,) = emf.of(Metric.NOTIFICATION_DELIVERED)
     assert delivered["channel"] == Channel.SLACK.value
+    # the retry took the released claim over with its two failures: counted once, not again
+    assert len(emf.of(Metric.DELIVERY_ATTEMPT_FAILED)) == 2
 
 
 def test_an_escalation_is_counted_on_the_channel_it_went_to(
