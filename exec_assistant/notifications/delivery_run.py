@@ -370,12 +370,9 @@ class DeliveryRun:
         try:
             self._give_back()
         except Exception as exc:  # noqa: BLE001 - the original failure is what propagates
+            error = type(exc).__name__
             log_event(
-                logger,
-                logging.WARNING,
-                "notification.release_failed",
-                **self.ids,
-                error=type(exc).__name__,
+                logger, logging.WARNING, "notification.release_failed", **self.ids, error=error
             )
 
     def lease_lost(self) -> NotificationResult:
