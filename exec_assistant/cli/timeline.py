@@ -1,6 +1,7 @@
 """``exec-assistant timeline MEETING_ID [--json]``: each prep cycle of a meeting — when it was
-claimed, every channel attempt (provider id, status, error class), how and when the executive
-answered — from the delivery ledger."""
+claimed, every channel attempt (provider id, status, error class), its delivery receipt (status,
+error code, when), how and when the executive answered — from the delivery ledger, and the
+escalation checks and reminders still pending on the scheduler."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import typer
 from rich.table import Table
 
 from exec_assistant.cli.output import out, print_json, when
-from exec_assistant.cli.params import JsonFlag, require_meeting, store_session
-from exec_assistant.workflows.timeline import Timeline, build_timeline
+from exec_assistant.cli.params import JsonFlag, require_meeting
+from exec_assistant.workflows.timeline import Timeline, build_timeline, pending_follow_ups
 
 EPILOG = "Example: exec-assistant timeline mtg-board --json"
 
@@ -30,11 +31,18 @@ def _table(timeline: Timeline) -> Table:
             error = f" {a.error_class.value}/{a.error_code or '?'}" if a.error_class else ""
             detail = f"{a.channel.value} {a.status.value}{error} {a.provider_id or a.reason or ''}"
             table.add_row(when(a.completed_at or a.started_at), name, f"attempt {a.seq}", detail)
+            r = a.receipt
+            if r is not None:
+                error = f" {r.error_class.value}/{r.error_code or '?'}" if r.error_class else ""
+                detail = f"{a.channel.value} {r.status.value} ({r.provider_status}){error}"
+                table.add_row(when(r.at), name, f"receipt {a.seq}", detail)
         ack = cycle.acknowledgement
         if ack is not None:
             until = f" until {when(ack.remind_at)}" if ack.remind_at else ""
             detail = f"{ack.action.value}{until} from {ack.channel.value}"
             table.add_row(when(ack.at), name, "acknowledged", detail)
+    for item in timeline.pending:
+        table.add_row(when(item.fire_at), item.kind.value, "pending", item.name)
     return table
 
 
@@ -42,10 +50,20 @@ def timeline(
     meeting_id: Annotated[str, typer.Argument(help="The meeting's id.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Each prep cycle of a meeting: claimed, attempts, acknowledgement, escalations."""
-    with store_session() as store:
-        meeting = require_meeting(store, meeting_id)
-        result = build_timeline(meeting, store.list_notifications_for_meeting(meeting_id))
+    """Each prep cycle of a meeting: claimed, attempts, receipts, acknowledgement, and the
+    escalations and reminders still pending."""
+    from exec_assistant.runtime import build_runtime
+
+    runtime = build_runtime()
+    try:
+        meeting = require_meeting(runtime.store, meeting_id)
+        result = build_timeline(
+            meeting,
+            runtime.store.list_notifications_for_meeting(meeting_id),
+            pending_follow_ups(runtime.scheduler, meeting_id),
+        )
+    finally:
+        runtime.close()
     if as_json:
         print_json(result)
         return

@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from exec_assistant.models import AttemptStatus, LedgerState, Meeting, MeetingStatus, User
+from exec_assistant.models import (
+    AttemptStatus,
+    LedgerState,
+    Meeting,
+    MeetingStatus,
+    ReceiptStatus,
+    User,
+)
 from exec_assistant.notifications.rendering import (
     ACTIONS_BLOCK_ID,
     Block,
@@ -219,6 +226,7 @@ _KIND_NAMES = {
     CycleKind.PREP: "prep notification",
     CycleKind.REMINDER: "reminder",
     CycleKind.ESCALATION: "escalation",
+    CycleKind.RECEIPT: "follow-up after a failed delivery",
 }
 
 
@@ -232,6 +240,12 @@ def last_notification_block(meeting: Meeting, cycle: CycleEntry, user: User) -> 
     if delivered is not None:
         at = (delivered.completed_at or delivered.started_at).astimezone(user.zone)
         how = f"sent by {delivered.channel.value} {at:%a} {at:%H:%M}"
+        receipt = delivered.receipt
+        if receipt is not None and receipt.status == ReceiptStatus.FAILED:
+            code = f" {receipt.error_code}" if receipt.error_code else ""
+            how += f", then failed ({receipt.provider_status}{code})"
+        elif receipt is not None:
+            how += f", {receipt.status.value}"
     elif cycle.state == LedgerState.EXHAUSTED:
         how = "not delivered: every channel failed"
     else:

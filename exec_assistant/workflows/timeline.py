@@ -1,6 +1,8 @@
-"""A meeting's notification timeline, from its ledger records: what went out, how, and what the
-executive did. Built from the records alone (no provider is asked), so the CLI's ``timeline``
-and any other view show the same thing.
+"""A meeting's notification timeline, from its ledger records: what went out, how, what the
+providers said of it afterwards (each attempt's delivery receipt), what the executive did, and
+the follow-ups still pending on the scheduler (escalation checks, reminders). Built from the
+records and the scheduler's pending list alone (no provider is asked), so the CLI's
+``timeline`` and the App Home's "last notification" line show the same thing.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from exec_assistant.events.base import Scheduler
 from exec_assistant.models import (
     Acknowledgement,
     Channel,
@@ -41,6 +44,16 @@ class CycleEntry(BaseModel):
     acknowledgement: Acknowledgement | None
 
 
+class PendingEntry(BaseModel):
+    """A follow-up the scheduler still holds for the meeting."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: CycleKind  # ESCALATION (the "not acted on" check) or REMINDER (Remind Later)
+    fire_at: datetime
+
+
 class Timeline(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -48,6 +61,8 @@ class Timeline(BaseModel):
     title: str
     status: MeetingStatus
     cycles: list[CycleEntry]
+    #: Escalation checks and reminders not yet fired, soonest first.
+    pending: list[PendingEntry] = []
 
 
 def cycle_kind(meeting_id: str, key: str) -> CycleKind:
@@ -61,8 +76,21 @@ def cycle_kind(meeting_id: str, key: str) -> CycleKind:
     return CycleKind.ESCALATION if reminder_id.startswith(escalation_prefix) else CycleKind.REMINDER
 
 
-def build_timeline(meeting: Meeting, records: list[LedgerRecord]) -> Timeline:
-    """The meeting's cycles, oldest first."""
+def pending_follow_ups(scheduler: Scheduler, meeting_id: str) -> list[PendingEntry]:
+    """The meeting's escalation checks and reminders not yet fired, soonest first."""
+    reminders, escalations = meeting_schedule_prefixes(meeting_id)
+    entries = [
+        PendingEntry(name=item.name, kind=kind, fire_at=item.fire_at)
+        for prefix, kind in ((reminders, CycleKind.REMINDER), (escalations, CycleKind.ESCALATION))
+        for item in scheduler.pending(prefix)
+    ]
+    return sorted(entries, key=lambda e: (e.fire_at, e.name))
+
+
+def build_timeline(
+    meeting: Meeting, records: list[LedgerRecord], pending: list[PendingEntry] | None = None
+) -> Timeline:
+    """The meeting's cycles, oldest first, and its pending follow-ups."""
     cycles = [
         CycleEntry(
             key=record.key,
@@ -76,5 +104,9 @@ def build_timeline(meeting: Meeting, records: list[LedgerRecord]) -> Timeline:
         for record in sorted(records, key=lambda r: (r.created_at, r.key))
     ]
     return Timeline(
-        meeting_id=meeting.meeting_id, title=meeting.title, status=meeting.status, cycles=cycles
+        meeting_id=meeting.meeting_id,
+        title=meeting.title,
+        status=meeting.status,
+        cycles=cycles,
+        pending=pending or [],
     )

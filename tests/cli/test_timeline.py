@@ -11,8 +11,10 @@ from exec_assistant.models import (
     AttemptStatus,
     Channel,
     DeliveryAttempt,
+    DeliveryReceipt,
     ErrorClass,
     LedgerState,
+    ReceiptStatus,
 )
 from exec_assistant.workflows.reminders import escalation_reminder_id
 from tests.cli.conftest import Cli, add_meeting, add_user, assert_one_line_error
@@ -110,3 +112,53 @@ def test_timeline_of_a_quiet_meeting_and_of_a_missing_one(cli: Cli) -> None:
     missing = cli("timeline", "mtg-nope")
     assert_one_line_error(missing, contains="mtg-nope")
     assert missing.exit_code == 2
+
+
+def test_timeline_shows_receipts_and_pending_follow_ups(cli: Cli) -> None:
+    from exec_assistant.events.base import BusEvent, ScheduledEvent
+    from exec_assistant.events.local import LocalEventBus
+    from exec_assistant.events.local_scheduler import LocalScheduler
+
+    add_user(cli)
+    add_meeting(cli)
+    now = datetime.now(UTC)
+    sid = "SM" + "1" * 32
+    sms = DeliveryAttempt(
+        seq=0,
+        channel=Channel.SMS,
+        status=AttemptStatus.DELIVERED,
+        provider_id=sid,
+        started_at=now,
+        completed_at=now,
+    )
+    _deliver(cli, "mtg-1#prep", [sms], now)
+    failed = DeliveryReceipt(
+        status=ReceiptStatus.FAILED,
+        provider_status="undelivered",
+        error_class=ErrorClass.TRANSIENT,
+        error_code="30003",
+        at=now + timedelta(minutes=1),
+        received_at=now + timedelta(minutes=1),
+    )
+    assert cli.store().record_receipt("mtg-1#prep", seq=0, provider_id=sid, receipt=failed).recorded
+    check = escalation_reminder_id("mtg-1", "mtg-1#prep")
+    scheduler = LocalScheduler(cli.db, LocalEventBus())
+    event = BusEvent(
+        source="exec-assistant.reminders", detail_type="MeetingPrepRequired", detail={}
+    )
+    scheduler.schedule(ScheduledEvent(name=check, fire_at=now + timedelta(minutes=30), event=event))
+    scheduler.close()
+
+    result = cli("timeline", "mtg-1", "--json")
+    assert result.exit_code == 0, result.output
+    timeline = json.loads(result.stdout)
+    (attempt,) = timeline["cycles"][0]["attempts"]
+    receipt = attempt["receipt"]
+    assert (receipt["status"], receipt["provider_status"]) == ("failed", "undelivered")
+    assert (receipt["error_class"], receipt["error_code"]) == ("transient", "30003")
+    assert [(p["name"], p["kind"]) for p in timeline["pending"]] == [(check, "escalation")]
+
+    table = cli("timeline", "mtg-1")
+    assert table.exit_code == 0, table.output
+    for text in ("receipt 0", "sms failed (undelivered) transient/30003", "pending", check):
+        assert text in table.stdout

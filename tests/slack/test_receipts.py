@@ -8,6 +8,7 @@ when a test moves it.
 
 from __future__ import annotations
 
+import json
 from datetime import time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -42,6 +43,7 @@ from tests.fakes.ses import SENDER, FakeSES
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.slack.conftest import Clock, bot_settings
+from tests.slack.harness import LambdaTransport, Payloads
 from tests.slack.test_acknowledgements import (
     AUTH_TOKEN,
     PHONE,
@@ -118,6 +120,14 @@ def prep_record(runtime: Runtime, meeting: Meeting) -> LedgerRecord:
     record = runtime.store.get_notification(f"{meeting.meeting_id}#prep")
     assert record is not None
     return record
+
+
+def last_home_line(fake_slack: FakeSlackAPI) -> str:
+    """The App Home's "last notification" line, as last published."""
+    view = fake_slack.calls_to("views.publish")[-1].params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    (line,) = [b for b in view["blocks"] if b.get("block_id") == "last_notification"]
+    return str(line["elements"][0]["text"])
 
 
 def sent_by_sms(runtime: Runtime, meeting: Meeting) -> tuple[LedgerRecord, str]:
@@ -242,13 +252,21 @@ def test_unknown_messages_are_answered_and_change_nothing(
 
 
 def test_no_follow_up_when_no_channel_comes_after_sms(
-    runtime: Runtime, owner: User, meeting: Meeting, fake_ses: FakeSES
+    runtime: Runtime,
+    owner: User,
+    meeting: Meeting,
+    fake_ses: FakeSES,
+    fake_slack: FakeSlackAPI,
+    via_lambda: LambdaTransport,
+    payloads: Payloads,
 ) -> None:
     reached_by(runtime, owner, Channel.SMS)
     record, sid = sent_by_sms(runtime, meeting)
     assert status(runtime, sid, "undelivered", error_code="30006").status == 200
     assert runtime.store.get_notification(follow_up_key(record.key, sid)) is None
     assert fake_ses.sends == []
+    via_lambda.send(payloads.home_opened())  # the App Home's line says so
+    assert "sent by sms Mon 10:00, then failed (undelivered 30006)" in last_home_line(fake_slack)
     stored = runtime.store.get_meeting(meeting.meeting_id)
     assert stored is not None and stored.status == MeetingStatus.PREP_SCHEDULED
 
@@ -425,3 +443,27 @@ def test_fuzzed_unsigned_status_callbacks_are_403_and_change_nothing(
     reply = handle_status(runtime, url=PUBLIC + STATUS_PATH, headers=headers, body=body)
     assert reply.status == 403
     assert runtime.store.list_notifications_for_meeting(meeting.meeting_id) == before
+
+
+def test_the_app_home_line_tells_the_failed_delivery_and_the_follow_up(
+    runtime: Runtime,
+    sms_first: User,
+    meeting: Meeting,
+    fake_ses: FakeSES,
+    fake_slack: FakeSlackAPI,
+    via_lambda: LambdaTransport,
+    payloads: Payloads,
+) -> None:
+    _, sid = sent_by_sms(runtime, meeting)
+    via_lambda.send(payloads.home_opened())
+    assert "prep notification for *Q1 board review*, sent by sms Mon 10:00" in last_home_line(
+        fake_slack
+    )
+    status(runtime, sid, "undelivered", error_code="30003")
+    via_lambda.send(payloads.home_opened())
+    line = last_home_line(fake_slack)
+    assert "follow-up after a failed delivery for *Q1 board review*, sent by email" in line
+    timeline = build_timeline(
+        meeting, runtime.store.list_notifications_for_meeting(meeting.meeting_id)
+    )
+    assert timeline.cycles[0].attempts[-1].receipt is not None  # the same data, from the ledger
