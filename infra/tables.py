@@ -57,6 +57,8 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
         (
             Index("user_id-start_time-index", "user_id", "start_time"),
             Index("status-start_time-index", "status", "start_time"),
+            # the calendar monitor's pass: meetings whose prep window is open (its opening time)
+            Index("status-prep_opens_at-index", "status", "prep_opens_at"),
         ),
     ),
     TableSpec(

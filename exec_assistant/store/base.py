@@ -30,7 +30,7 @@ Semantics every implementation must keep (the contract suite in tests/ checks th
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from exec_assistant.models import (
@@ -54,6 +54,9 @@ from exec_assistant.models import (
 
 #: How long ledger records and finished chat sessions are kept (DynamoDB TTL, SQLite purge).
 LEDGER_RETENTION_DAYS = 30
+#: The longest prep window (``Meeting.prep_hours_before`` is at most 14 days): a window open at
+#: ``now`` opened after ``now - MAX_PREP_WINDOW``, which bounds the prep-window index reads.
+MAX_PREP_WINDOW = timedelta(days=14)
 
 
 @runtime_checkable
@@ -104,6 +107,16 @@ class Store(Protocol):
     ) -> list[Meeting]:
         """Meetings in one status with ``start_from <= start_time < start_until``, by start
         (then id); at most ``limit`` of them (the first ones)."""
+        ...
+
+    def list_meetings_in_prep_window(
+        self, status: MeetingStatus, now: datetime, *, limit: int | None = None
+    ) -> list[Meeting]:
+        """Meetings in one status whose prep window is open at ``now``
+        (``prep_window_start <= now < start_time``), by window opening (then id); at most
+        ``limit``. Read through an index on the window's opening, so only meetings whose window
+        opened within :data:`MAX_PREP_WINDOW` before ``now`` are looked at (those that already
+        started are dropped by the query), never the ones still waiting for their window."""
         ...
 
     def transition_meeting(

@@ -35,6 +35,7 @@ from exec_assistant.models import (
     chat_session_id_for,
     iso_utc,
 )
+from exec_assistant.store.base import MAX_PREP_WINDOW
 from exec_assistant.store.dynamodb_codec import (
     ConditionFailed,
     Expr,
@@ -49,7 +50,9 @@ from exec_assistant.store.dynamodb_tables import (
     ACTIVE_SLACK_USER_ATTR,
     CHAT_ACTIVE_INDEX,
     MEETINGS_OWNER_INDEX,
+    MEETINGS_PREP_WINDOW_INDEX,
     MEETINGS_STATUS_INDEX,
+    PREP_OPENS_ATTR,
     TABLE_SPECS,
     TTL_ATTR,
     USERS_SLACK_INDEX,
@@ -100,8 +103,11 @@ class DynamoDBStore(DynamoDBLedger):
     # meetings --------------------------------------------------------------------------------
 
     def upsert_meeting_calendar(self, meeting: Meeting) -> Meeting:
+        opens_at = iso_utc(meeting.prep_window_start)  # follows start and prep_hours_before
+        item = {k: to_av(v) for k, v in item_fields(meeting).items()}
+        item[PREP_OPENS_ATTR] = to_av(opens_at)
         try:
-            self._create("meetings", {k: to_av(v) for k, v in item_fields(meeting).items()})
+            self._create("meetings", item)
         except ConditionFailed:
             pass  # it exists: update the calendar fields only
         else:
@@ -109,6 +115,7 @@ class DynamoDBStore(DynamoDBLedger):
         expr = Expr()
         for name in CALENDAR_FIELDS:
             expr.set(name, getattr(meeting, name))
+        expr.set(PREP_OPENS_ATTR, opens_at)
         expr.set("updated_at", meeting.updated_at)
         try:
             item = self._update(
@@ -208,6 +215,31 @@ class DynamoDBStore(DynamoDBLedger):
         return self._meetings_in_window(
             MEETINGS_STATUS_INDEX, "status", status.value, start_from, start_until, limit=limit
         )
+
+    def list_meetings_in_prep_window(
+        self, status: MeetingStatus, now: datetime, *, limit: int | None = None
+    ) -> list[Meeting]:
+        """One Query of the prep-window index: windows that opened in ``(now - 14 days, now]``;
+        a FilterExpression drops the meetings that already started (read, not returned)."""
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        expr = Expr()
+        at = iso_utc(now)
+        condition = (
+            f"{expr.n('status')} = {expr.v(status.value)} AND {expr.n(PREP_OPENS_ATTR)} "
+            f"BETWEEN {expr.v(iso_utc(now - MAX_PREP_WINDOW))} AND {expr.v(at)}"
+        )
+        items = self._query(
+            "meetings",
+            IndexName=MEETINGS_PREP_WINDOW_INDEX,
+            KeyConditionExpression=condition,
+            FilterExpression=f"{expr.n('start_time')} > {expr.v(at)}",
+            **expr.kwargs(),
+        )
+        # BETWEEN is inclusive: a window that opened exactly 14 days ago cannot still be open
+        # (its meeting started by now), and the filter already dropped it; order as SQLite's.
+        items.sort(key=lambda item: (item[PREP_OPENS_ATTR]["S"], item["meeting_id"]["S"]))
+        return [parse_item(Meeting, item) for item in items[:limit]]
 
     def transition_meeting(
         self,

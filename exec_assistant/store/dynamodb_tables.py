@@ -38,6 +38,10 @@ _log = logging.getLogger(__name__)
 USERS_SLACK_INDEX = "slack_user_id-index"
 MEETINGS_OWNER_INDEX = "user_id-start_time-index"
 MEETINGS_STATUS_INDEX = "status-start_time-index"
+MEETINGS_PREP_WINDOW_INDEX = "status-prep_opens_at-index"
+#: When a meeting's prep window opens (start - prep_hours_before): the prep-window index's sort
+#: key, written with the calendar fields (not a model field).
+PREP_OPENS_ATTR = "prep_opens_at"
 CHAT_ACTIVE_INDEX = "active_slack_user_id-updated_at-index"
 NOTIFICATIONS_MEETING_INDEX = "meeting_id-index"
 
@@ -98,6 +102,7 @@ TABLE_SPECS: dict[TableKind, dict[str, Any]] = {
         "indexes": [
             _index(MEETINGS_OWNER_INDEX, "user_id", "start_time"),
             _index(MEETINGS_STATUS_INDEX, "status", "start_time"),
+            _index(MEETINGS_PREP_WINDOW_INDEX, "status", PREP_OPENS_ATTR),
         ],
         "ttl": None,
     },

@@ -29,6 +29,7 @@ from exec_assistant.models import (
     chat_session_id_for,
     iso_utc,
 )
+from exec_assistant.store.base import MAX_PREP_WINDOW
 from exec_assistant.store.sqlite_base import SCHEMA_VERSION
 from exec_assistant.store.sqlite_ledger import SQLiteLedger
 
@@ -87,15 +88,17 @@ class SQLiteStore(SQLiteLedger):
     @staticmethod
     def _write_meeting(conn: sqlite3.Connection, meeting: Meeting) -> None:
         conn.execute(
-            "INSERT INTO meetings(meeting_id, user_id, status, start_time, data) "
-            "VALUES (?,?,?,?,?) "
+            "INSERT INTO meetings(meeting_id, user_id, status, start_time, prep_opens_at, data) "
+            "VALUES (?,?,?,?,?,?) "
             "ON CONFLICT(meeting_id) DO UPDATE SET user_id=excluded.user_id, "
-            "status=excluded.status, start_time=excluded.start_time, data=excluded.data",
+            "status=excluded.status, start_time=excluded.start_time, "
+            "prep_opens_at=excluded.prep_opens_at, data=excluded.data",
             (
                 meeting.meeting_id,
                 meeting.user_id,
                 meeting.status.value,
                 iso_utc(meeting.start_time),
+                iso_utc(meeting.prep_window_start),
                 meeting.model_dump_json(),
             ),
         )
@@ -178,6 +181,17 @@ class SQLiteStore(SQLiteLedger):
             "SELECT data FROM meetings WHERE status=? AND start_time>=? AND start_time<? "
             "ORDER BY start_time, meeting_id LIMIT ?",
             (status.value, iso_utc(start_from), iso_utc(start_until), _sql_limit(limit)),
+        )
+        return [Meeting.model_validate_json(r[0]) for r in rows]
+
+    def list_meetings_in_prep_window(
+        self, status: MeetingStatus, now: datetime, *, limit: int | None = None
+    ) -> list[Meeting]:
+        at = iso_utc(now)
+        rows = self._query(
+            "SELECT data FROM meetings WHERE status=? AND prep_opens_at>? AND prep_opens_at<=? "
+            "AND start_time>? ORDER BY prep_opens_at, meeting_id LIMIT ?",
+            (status.value, iso_utc(now - MAX_PREP_WINDOW), at, at, _sql_limit(limit)),
         )
         return [Meeting.model_validate_json(r[0]) for r in rows]
 

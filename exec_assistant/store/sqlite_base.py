@@ -15,7 +15,7 @@ from typing import Any
 from exec_assistant.errors import ConfigurationError
 from exec_assistant.sqlite_file import SQLiteFile
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS meetings (
     user_id TEXT NOT NULL,
     status TEXT NOT NULL,
     start_time TEXT NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    prep_opens_at TEXT  -- version 3: start_time - prep_hours_before (see _MIGRATIONS)
 );
 -- The listings order by (start_time, meeting_id): with meeting_id in the index a LIMIT stops
 -- the index walk early instead of sorting the whole window (the first indexes lacked it).
@@ -62,6 +63,30 @@ CREATE TABLE IF NOT EXISTS notification_receipt_ids (
 );
 """
 
+#: Version 3: when each meeting's prep window opens, indexed with its status, so the calendar
+#: monitor reads only the meetings whose window is open (``list_meetings_in_prep_window``).
+#: A file from before gets the column, filled from each meeting's document.
+_PREP_WINDOW_INDEX = (
+    "CREATE INDEX IF NOT EXISTS meetings_status_prep_id "
+    "ON meetings(status, prep_opens_at, meeting_id)"
+)
+
+
+def _add_prep_opens_at(conn: sqlite3.Connection) -> None:
+    from exec_assistant.models import Meeting, iso_utc
+
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(meetings)")}
+    if "prep_opens_at" not in columns:
+        conn.execute("ALTER TABLE meetings ADD COLUMN prep_opens_at TEXT")
+    rows = conn.execute("SELECT data FROM meetings WHERE prep_opens_at IS NULL").fetchall()
+    for (data,) in rows:
+        meeting = Meeting.model_validate_json(data)
+        conn.execute(
+            "UPDATE meetings SET prep_opens_at=? WHERE meeting_id=?",
+            (iso_utc(meeting.prep_window_start), meeting.meeting_id),
+        )
+    conn.execute(_PREP_WINDOW_INDEX)
+
 
 class SQLiteBase:
     """One SQLite file with the store's schema: connections, transactions, queries."""
@@ -78,8 +103,10 @@ class SQLiteBase:
                 f"{SCHEMA_VERSION}. Upgrade exec-assistant."
             )
         if version < SCHEMA_VERSION:
-            conn.executescript(_SCHEMA)  # idempotent DDL; later versions add migrations here
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.executescript(_SCHEMA)  # idempotent DDL
+            with self._tx() as tx:
+                _add_prep_opens_at(tx)
+                tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # connection handling ---------------------------------------------------------------------
 

@@ -29,10 +29,9 @@ from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import configure_logging, log_event
 from exec_assistant.models import Meeting, MeetingStatus
 from exec_assistant.workflows.feeds import FeedSyncResult, sync_due_feeds
-from exec_assistant.workflows.recovery import MAX_PREP_HORIZON, SweepResult, prep_event, sweep
+from exec_assistant.workflows.recovery import SweepResult, prep_event, sweep
 
 __all__ = [
-    "MAX_PREP_HORIZON",
     "MonitorResult",
     "lambda_handler",
     "prep_event",
@@ -69,13 +68,11 @@ def run_once(runtime: Runtime, now: datetime | None = None) -> MonitorResult:
     sweep over the cycles already published (:func:`.recovery.sweep`)."""
     now = now or runtime.clock()
     feeds = sync_due_feeds(runtime, now)  # first: moved meetings' windows follow at once
-    candidates = runtime.store.list_meetings_by_status(
-        MeetingStatus.DISCOVERED, now, now + MAX_PREP_HORIZON
-    )
+    # Only the meetings whose window is open: an index on the window's opening, not every
+    # meeting of the next 14 days.
+    candidates = runtime.store.list_meetings_in_prep_window(MeetingStatus.DISCOVERED, now)
     result = MonitorResult(feeds=feeds)
     for meeting in candidates:
-        if not meeting.in_prep_window(now):
-            continue
         result.checked += 1
         try:
             runtime.bus.publish([prep_event(meeting)])

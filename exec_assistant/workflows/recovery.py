@@ -43,8 +43,6 @@ from exec_assistant.models import (
 
 logger = logging.getLogger(__name__)
 
-#: The longest prep window a meeting may have (``Meeting.prep_hours_before`` ≤ 14 days).
-MAX_PREP_HORIZON = timedelta(days=14)
 #: How long a missing or released cycle is left to the event in flight and Lambda's retries.
 GRACE = timedelta(minutes=4)
 
@@ -95,12 +93,8 @@ def sweep(runtime: Runtime, now: datetime | None = None) -> SweepResult:
     """Republish the prep event of every open-window cycle that is stuck (module docstring)."""
     now = now or runtime.clock()
     result = SweepResult()
-    pending = runtime.store.list_meetings_by_status(
-        MeetingStatus.PREP_REQUIRED, now, now + MAX_PREP_HORIZON
-    )
+    pending = runtime.store.list_meetings_in_prep_window(MeetingStatus.PREP_REQUIRED, now)
     for meeting in pending:
-        if not meeting.in_prep_window(now):
-            continue
         result.checked += 1
         key = cycle_key(meeting)
         try:

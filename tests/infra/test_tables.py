@@ -19,6 +19,7 @@ EXPECTED: dict[str, tuple[str, dict[str, tuple[str, str | None]], str | None]] =
         {
             "user_id-start_time-index": ("user_id", "start_time"),
             "status-start_time-index": ("status", "start_time"),
+            "status-prep_opens_at-index": ("status", "prep_opens_at"),
         },
         None,
     ),

@@ -150,3 +150,24 @@ def store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Store]:
         endpoint: str = request.getfixturevalue("dynalite_endpoint")
         request.getfixturevalue("monkeypatch").setenv("AWS_ENDPOINT_URL", endpoint)
         yield _dynamodb_store("t" + uuid.uuid4().hex[:12])
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every Meeting the store validates (both backends build them through pydantic)."""
+    seen: list[str] = []
+    by_dict, by_json = Meeting.model_validate, Meeting.model_validate_json
+
+    def from_dict(obj: Any, *args: Any, **kwargs: Any) -> Meeting:
+        meeting = by_dict(obj, *args, **kwargs)
+        seen.append(meeting.meeting_id)
+        return meeting
+
+    def from_json(data: Any, *args: Any, **kwargs: Any) -> Meeting:
+        meeting = by_json(data, *args, **kwargs)
+        seen.append(meeting.meeting_id)
+        return meeting
+
+    monkeypatch.setattr(Meeting, "model_validate", from_dict)
+    monkeypatch.setattr(Meeting, "model_validate_json", from_json)
+    yield seen

@@ -103,6 +103,7 @@ def test_create_tables_builds_the_documented_schema(moto_client: Any) -> None:
             {
                 "user_id-start_time-index": [("user_id", "HASH"), ("start_time", "RANGE")],
                 "status-start_time-index": [("status", "HASH"), ("start_time", "RANGE")],
+                "status-prep_opens_at-index": [("status", "HASH"), ("prep_opens_at", "RANGE")],
             },
             None,
         ),

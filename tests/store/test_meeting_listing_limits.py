@@ -7,9 +7,7 @@ so ``/meetings`` and the App Home cost the same with 10 or 1,000 meetings in the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -45,27 +43,6 @@ def _seed(store: Store) -> None:
 
 def _ids(meetings: list[Meeting]) -> list[str]:
     return [m.meeting_id for m in meetings]
-
-
-@pytest.fixture
-def validations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every Meeting the store validates (both backends build them through pydantic)."""
-    seen: list[str] = []
-    by_dict, by_json = Meeting.model_validate, Meeting.model_validate_json
-
-    def from_dict(obj: Any, *args: Any, **kwargs: Any) -> Meeting:
-        meeting = by_dict(obj, *args, **kwargs)
-        seen.append(meeting.meeting_id)
-        return meeting
-
-    def from_json(data: Any, *args: Any, **kwargs: Any) -> Meeting:
-        meeting = by_json(data, *args, **kwargs)
-        seen.append(meeting.meeting_id)
-        return meeting
-
-    monkeypatch.setattr(Meeting, "model_validate", from_dict)
-    monkeypatch.setattr(Meeting, "model_validate_json", from_json)
-    yield seen
 
 
 def test_limited_listing_is_the_prefix_of_the_full_one(store: Store) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
+
+import pytest
 
 from exec_assistant.errors import TransientError
 from exec_assistant.events.base import BusEvent
-from exec_assistant.models import MeetingStatus, User
+from exec_assistant.models import Meeting, MeetingStatus, User
 from exec_assistant.runtime import Runtime
 from exec_assistant.workflows import calendar_monitor
 from exec_assistant.workflows.calendar_monitor import run_once
@@ -134,3 +137,28 @@ def test_run_forever_runs_until_stopped(runtime: Runtime, user: User) -> None:
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert len(bus.events) == 1
+
+
+def test_a_pass_reads_only_the_meetings_whose_window_is_open(
+    runtime: Runtime, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime.bus = RecordingBus()
+    for n in range(60):  # the next 14 days, windows still closed
+        add_meeting(runtime, user, f"later-{n:02d}", start=NOW + timedelta(hours=30 + 5 * n))
+    add_meeting(runtime, user, "open", start=NOW + timedelta(hours=6))
+    read: list[str] = []
+    by_json = Meeting.model_validate_json
+
+    def counted(data: Any, *args: Any, **kwargs: Any) -> Meeting:
+        meeting = by_json(data, *args, **kwargs)
+        read.append(meeting.meeting_id)
+        return meeting
+
+    monkeypatch.setattr(Meeting, "model_validate_json", counted)
+
+    result = run_once(runtime, NOW)
+
+    assert (result.published, result.checked) == (["open"], 1)
+    # the DISCOVERED read, the status move's own read, the sweep's PREP_REQUIRED read
+    assert set(read) == {"open"}
+    assert len(read) <= 3
