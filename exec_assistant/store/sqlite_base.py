@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS meetings (
     status TEXT NOT NULL,
     start_time TEXT NOT NULL,
     data TEXT NOT NULL,
-    prep_opens_at TEXT  -- version 3: start_time - prep_hours_before (see _MIGRATIONS)
+    prep_opens_at TEXT  -- version 3: start_time - prep_hours_before (see _add_prep_opens_at)
 );
 -- The listings order by (start_time, meeting_id): with meeting_id in the index a LIMIT stops
 -- the index walk early instead of sorting the whole window (the first indexes lacked it).
