@@ -9,16 +9,16 @@ order, which the GSI range keys and the lease comparison rely on); TTL attribute
 
 The parts: :mod:`~exec_assistant.store.dynamodb_codec` (items and expressions),
 :mod:`~exec_assistant.store.dynamodb_tables` (schema, client, calls),
-:mod:`~exec_assistant.store.dynamodb_ledger` (the notification ledger); this module adds users,
-meetings and chat sessions. Reads that decide something are strongly consistent (``GetItem``);
-GSI queries (always eventually consistent) only list.
+:mod:`~exec_assistant.store.dynamodb_ledger` (the notification ledger),
+:mod:`~exec_assistant.store.dynamodb_listings` (meeting listings over the GSIs); this module adds
+users, meetings and chat sessions. Reads that decide something are strongly consistent
+(``GetItem``); GSI queries (always eventually consistent) only list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from exec_assistant.errors import NotFoundError
 from exec_assistant.models import (
@@ -35,34 +35,28 @@ from exec_assistant.models import (
     chat_session_id_for,
     iso_utc,
 )
-from exec_assistant.store.base import MAX_PREP_WINDOW
 from exec_assistant.store.dynamodb_codec import (
     ConditionFailed,
     Expr,
-    Item,
     epoch,
     item_fields,
     parse_item,
     to_av,
 )
-from exec_assistant.store.dynamodb_ledger import DynamoDBLedger
+from exec_assistant.store.dynamodb_listings import DynamoDBMeetingListings
 from exec_assistant.store.dynamodb_tables import (
     ACTIVE_SLACK_USER_ATTR,
     CHAT_ACTIVE_INDEX,
-    MEETINGS_OWNER_INDEX,
-    MEETINGS_PREP_WINDOW_INDEX,
-    MEETINGS_STATUS_INDEX,
     PREP_OPENS_ATTR,
     TABLE_SPECS,
     TTL_ATTR,
     USERS_SLACK_INDEX,
-    TableKind,
 )
 
 __all__ = ["TABLE_SPECS", "DynamoDBStore"]
 
 
-class DynamoDBStore(DynamoDBLedger):
+class DynamoDBStore(DynamoDBMeetingListings):
     """The :class:`~exec_assistant.store.base.Store` on DynamoDB (see module docstring)."""
 
     # users -----------------------------------------------------------------------------------
@@ -135,111 +129,6 @@ class DynamoDBStore(DynamoDBLedger):
 
     def delete_meeting(self, meeting_id: str) -> bool:
         return self._delete("meetings", meeting_id)
-
-    def _meetings_in_window(
-        self,
-        index: str,
-        attr: str,
-        value: str,
-        start_from: datetime,
-        start_until: datetime,
-        *,
-        limit: int | None = None,
-        exclude: Collection[MeetingStatus] = (),
-    ) -> list[Meeting]:
-        expr = Expr()
-        until = iso_utc(start_until)
-        condition = (
-            f"{expr.n(attr)} = {expr.v(value)} AND "
-            f"{expr.n('start_time')} BETWEEN {expr.v(iso_utc(start_from))} AND {expr.v(until)}"
-        )
-        extra: dict[str, Any] = {}
-        if exclude:
-            excluded = ", ".join(expr.v(s.value) for s in sorted(exclude))
-            extra["FilterExpression"] = f"NOT ({expr.n('status')} IN ({excluded}))"
-        query = {"IndexName": index, "KeyConditionExpression": condition, **extra}
-        if limit is None:
-            items = self._query("meetings", **query, **expr.kwargs())
-        else:
-            items = self._query_first("meetings", limit, **query, **expr.kwargs())
-        # BETWEEN is inclusive and key attributes cannot be filtered server-side: drop the end.
-        kept = [item for item in items if item["start_time"]["S"] < until]
-        kept.sort(key=lambda item: (item["start_time"]["S"], item["meeting_id"]["S"]))
-        return [parse_item(Meeting, item) for item in kept[:limit]]
-
-    def _query_first(self, kind: TableKind, limit: int, **kwargs: Any) -> list[Item]:
-        """The first ``limit`` items of an index Query in sort-key order, page by page (``Limit``
-        per page), plus any that tie with the last of them on the sort key (``start_time``), so
-        the caller's (start_time, meeting_id) order picks the same ones as SQLite's."""
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0, got {limit}")
-        items: list[Item] = []
-        while limit:
-            response = self._call("query", kind, Limit=limit, **kwargs)
-            items.extend(response.get("Items", []))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                break
-            if len(items) > limit and items[-1]["start_time"] != items[limit - 1]["start_time"]:
-                break
-            kwargs["ExclusiveStartKey"] = last
-        return items
-
-    def list_meetings_for_user(
-        self,
-        user_id: str,
-        start_from: datetime,
-        start_until: datetime,
-        *,
-        limit: int | None = None,
-        exclude: Collection[MeetingStatus] = (),
-    ) -> list[Meeting]:
-        return self._meetings_in_window(
-            MEETINGS_OWNER_INDEX,
-            "user_id",
-            user_id,
-            start_from,
-            start_until,
-            limit=limit,
-            exclude=exclude,
-        )
-
-    def list_meetings_by_status(
-        self,
-        status: MeetingStatus,
-        start_from: datetime,
-        start_until: datetime,
-        *,
-        limit: int | None = None,
-    ) -> list[Meeting]:
-        return self._meetings_in_window(
-            MEETINGS_STATUS_INDEX, "status", status.value, start_from, start_until, limit=limit
-        )
-
-    def list_meetings_in_prep_window(
-        self, status: MeetingStatus, now: datetime, *, limit: int | None = None
-    ) -> list[Meeting]:
-        """One Query of the prep-window index: windows that opened in ``(now - 14 days, now]``;
-        a FilterExpression drops the meetings that already started (read, not returned)."""
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0, got {limit}")
-        expr = Expr()
-        at = iso_utc(now)
-        condition = (
-            f"{expr.n('status')} = {expr.v(status.value)} AND {expr.n(PREP_OPENS_ATTR)} "
-            f"BETWEEN {expr.v(iso_utc(now - MAX_PREP_WINDOW))} AND {expr.v(at)}"
-        )
-        items = self._query(
-            "meetings",
-            IndexName=MEETINGS_PREP_WINDOW_INDEX,
-            KeyConditionExpression=condition,
-            FilterExpression=f"{expr.n('start_time')} > {expr.v(at)}",
-            **expr.kwargs(),
-        )
-        # BETWEEN is inclusive: a window that opened exactly 14 days ago cannot still be open
-        # (its meeting started by now), and the filter already dropped it; order as SQLite's.
-        items.sort(key=lambda item: (item[PREP_OPENS_ATTR]["S"], item["meeting_id"]["S"]))
-        return [parse_item(Meeting, item) for item in items[:limit]]
 
     def transition_meeting(
         self,
