@@ -23,6 +23,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from exec_assistant.errors import ConfigurationError
 from exec_assistant.interfaces import settings_views, slack_views
 from exec_assistant.interfaces.listener_kit import logged, payload, refuse
 from exec_assistant.interfaces.slack_payloads import BlockActions, HomeOpened, ViewSubmission, parse
@@ -151,7 +152,7 @@ class HomeTab:
             user.user_id,
             fields={},
             preferences=preferences,
-            plan_digest=lambda stored: plan_digest(self.runtime, stored),
+            plan_digest=self._plan_digest,
         )
         log_event(
             logger,
@@ -162,3 +163,18 @@ class HomeTab:
             digest_planned=update.planned,
         )
         self.publish(client, submitted.user.id)
+
+    def _plan_digest(self, user: User) -> str | None:
+        """Re-plan the digest; a deployment without schedules (``enable_prep_notification``
+        off) has no digest to plan: the settings are saved all the same, and that is logged."""
+        try:
+            return plan_digest(self.runtime, user)
+        except ConfigurationError as exc:
+            log_event(
+                logger,
+                logging.WARNING,
+                "slack.settings_digest_not_planned",
+                user_id=user.user_id,
+                code=exc.code,
+            )
+            return None

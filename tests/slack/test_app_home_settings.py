@@ -337,3 +337,38 @@ def test_the_local_server_answers_field_errors_and_saves_after_the_ack(
         return user is not None and user.preferences.escalation_delay_minutes == 45
 
     wait_for(saved)
+
+
+def test_without_schedules_the_settings_are_saved_and_the_digest_not_planned(
+    settings: Settings,
+    clock: Clock,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    payloads: Payloads,
+    fake_slack: FakeSlackAPI,
+) -> None:
+    """A stack deployed with enable_prep_notification=false has no schedule group: the save
+    still goes through (no "did not go through" notice), the Home tab shows it."""
+    import exec_assistant.runtime as runtime_module
+    from exec_assistant.events.scheduler import UnavailableScheduler
+    from exec_assistant.interfaces import slack_bot
+    from tests.slack.harness import Signing
+
+    rt = build_runtime(
+        settings,
+        store=SQLiteStore(tmp_path / "none.db"),
+        scheduler=UnavailableScheduler(),
+        clock=clock,
+    )
+    monkeypatch.setattr(runtime_module, "get_runtime", lambda: rt)
+    serve_on_lambda()
+    try:
+        owner = rt.store.put_user(User(user_id="exec-1", slack_user_id=OWNER_SLACK_ID, name="Ada"))
+        assert _submit(LambdaTransport(Signing(clock)), payloads, GOOD).body == ""
+        saved = rt.store.get_user(owner.user_id)
+        assert saved is not None and saved.preferences.escalation_delay_minutes == 45
+        assert "08:15, mon,wed-thu" in json.dumps(_view(fake_slack, "views.publish"))
+        assert fake_slack.calls_to("chat.postMessage") == []  # no failure notice
+    finally:
+        slack_bot.reset_app()
+        rt.close()
