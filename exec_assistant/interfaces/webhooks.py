@@ -58,8 +58,8 @@ def build_router(runtime: Runtime) -> Router:
 
 
 def environ(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The WSGI environ of an HTTP API v2 event (REST v1 events work too); ``None`` when its
-    body cannot be decoded."""
+    """The WSGI environ of an HTTP API v2 event (of a REST v1 event: its method, path, headers
+    and body; no query string); ``None`` when its body cannot be decoded."""
     method, body, headers = from_api_gateway(event)
     if body is None:
         return None

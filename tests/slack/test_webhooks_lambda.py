@@ -23,6 +23,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
+from exec_assistant import snapshots
 from exec_assistant.config import Settings
 from exec_assistant.interfaces import webhooks
 from exec_assistant.models import AckAction, Channel, Meeting, MeetingStatus, User
@@ -257,3 +258,17 @@ def test_importing_the_handler_pulls_in_neither_twilio_nor_itsdangerous() -> Non
     # the check sees an SDK when one is imported
     both = "import exec_assistant.interfaces.webhooks, itsdangerous"
     assert _top_level_modules_after(both) & heavy == {"itsdangerous"}
+
+
+def test_before_snapshot_builds_the_routes_once_for_the_snapshot(
+    handler: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warmed: list[tuple[str, ...]] = []
+    monkeypatch.setattr(snapshots, "warm_aws", warmed.append)
+    webhooks.before_snapshot()
+    assert warmed == [webhooks.AWS_SERVICES]
+    built = webhooks.router()
+    assert webhooks.router() is built  # the snapshot's router serves every request
+    response = call(event("GET", "/actions/not-a-token"))
+    assert response["statusCode"] == 404  # through the same router: a link it does not know
+    assert webhooks.router() is built
