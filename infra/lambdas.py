@@ -103,9 +103,10 @@ DIGEST = FunctionSpec(
 )
 
 #: Twilio's webhooks and the email action links (exec_assistant/interfaces/webhooks.py says why
-#: this is not the Slack bot's function). A failed SMS receipt moves the cycle to the next
-#: channel at once, so it may notify (within the invocation's deadline, like the trigger);
-#: someone waits on each request (Twilio gives up after 15 s, a browser later).
+#: this is not the Slack bot's function). It sends nothing itself: an answer edits the Slack DM
+#: (and opens prep there), and a failed SMS receipt publishes a follow-up MeetingPrepRequired
+#: that the prep trigger walks on the next channels (exec_assistant/workflows/receipts.py).
+#: Someone waits on each request (Twilio gives up after 15 s, a browser later).
 WEBHOOKS = FunctionSpec(
     component="webhooks",
     handler="exec_assistant.interfaces.webhooks.lambda_handler",
@@ -113,22 +114,20 @@ WEBHOOKS = FunctionSpec(
     timeout_s=30,
     description="SMS replies, SMS delivery receipts, email action links "
     "(POST /twilio/sms, POST /twilio/status, GET/POST /actions/{token})",
-    secrets=NOTIFYING_SECRETS,
-    sends_email=True,
-    public_url=True,
+    # the DM; Twilio's signatures (RequestValidator); the email links' key
+    secrets=("slack_bot_token", "twilio_auth_token", "action_link_secret"),
+    public_url=True,  # the URL Twilio signs
     snapstart=True,
 )
-#: SES's events for the stack's configuration set (bounce, complaint, delivery, reject): a bounce
-#: or complaint fails the attempt for good and moves the cycle on, so it may notify.
+#: SES's events for the stack's configuration set (bounce, complaint, delivery, reject): the
+#: receipt goes to the ledger, and a bounce or complaint publishes the follow-up cycle for the
+#: prep trigger, as an SMS receipt does; it reads no secret and sends nothing.
 EMAIL_EVENTS = FunctionSpec(
     component="email-events",
     handler="exec_assistant.workflows.email_events.lambda_handler",
     memory_mb=512,
     timeout_s=60,
     description="SES bounce/complaint/delivery/reject events → the notification ledger",
-    secrets=NOTIFYING_SECRETS,
-    sends_email=True,
-    public_url=True,
 )
 
 

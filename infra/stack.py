@@ -15,11 +15,12 @@ prep trigger       stack tables; read the Slack token, Twilio secrets and link-s
                    failures); ``ses:SendEmail`` from the configured identity through the
                    stack's configuration set
 digest             stack tables; read the Slack token (one morning digest per user and day)
-webhooks           what the prep trigger may do, without a DLQ (a request is answered, not
-                   queued): an answer edits the DM, cancels or creates reminders, and a failed
-                   SMS receipt moves the cycle on to the next channel
-email events       what the prep trigger may do, with its own DLQ: a bounce or complaint moves
-                   the cycle on to the next channel
+webhooks           stack tables; read the Slack token, the Twilio auth token (signatures) and
+                   the link-signing key; create/delete schedules + pass the scheduler role (an
+                   answer cancels escalations or snoozes); ``events:PutEvents`` on the stack
+                   bus (a failed SMS receipt publishes the follow-up cycle)
+email events       stack tables; ``events:PutEvents`` on the stack bus (a bounce or complaint
+                   publishes the follow-up cycle); send to its DLQ (async failures)
 =================  ==========================================================================
 
 The webhooks and the SES configuration set with its email events function exist with the prep
@@ -194,7 +195,12 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
         outputs["digest_function_arn"] = digest.function.arn
         functions[spec.component] = digest
 
-        functions["webhooks"] = _webhooks(cfg, http, code, environment, notifying_statements)
+        publish = iam.put_events_statement(bus.arn)
+
+        def webhook_statements(spec: lambdas.FunctionSpec) -> list[iam.Statement]:
+            return [*base_statements(spec), *schedule_statements, publish]
+
+        functions["webhooks"] = _webhooks(cfg, http, code, environment, webhook_statements)
         outputs["webhooks_function_arn"] = functions["webhooks"].function.arn
         outputs["twilio_sms_url"] = http.url("/twilio/sms")
         outputs["twilio_status_url"] = http.url("/twilio/status")
@@ -207,7 +213,8 @@ def build(cfg: StackConfig, code: pulumi.Archive) -> dict[str, pulumi.Output[Any
                 email,
                 cfg,
                 [
-                    *notifying_statements(spec),
+                    *base_statements(spec),
+                    publish,
                     iam.sqs_send_statement("AsyncFailuresToDlq", routed.dlq.arn),
                 ],
             )

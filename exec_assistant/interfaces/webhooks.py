@@ -18,8 +18,8 @@ the deployment sets it to the API's endpoint.
   these routes need twilio and itsdangerous instead, which would grow the bot's snapshot and
   import work for requests that never use them;
 * least privilege: this function reads the Twilio auth token and the link-signing key and may
-  send the next channel's email; the bot needs none of that, and the webhooks need neither the
-  Slack signing secret nor the bot's post-response dead-letter queue;
+  publish a failed receipt's follow-up cycle to the bus; the bot needs none of that, and the
+  webhooks need neither the Slack signing secret nor the bot's post-response dead-letter queue;
 * separate alarms, logs and concurrency: a flood of SMS receipts cannot throttle Slack's clicks.
 
 Cold start: importing this module imports neither twilio nor itsdangerous (each is imported
@@ -42,9 +42,9 @@ from exec_assistant.runtime import Runtime
 
 #: The handler string Lambda is configured with (``infra/lambdas.py``).
 HANDLER = "exec_assistant.interfaces.webhooks.lambda_handler"
-#: The AWS services an answer calls (store; secrets; cancelling or creating reminders; the next
-#: channel's email after a failed SMS receipt).
-AWS_SERVICES = ("dynamodb", "secretsmanager", "scheduler", "sesv2")
+#: The AWS services an answer calls (store; secrets; cancelling or creating reminders; the
+#: follow-up cycle after a failed SMS receipt).
+AWS_SERVICES = ("dynamodb", "secretsmanager", "scheduler", "events")
 
 _router: Router | None = None
 _router_lock = threading.Lock()

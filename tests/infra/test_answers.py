@@ -81,9 +81,9 @@ def test_one_invoke_permission_per_route_scoped_to_it(dev: Deployment) -> None:
 def test_public_base_url_is_the_api_endpoint_where_it_is_needed(dev: Deployment) -> None:
     endpoint = _api(dev).state["apiEndpoint"]
     assert dev.outputs["api_endpoint"] == endpoint
-    for component in ("webhooks", "prep-trigger", "email-events"):
+    for component in ("webhooks", "prep-trigger"):
         assert _env(dev, component)["PUBLIC_BASE_URL"] == endpoint
-    for component in ("slack-bot", "calendar-monitor", "digest"):
+    for component in ("slack-bot", "calendar-monitor", "digest", "email-events"):
         assert "PUBLIC_BASE_URL" not in _env(dev, component)
     assert dev.outputs["twilio_sms_url"] == f"{endpoint}/twilio/sms"
     assert dev.outputs["twilio_status_url"] == f"{endpoint}/twilio/status"
@@ -126,9 +126,9 @@ def test_ses_configuration_set_and_its_eventbridge_destination(dev: Deployment) 
     assert event_destination["eventBridgeDestination"] == {
         "eventBusArn": f"arn:aws:events:{P}:event-bus/default"  # the only bus SES publishes to
     }
-    for component in ("prep-trigger", "webhooks", "email-events"):
-        assert _env(dev, component)["SES_CONFIGURATION_SET"] == "exec-assistant-email-dev"
-    assert "SES_CONFIGURATION_SET" not in _env(dev, "slack-bot")
+    assert _env(dev, "prep-trigger")["SES_CONFIGURATION_SET"] == "exec-assistant-email-dev"
+    for component in ("slack-bot", "webhooks", "email-events"):  # they send no email
+        assert "SES_CONFIGURATION_SET" not in _env(dev, component)
 
 
 def test_the_rule_routes_only_this_sets_events_to_the_email_events_handler(
@@ -180,9 +180,10 @@ def test_the_link_signing_key_is_a_generated_secret(dev: Deployment) -> None:
     assert "secretString" in version.secret_inputs  # encrypted in the state, never exported
     assert GENERATED_PASSWORD not in json.dumps(dev.outputs)
     arn = f"arn:aws:secretsmanager:{P}:secret:exec-assistant-action-link-secret-dev-AbCdEf"
-    for component in ("prep-trigger", "webhooks", "email-events"):
+    for component in ("prep-trigger", "webhooks"):  # signs the links / reads them
         assert _env(dev, component)["ACTION_LINK_SECRET_SECRET_ARN"] == arn
-    assert "ACTION_LINK_SECRET_SECRET_ARN" not in _env(dev, "slack-bot")
+    for component in ("slack-bot", "email-events"):
+        assert "ACTION_LINK_SECRET_SECRET_ARN" not in _env(dev, component)
 
 
 def test_the_rotate_command_knows_the_link_key_by_its_infra_name() -> None:

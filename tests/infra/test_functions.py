@@ -50,7 +50,7 @@ SCHEDULER_ENV = {
     "SCHEDULER_TARGET_ARN",
     "SCHEDULER_DLQ_ARN",
 }
-#: What a function that may notify gets besides the shared settings ("dev": all configured).
+#: What the prep trigger, which notifies, gets besides the shared settings ("dev": all set).
 NOTIFYING_ENV = (
     SHARED_ENV
     | SCHEDULER_ENV
@@ -71,8 +71,15 @@ FULL_ENV = {
     | SCHEDULER_ENV
     | {"SLACK_BOT_TOKEN_SECRET_ARN", "SLACK_SIGNING_SECRET_SECRET_ARN", "POST_RESPONSE_DLQ_URL"},
     "prep-trigger": NOTIFYING_ENV,
-    "webhooks": NOTIFYING_ENV,
-    "email-events": NOTIFYING_ENV,
+    "webhooks": SHARED_ENV
+    | SCHEDULER_ENV
+    | {
+        "SLACK_BOT_TOKEN_SECRET_ARN",
+        "TWILIO_AUTH_TOKEN_SECRET_ARN",
+        "ACTION_LINK_SECRET_SECRET_ARN",
+        "PUBLIC_BASE_URL",
+    },
+    "email-events": SHARED_ENV | SCHEDULER_ENV,
     "calendar-monitor": SHARED_ENV | SCHEDULER_ENV | {"SLACK_BOT_TOKEN_SECRET_ARN"},
     "digest": SHARED_ENV | SCHEDULER_ENV | {"SLACK_BOT_TOKEN_SECRET_ARN"},
 }

@@ -114,39 +114,53 @@ def expected(scenario: str) -> dict[str, dict[str, dict[str, Any]]]:
                 "action-link-secret",
             ]
 
-        def notifying(component: str) -> dict[str, dict[str, Any]]:
-            """What a function that may send the next notification gets."""
-            statements = {
-                "WriteOwnLogs": logs(component, env),
-                "StackTables": tables,
-                "ReadStackSecrets": {
-                    "Action": SECRETS,
-                    "Resource": [secret_arn(name, env) for name in trigger_secrets],
-                },
-                **schedules,
+        trigger: dict[str, dict[str, Any]] = {
+            "WriteOwnLogs": logs("prep-trigger", env),
+            "StackTables": tables,
+            "ReadStackSecrets": {
+                "Action": SECRETS,
+                "Resource": [secret_arn(name, env) for name in trigger_secrets],
+            },
+            **schedules,
+        }
+        if full:
+            trigger["SendFromConfiguredIdentity"] = {
+                "Action": ["ses:SendEmail"],
+                "Resource": [
+                    f"arn:aws:ses:{P}:identity/assistant@example.com",
+                    f"arn:aws:ses:{P}:identity/example.com",
+                    f"arn:aws:ses:{P}:configuration-set/exec-assistant-email-{env}",
+                ],
             }
-            if full:
-                statements["SendFromConfiguredIdentity"] = {
-                    "Action": ["ses:SendEmail"],
-                    "Resource": [
-                        f"arn:aws:ses:{P}:identity/assistant@example.com",
-                        f"arn:aws:ses:{P}:identity/example.com",
-                        f"arn:aws:ses:{P}:configuration-set/exec-assistant-email-{env}",
-                    ],
-                }
-            return statements
-
         result["prep-trigger"] = {
-            **notifying("prep-trigger"),
+            **trigger,
             "AsyncFailuresToDlq": {
                 "Action": ["sqs:SendMessage"],
                 "Resource": [f"arn:aws:sqs:{P}:exec-assistant-prep-dlq-{env}"],
             },
         }
-        result["webhooks"] = notifying("webhooks")
+        publish = {
+            "Action": ["events:PutEvents"],
+            "Resource": [f"arn:aws:events:{P}:event-bus/exec-assistant-bus-{env}"],
+        }
+        webhook_secrets = ["slack-bot-token"]
+        if full:
+            webhook_secrets += ["twilio-auth-token", "action-link-secret"]
+        result["webhooks"] = {
+            "WriteOwnLogs": logs("webhooks", env),
+            "StackTables": tables,
+            "ReadStackSecrets": {
+                "Action": SECRETS,
+                "Resource": [secret_arn(name, env) for name in webhook_secrets],
+            },
+            **schedules,
+            "PublishToStackBus": publish,  # a failed SMS receipt's follow-up cycle
+        }
         if full:
             result["email-events"] = {
-                **notifying("email-events"),
+                "WriteOwnLogs": logs("email-events", env),
+                "StackTables": tables,
+                "PublishToStackBus": publish,  # a bounce's follow-up cycle
                 "AsyncFailuresToDlq": {
                     "Action": ["sqs:SendMessage"],
                     "Resource": [f"arn:aws:sqs:{P}:exec-assistant-email-events-dlq-{env}"],

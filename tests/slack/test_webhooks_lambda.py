@@ -272,3 +272,20 @@ def test_before_snapshot_builds_the_routes_once_for_the_snapshot(
     response = call(event("GET", "/actions/not-a-token"))
     assert response["statusCode"] == 404  # through the same router: a link it does not know
     assert webhooks.router() is built
+
+
+def test_status_callbacks_reach_the_receipts_through_the_lambda(
+    handler: None, runtime: Runtime, phone_owner: User, meeting: Meeting
+) -> None:
+    notify(runtime, meeting)
+    before = state(runtime, meeting)
+    params = {"MessageSid": "SM" + "e" * 32, "MessageStatus": "delivered", "To": PHONE}
+    body = urlencode(params).encode()
+    unsigned = call(event("POST", "/twilio/status", body=body, headers=FORM))
+    assert unsigned["statusCode"] == 403
+    signature = twilio_signature(AUTH_TOKEN, PUBLIC + "/twilio/status", params)
+    signed = event(
+        "POST", "/twilio/status", body=body, headers=FORM | {"x-twilio-signature": signature}
+    )
+    assert call(signed)["statusCode"] == 200  # a message this ledger never sent: nothing to do
+    assert state(runtime, meeting) == before
