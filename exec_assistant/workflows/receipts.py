@@ -134,21 +134,33 @@ def apply_receipt(
         log_event(logger, logging.INFO, "receipt.acknowledged_already", **ids)
         return ReceiptOutcome(action=action, key=record.key, standing=standing)
     follow_up = _publish_follow_up(runtime, record, provider_id)
-    log_event(logger, logging.INFO, "receipt.follow_up_published", **ids, follow_up=follow_up)
     return ReceiptOutcome(action=action, key=record.key, standing=standing, follow_up=follow_up)
 
 
-def _publish_follow_up(runtime: Runtime, record: LedgerRecord, provider_id: str) -> str:
+def _publish_follow_up(runtime: Runtime, record: LedgerRecord, provider_id: str) -> str | None:
+    """Publish the follow-up cycle's event; None (logged) when the meeting is gone."""
     meeting = runtime.store.get_meeting(record.meeting_id)
-    user_id = meeting.user_id if meeting is not None else ""
+    if meeting is None:
+        log_event(
+            logger, logging.INFO, "receipt.no_meeting", meeting_id=record.meeting_id, key=record.key
+        )
+        return None
     detail = {
         "meeting_id": record.meeting_id,
-        "user_id": user_id,
+        "user_id": meeting.user_id,
         "source_key": record.key,
         "receipt_for": provider_id,
     }
     runtime.bus.publish(
         [BusEvent(source=REMINDER_EVENT_SOURCE, detail_type=PREP_EVENT_DETAIL_TYPE, detail=detail)]
+    )
+    log_event(
+        logger,
+        logging.INFO,
+        "receipt.follow_up_published",
+        meeting_id=record.meeting_id,
+        key=record.key,
+        provider_id=provider_id,
     )
     return follow_up_key(record.key, provider_id)
 

@@ -122,3 +122,14 @@ def test_unknown_wrong_channel_and_acknowledged_cycles_publish_nothing(store: St
     outcome = apply_receipt(runtime, Channel.SMS, SID, failed)
     assert (outcome.action, outcome.follow_up) == ("recorded", None)
     assert bus.published == []
+
+
+def test_a_failure_for_a_removed_meeting_publishes_nothing(store: Store) -> None:
+    _sms_delivered(store)
+    assert store.delete_meeting("mtg-1")
+    bus = RecordingBus()
+    outcome = apply_receipt(
+        _runtime(store, bus), Channel.SMS, SID, _receipt(ReceiptStatus.FAILED, 9)
+    )
+    assert (outcome.action, outcome.follow_up) == ("recorded", None)
+    assert bus.published == []
