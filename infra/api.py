@@ -43,7 +43,9 @@ ACCESS_LOG_FORMAT = (
     '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
     '"requestTime":"$context.requestTime","routeKey":"$context.routeKey",'
     '"status":"$context.status","responseLength":"$context.responseLength",'
-    '"integrationError":"$context.integrationErrorMessage"}'
+    '"integrationError":"$context.integrationErrorMessage",'
+    # per route (Slack's webhook, Twilio's, the email pages): the API's Latency metric mixes them
+    '"responseLatency":"$context.responseLatency"}'
 )
 
 

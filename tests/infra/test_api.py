@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.infra.conftest import ACCOUNT, REGION, Deployment
 
 API = "aws:apigatewayv2/api:Api"
@@ -36,6 +38,10 @@ def test_http_api_route_integration_and_stage(any_deployment: Deployment) -> Non
         "aws:cloudwatch/logGroup:LogGroup", name=f"/aws/apigateway/exec-assistant-api-{env}"
     )
     assert stage["accessLogSettings"]["destinationArn"] == access_logs.state["arn"]
+    # JSON lines with the route and its latency (the runbook's per-route p99 query reads them)
+    fields = json.loads(stage["accessLogSettings"]["format"])
+    assert fields["routeKey"] == "$context.routeKey"
+    assert fields["responseLatency"] == "$context.responseLatency"
 
 
 def test_invoke_permission_scoped_to_the_api_route(dev: Deployment) -> None:

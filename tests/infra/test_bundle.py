@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import bundle, bytecode
+from infra import bundle, bytecode, lambdas
 
 
 def _site(root: Path) -> Path:
@@ -200,10 +200,15 @@ def test_lambda_archive_uses_a_prebuilt_zip_from_the_environment(
 
 # -- the real bundle ---------------------------------------------------------------------------
 
-HANDLER_MODULES = (
-    "exec_assistant.workflows.prep_trigger_handler",
-    "exec_assistant.interfaces.slack_bot",
-    "exec_assistant.workflows.calendar_monitor",
+#: The module of every function the stack deploys (each FunctionSpec in infra/lambdas.py).
+HANDLER_MODULES = tuple(
+    sorted(
+        {
+            spec.handler.rpartition(".")[0]
+            for spec in vars(lambdas).values()
+            if isinstance(spec, lambdas.FunctionSpec)
+        }
+    )
 )
 ABSENT = ("typer", "rich", "pulumi", "pulumi_aws", "moto")
 
@@ -393,3 +398,12 @@ def test_real_bundle_ships_python_3_13_bytecode_for_every_module(tmp_path: Path)
         archive.extractall(tmp_path / "site")
     assert bytecode.missing_bytecode(tmp_path / "site", "3.13") == []
     assert "compiled by" in built.bytecode
+
+
+def test_the_import_check_covers_every_deployed_handler() -> None:
+    assert {
+        "exec_assistant.interfaces.webhooks",
+        "exec_assistant.workflows.email_events",
+        "exec_assistant.interfaces.slack_bot",
+        "exec_assistant.workflows.prep_trigger_handler",
+    } <= set(HANDLER_MODULES)
