@@ -48,6 +48,10 @@ AUDIT = textwrap.dedent(
         if event == "socket.connect":
             network.append(repr(args[1]))
     sys.addaudithook(audit)
+    def emit(line):
+        # one write(2) per line: the forked copies share this pipe, and a line written in one
+        # syscall (under PIPE_BUF) is never interleaved with another process's
+        os.write(1, (json.dumps(line) + "\\n").encode())
     """
 )
 
@@ -64,14 +68,14 @@ SCRIPT = AUDIT + textwrap.dedent(
     restored = [f.__qualname__ for f, _, _ in srp.get_after_restore()]
     for func, args, kwargs in reversed(srp.get_before_snapshot()):
         func(*args, **kwargs)
-    print(json.dumps({
+    emit({
         "phase": "snapshot",
         "before": registered,
         "after": restored,
         "app_built": slack_bot._ingress is not None,
         "aws_clients_kept": len(aws._clients),
         "network": network,
-    }), flush=True)
+    })
 
     def restored_copy():
         for func, args, kwargs in srp.get_after_restore():
@@ -80,12 +84,12 @@ SCRIPT = AUDIT + textwrap.dedent(
         secret, now = os.environ["SLACK_SIGNING_SECRET"], int(time.time())
         headers = signed_headers(secret, now, body.text, content_type=body.content_type)
         response = slack_bot.lambda_handler(v2_event(body, headers), LAMBDA_CONTEXT)
-        print(json.dumps({
+        emit({
             "phase": "restored",
             "random": random.random(),
             "status": response["statusCode"],
             "body": response["body"],
-        }), flush=True)
+        })
 
     children = []
     for _ in range(2):
@@ -200,20 +204,20 @@ TRIGGER_SCRIPT = AUDIT + textwrap.dedent(
     restored = [f.__qualname__ for f, _, _ in srp.get_after_restore()]
     for func, args, kwargs in reversed(srp.get_before_snapshot()):
         func(*args, **kwargs)
-    print(json.dumps({
+    emit({
         "phase": "snapshot",
         "before": registered,
         "after": restored,
         "runtime_built": runtime._runtime is not None,
         "aws_clients_kept": len(aws._clients),
         "network": network,
-    }), flush=True)
+    })
     for _ in range(2):
         pid = os.fork()
         if pid == 0:
             for func, args, kwargs in srp.get_after_restore():
                 func(*args, **kwargs)
-            print(json.dumps({"phase": "restored", "random": random.random()}), flush=True)
+            emit({"phase": "restored", "random": random.random()})
             os._exit(0)
         os.waitpid(pid, 0)
     """
