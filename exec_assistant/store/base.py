@@ -78,6 +78,14 @@ class Store(Protocol):
         ...
 
     def get_meeting(self, meeting_id: str) -> Meeting | None: ...
+
+    def get_meeting_and_user(
+        self, meeting_id: str, user_id: str
+    ) -> tuple[Meeting | None, User | None]:
+        """``get_meeting(meeting_id)`` and ``get_user(user_id)`` in one round trip (one query on
+        SQLite, one ``BatchGetItem`` on DynamoDB), both strongly consistent."""
+        ...
+
     def delete_meeting(self, meeting_id: str) -> bool:
         """Delete the meeting's record; True if it existed. Its ledger records stay (the
         history of what was sent, which expires with the ledger's retention)."""

@@ -127,6 +127,16 @@ class DynamoDBStore(DynamoDBMeetingListings):
         item = self._get("meetings", meeting_id)
         return parse_item(Meeting, item) if item else None
 
+    def get_meeting_and_user(
+        self, meeting_id: str, user_id: str
+    ) -> tuple[Meeting | None, User | None]:
+        found = self._get_many([("meetings", meeting_id), ("users", user_id)])
+        meeting, user = found.get(("meetings", meeting_id)), found.get(("users", user_id))
+        return (
+            parse_item(Meeting, meeting) if meeting else None,
+            parse_item(User, user) if user else None,
+        )
+
     def delete_meeting(self, meeting_id: str) -> bool:
         return self._delete("meetings", meeting_id)
 

@@ -35,6 +35,8 @@ from exec_assistant.store.dynamodb_codec import ConditionFailed, Expr, Item
 TableKind = Literal["users", "meetings", "chat_sessions", "notifications"]
 _log = logging.getLogger(__name__)
 
+#: How many times a ``BatchGetItem`` is sent for keys DynamoDB left unprocessed.
+BATCH_GET_ROUNDS = 3
 USERS_SLACK_INDEX = "slack_user_id-index"
 MEETINGS_OWNER_INDEX = "user_id-start_time-index"
 MEETINGS_STATUS_INDEX = "status-start_time-index"
@@ -219,6 +221,43 @@ class DynamoDBTables:
         )
         item: Item | None = response.get("Item")
         return item
+
+    def _get_many(self, keys: list[tuple[TableKind, str]]) -> dict[tuple[TableKind, str], Item]:
+        """Items by key from one or more tables in one ``BatchGetItem`` (strongly consistent),
+        asking again for keys DynamoDB left unprocessed (throttling) up to
+        :data:`BATCH_GET_ROUNDS` times; the items found, by ``(kind, key)``."""
+        by_table = {self.tables[kind]: kind for kind, _ in keys}
+        request: dict[str, Any] = {}
+        for kind, key in keys:
+            entry = request.setdefault(self.tables[kind], {"Keys": [], "ConsistentRead": True})
+            entry["Keys"].append({TABLE_SPECS[kind]["key"]: {"S": key}})
+        found: dict[tuple[TableKind, str], Item] = {}
+        for _ in range(BATCH_GET_ROUNDS):
+            try:
+                response = self._client.batch_get_item(RequestItems=request)
+            except ClientError as exc:
+                self._raise_client_error(exc, keys[0][0])
+            except (BotoConnectionError, HTTPClientError) as exc:
+                self._unavailable("batch_get_item", "connection")
+                raise StoreUnavailableError(
+                    f"DynamoDB unreachable (batch_get_item): {type(exc).__name__}",
+                    code="connection",
+                ) from exc
+            for table, items in response.get("Responses", {}).items():
+                kind = by_table[table]
+                for item in items:
+                    found[(kind, item[TABLE_SPECS[kind]["key"]]["S"])] = item
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        self._unavailable("batch_get_item", "UnprocessedKeys")
+        raise StoreUnavailableError(
+            "DynamoDB left keys unprocessed (throttled)", code="UnprocessedKeys"
+        )
+
+    def _unavailable(self, operation: str, code: str) -> None:
+        """The StoreUnavailable metric of a call that spans tables (``_call`` names the table)."""
+        metrics.emit(metrics.Metric.STORE_UNAVAILABLE, operation=operation, error_code=code)
 
     def _delete(self, kind: TableKind, key: str) -> bool:
         """DeleteItem; True if the item was there. A delete resent after a lost answer finds

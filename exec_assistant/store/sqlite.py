@@ -143,6 +143,20 @@ class SQLiteStore(SQLiteLedger):
         rows = self._query("SELECT data FROM meetings WHERE meeting_id=?", (meeting_id,))
         return Meeting.model_validate_json(rows[0][0]) if rows else None
 
+    def get_meeting_and_user(
+        self, meeting_id: str, user_id: str
+    ) -> tuple[Meeting | None, User | None]:
+        rows = self._query(
+            "SELECT (SELECT data FROM meetings WHERE meeting_id=?), "
+            "(SELECT data FROM users WHERE user_id=?)",
+            (meeting_id, user_id),
+        )
+        meeting, user = rows[0]
+        return (
+            Meeting.model_validate_json(meeting) if meeting is not None else None,
+            User.model_validate_json(user) if user is not None else None,
+        )
+
     def delete_meeting(self, meeting_id: str) -> bool:
         with self._tx() as conn:
             deleted = conn.execute("DELETE FROM meetings WHERE meeting_id=?", (meeting_id,))

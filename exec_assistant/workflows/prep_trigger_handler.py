@@ -168,13 +168,13 @@ def _handle(
             return _finish_duplicate(event_id, record, "cycle already exhausted")
         if record.meeting_recorded_at is not None:
             return _finish_duplicate(event_id, record, "cycle already delivered")
-    meeting = store.get_meeting(detail.meeting_id)
+    # The user the event names: if the meeting is someone else's, it is skipped below.
+    meeting, user = store.get_meeting_and_user(detail.meeting_id, detail.user_id)
     if meeting is None:
         return _finish(event_id, detail.meeting_id, "skipped", "unknown meeting")
     reason = _skip_reason(meeting, detail, now)
     if reason:
         return _finish(event_id, meeting.meeting_id, "skipped", reason)
-    user = store.get_user(meeting.user_id)
     if user is None:
         return _finish(event_id, meeting.meeting_id, "skipped", "unknown user")
 

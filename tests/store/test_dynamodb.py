@@ -352,3 +352,47 @@ def test_the_shared_client_is_created_on_the_first_table_call(
         assert store.get_meeting("mtg-none") is None  # the same client serves every call
         assert [key[0] for key in aws._clients] == ["dynamodb"]
     aws.reset_clients()
+
+
+class _Unprocessing:
+    """Wraps a client: the first ``times`` BatchGetItem calls leave every key unprocessed (as
+    DynamoDB does when throttled), and each call's RequestItems is kept."""
+
+    def __init__(self, inner: Any, times: int) -> None:
+        self.inner, self.times = inner, times
+        self.requests: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def batch_get_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.requests.append(kwargs["RequestItems"])
+        if self.times:
+            self.times -= 1
+            return {"Responses": {}, "UnprocessedKeys": kwargs["RequestItems"]}
+        response: dict[str, Any] = self.inner.batch_get_item(**kwargs)
+        return response
+
+
+def test_get_meeting_and_user_asks_again_for_unprocessed_keys(moto_client: Any) -> None:
+    _store(moto_client).create_tables()
+    client = _Unprocessing(moto_client, times=2)
+    store = _store(client)
+    store.put_user(make_user("usr-1"))
+    store.upsert_meeting_calendar(make_meeting("mtg-1"))
+
+    meeting, user = store.get_meeting_and_user("mtg-1", "usr-1")
+
+    assert (meeting is not None, user is not None) == (True, True)
+    assert len(client.requests) == 3  # two throttled rounds, then the answer
+    assert all(r["ConsistentRead"] for request in client.requests for r in request.values())
+
+
+def test_get_meeting_and_user_gives_up_as_unavailable_when_always_unprocessed(
+    moto_client: Any,
+) -> None:
+    _store(moto_client).create_tables()
+    client = _Unprocessing(moto_client, times=99)
+    with pytest.raises(StoreUnavailableError, match="unprocessed"):
+        _store(client).get_meeting_and_user("mtg-1", "usr-1")
+    assert len(client.requests) == 3

@@ -282,6 +282,17 @@ def test_random_transitions_never_leave_the_table(
         assert stored.status == status
 
 
+def test_get_meeting_and_user_reads_both_by_key_in_one_call(store: Store) -> None:
+    store.put_user(make_user("usr-1"))
+    store.upsert_meeting_calendar(make_meeting("mtg-1"))
+    meeting, user = store.get_meeting_and_user("mtg-1", "usr-1")
+    assert (meeting, user) == (store.get_meeting("mtg-1"), store.get_user("usr-1"))
+    assert meeting is not None and user is not None
+    assert store.get_meeting_and_user("mtg-missing", "usr-1") == (None, user)
+    assert store.get_meeting_and_user("mtg-1", "usr-missing") == (meeting, None)
+    assert store.get_meeting_and_user("mtg-missing", "usr-missing") == (None, None)
+
+
 def test_record_meeting_notification(store: Store) -> None:
     store.upsert_meeting_calendar(make_meeting())
     at = NOW + timedelta(minutes=5)

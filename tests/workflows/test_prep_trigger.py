@@ -441,6 +441,24 @@ def test_a_redelivered_event_reads_its_ledger_record_and_nothing_else(
     assert len(slack.sent) == 1
 
 
+def test_a_first_delivery_reads_the_ledger_then_meeting_and_user_in_one_call(
+    runtime: Runtime, meeting: Meeting, slack: CountingChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    del runtime.channels[Channel.SMS]  # no escalation target: the move rides on the last write
+    calls = _count_store_calls(runtime, monkeypatch)
+
+    assert handle_event(envelope(), runtime).action == "notified"
+
+    assert calls == [
+        "get_notification",
+        "get_meeting_and_user",
+        "claim_notification",
+        "record_attempt",
+        "finish_notification",
+        "record_meeting_notification",
+    ]
+
+
 def test_a_redelivery_after_a_crash_before_the_mark_redoes_the_steps_after_the_delivery(
     runtime: Runtime,
     meeting: Meeting,
