@@ -35,6 +35,7 @@ from tests.slack.test_action_links import _tampered, links, snapshot
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.remote.webelement import WebElement
 
     from exec_assistant.interfaces.local_server import LocalSlackServer
 
@@ -180,12 +181,24 @@ def _message(driver: WebDriver) -> str:
 
 def _click_confirm(driver: WebDriver) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     button = driver.find_element(By.ID, "confirm")
     button.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(button))
+    # Wait until the page the button belonged to is gone. While Chromium swaps documents,
+    # chromedriver may answer "Node with given id does not belong to the document" (an unknown
+    # error, not a stale-element one) to selenium's staleness_of: both mean the same here.
+    WebDriverWait(driver, 30).until(lambda _: _detached(button))
+
+
+def _detached(element: WebElement) -> bool:
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException is one
+        return True
+    return False
 
 
 def _buttons(driver: WebDriver) -> int:
