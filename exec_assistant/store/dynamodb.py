@@ -157,21 +157,10 @@ class DynamoDBStore(DynamoDBMeetingListings):
                 raise NotFoundError(f"meeting {meeting_id} not found")
             return False
         expr = Expr()
-        allowed = ", ".join(expr.v(s.value) for s in sorted(sources))
-        condition = (
-            f"attribute_exists({expr.n('meeting_id')}) AND {expr.n('status')} IN ({allowed})"
-        )
-        expr.set("status", to_status.value)
         expr.set("updated_at", now)
         if chat_session_id is not None:
             expr.set("chat_session_id", chat_session_id)
-        try:
-            self._update("meetings", meeting_id, expr, condition)
-        except ConditionFailed as exc:
-            if exc.item is None:
-                raise NotFoundError(f"meeting {meeting_id} not found") from exc
-            return False
-        return True
+        return self._move_with(meeting_id, expr, to_status, sources)
 
     def record_meeting_notification(
         self,
