@@ -14,7 +14,6 @@ from exec_assistant.cli.params import (
     JsonFlag,
     YesFlag,
     confirm_or_refuse,
-    require_user,
     runtime_session,
     store_location,
     store_session,
@@ -237,17 +236,11 @@ def remove(
     removes each meeting as 'meetings remove' does (pending reminders deleted, Slack DMs edited
     to say cancelled). Notification history stays in the ledger until it expires. Asks for
     confirmation on a terminal; elsewhere pass --yes."""
-    from exec_assistant.workflows.removal import meetings_of, remove_user
+    from exec_assistant.workflows.removal import removable_user, remove_user
 
     with runtime_session() as runtime:
-        user = require_user(runtime.store, user_id)
-        count = len(meetings_of(runtime, user_id))
-        if count and not with_meetings:
-            raise RefusedError(
-                f"user {user_id} owns {count} meeting(s): pass --with-meetings to remove them "
-                "too, or remove them first ('exec-assistant meetings list --user "
-                f"{user_id}')"
-            )
+        user, meetings = removable_user(runtime, user_id, with_meetings=with_meetings)
+        count = len(meetings)
         extra = f" and their {count} meeting(s)" if count else ""
         confirm_or_refuse(f"Remove user {user_id} ({user.name}){extra}?", yes=yes)
         result = remove_user(runtime, user_id, with_meetings=with_meetings)

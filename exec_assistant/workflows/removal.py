@@ -98,21 +98,34 @@ def meetings_of(runtime: Runtime, user_id: str) -> list[Meeting]:
     return runtime.store.list_meetings_for_user(user_id, *_ALL_TIME)
 
 
+def removable_user(
+    runtime: Runtime, user_id: str, *, with_meetings: bool
+) -> tuple[User, list[Meeting]]:
+    """The user and the meetings :func:`remove_user` would remove, or why it would refuse:
+    :class:`NotFoundError`, or :class:`RefusedError` for a user who owns meetings without
+    ``with_meetings``. Changes nothing (the CLI asks for confirmation after it)."""
+    user = runtime.store.get_user(user_id)
+    if user is None:
+        raise NotFoundError(
+            f"no user {user_id} in the store (see 'exec-assistant users list')",
+            code="user_not_found",
+        )
+    meetings = meetings_of(runtime, user_id)
+    if meetings and not with_meetings:
+        raise RefusedError(
+            f"user {user_id} owns {len(meetings)} meeting(s): pass --with-meetings to remove "
+            f"them too, or remove them first ('exec-assistant meetings list --user {user_id}')",
+            code="user_has_meetings",
+        )
+    return user, meetings
+
+
 def remove_user(runtime: Runtime, user_id: str, *, with_meetings: bool = False) -> UserRemoval:
     """Remove ``user_id``: their meetings (only with ``with_meetings``), feeds, digest, record.
 
     A user who still owns meetings is refused (:class:`RefusedError`, nothing changed) unless
     ``with_meetings`` is given."""
-    user = runtime.store.get_user(user_id)
-    if user is None:
-        raise NotFoundError(f"no user {user_id} in the store", code="user_not_found")
-    meetings = meetings_of(runtime, user_id)
-    if meetings and not with_meetings:
-        raise RefusedError(
-            f"user {user_id} owns {len(meetings)} meeting(s); remove them first or pass "
-            "--with-meetings to remove them too",
-            code="user_has_meetings",
-        )
+    user, meetings = removable_user(runtime, user_id, with_meetings=with_meetings)
     result = UserRemoval(user_id=user_id)
     for meeting in meetings:
         result.meetings.append(remove_meeting(runtime, meeting.meeting_id))
