@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from exec_assistant.config import Settings
+from exec_assistant.config import SettingsModel
 from exec_assistant.events.base import EventBus, Scheduler
 from exec_assistant.models import Channel, Meeting, User, utcnow
 from exec_assistant.notifications.types import (
@@ -52,7 +52,7 @@ BackgroundLoop = Callable[["Runtime", threading.Event], None]
 class Runtime:
     """Everything a handler needs, built once per process by ``build_runtime``."""
 
-    settings: Settings
+    settings: SettingsModel
     store: Store
     bus: EventBus
     scheduler: Scheduler

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exec_assistant.components import Clock, Notifier, Runtime
-from exec_assistant.config import Settings, get_settings, running_on_lambda
+from exec_assistant.config import SettingsModel, get_settings, running_on_lambda
 from exec_assistant.errors import ConfigurationError
 from exec_assistant.events.base import EventBus, Scheduler
 from exec_assistant.models import PREP_EVENT_DETAIL_TYPE, PREP_EVENT_SOURCES, Channel, utcnow
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 
-def uses_aws(settings: Settings) -> bool:
+def uses_aws(settings: SettingsModel) -> bool:
     """Whether the store/bus are the AWS ones (explicit dynamodb store, or on Lambda)."""
     if settings.exec_assistant_store:
         return settings.exec_assistant_store == "dynamodb"
@@ -56,7 +56,7 @@ def uses_aws(settings: Settings) -> bool:
 
 
 def build_runtime(
-    settings: Settings | None = None,
+    settings: SettingsModel | None = None,
     *,
     store: Store | None = None,
     bus: EventBus | None = None,
@@ -125,7 +125,7 @@ def _digest_planner_loop(runtime: Runtime, stop: threading.Event) -> None:
 
 
 def _build_scheduler(
-    settings: Settings, store: Store, bus: EventBus, clock: Clock, on_aws: bool
+    settings: SettingsModel, store: Store, bus: EventBus, clock: Clock, on_aws: bool
 ) -> Scheduler:
     if settings.scheduler_group_name:
         from exec_assistant.events.scheduler import EventBridgeScheduler

@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "metrics": 0,
     "aws": 0,
     "config": 0,
+    "config_fields": 0,
+    "config_settings": 0,
     "slack_http": 0,
     "sqlite_file": 0,
     "snapshots": 0,

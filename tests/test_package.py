@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import exec_assistant
+from tests.test_snapshots import LAMBDA_ENV
 
 HEAVY_SDKS = ("boto3", "botocore", "slack_sdk", "slack_bolt", "twilio")
 
@@ -99,3 +100,48 @@ def test_the_aws_runtime_does_not_import_sqlite3(tmp_path: Path) -> None:
     local = {"PATH": aws["PATH"], "EXEC_ASSISTANT_STORE": f"sqlite:///{tmp_path}/local.db"}
     local_modules = _modules_after(code, local)
     assert {"sqlite3", "exec_assistant.events.local_scheduler"} <= local_modules
+
+
+# --- issue 16: what a Lambda cold start imports -----------------------------------------------
+
+#: The deployed functions' settings (tests/test_snapshots.py) plus the trigger's channels.
+COLD_ENV = {
+    "PATH": os.environ.get("PATH", ""),
+    **LAMBDA_ENV,
+    "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
+    "TWILIO_AUTH_TOKEN": "cold-test-twilio-token",
+    "TWILIO_FROM_NUMBER": "+14155550100",
+    "SES_FROM_EMAIL": "prep@example.com",
+}
+TRIGGER_COLD = (
+    "from exec_assistant.workflows import prep_trigger_handler\n"
+    "from exec_assistant.runtime import get_runtime\n"
+    "get_runtime()\n"
+)
+#: Never on a handler's cold path: pydantic-settings (the Lambda reader reads the settings,
+#: exec_assistant/config.py) and the CLI's libraries.
+NEVER_COLD = {"pydantic_settings", "dotenv", "typer", "rich", "exec_assistant.config_settings"}
+
+
+def _cold(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules} | {m for m in modules if m.startswith("exec_")}
+
+
+def test_the_trigger_reads_its_settings_without_pydantic_settings_bolt_or_twilio() -> None:
+    loaded = _cold(_modules_after(TRIGGER_COLD, COLD_ENV))
+    assert "exec_assistant.workflows.prep_trigger_handler" in loaded
+    assert loaded & (NEVER_COLD | {"slack_bolt", "twilio"}) == set()
+
+
+def test_the_slack_bot_builds_its_app_without_pydantic_settings_or_twilio() -> None:
+    code = "from exec_assistant.interfaces import slack_bot\nslack_bot.slack_ingress()"
+    loaded = _cold(_modules_after(code, COLD_ENV))
+    assert "slack_bolt" in loaded  # the app was built
+    assert loaded & (NEVER_COLD | {"twilio"}) == set()
+
+
+def test_off_lambda_the_same_code_reads_with_pydantic_settings() -> None:
+    """The checks above can see it: without Lambda's variable, get_settings uses Settings."""
+    off_lambda = {k: v for k, v in COLD_ENV.items() if k != "AWS_LAMBDA_FUNCTION_NAME"}
+    loaded = _cold(_modules_after(TRIGGER_COLD, off_lambda))
+    assert {"pydantic_settings", "exec_assistant.config_settings"} <= loaded

@@ -25,7 +25,7 @@ from exec_assistant.cli.deployed import (
     secret_name,
 )
 from exec_assistant.cli.errors import classify
-from exec_assistant.config import SecretName, Settings
+from exec_assistant.config import SecretName, SettingsModel
 
 #: The monitor runs every 5 minutes; the alarm fires after 3 missed intervals (infra/alarms.py).
 MONITOR_INTERVAL = timedelta(minutes=5)
@@ -158,7 +158,7 @@ def _secret_value(secret: SecretName, env: str) -> str | None:
     return str(response.get("SecretString") or "") or None
 
 
-def slack_check(env: str, settings: Settings) -> Check:
+def slack_check(env: str, settings: SettingsModel) -> Check:
     from exec_assistant.cli.slack_check import auth_test
     from exec_assistant.logs import register_secret
 
@@ -172,7 +172,7 @@ def slack_check(env: str, settings: Settings) -> Check:
     )
 
 
-def twilio_check(env: str, settings: Settings) -> Check:
+def twilio_check(env: str, settings: SettingsModel) -> Check:
     from exec_assistant.logs import register_secret
     from exec_assistant.notifications.channels.sms import twilio_client
 
@@ -225,7 +225,7 @@ def ses_check() -> Check:
 
 def run_aws_checks(
     env: str,
-    settings: Settings,
+    settings: SettingsModel,
     *,
     now: datetime | None = None,
     max_secret_age_days: int = DEFAULT_MAX_SECRET_AGE_DAYS,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from exec_assistant.config import SecretName, Settings, get_settings
+from exec_assistant.config import SecretName, SettingsModel, get_settings
 
 PROJECT = "exec-assistant"
 
@@ -47,7 +47,7 @@ def is_stack_alarm(name: str, env: str) -> bool:
     return name.startswith(ALARM_PREFIX) and name.endswith(f"-{env}")
 
 
-def deployed_settings(env: str) -> Settings:
+def deployed_settings(env: str) -> SettingsModel:
     """The settings that reach the stack's DynamoDB tables by their conventional names."""
     tables = ("users", "meetings", "chat_sessions", "notifications")
     conventional = {f"{table}_table_name": None for table in tables}

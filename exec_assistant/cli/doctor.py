@@ -18,7 +18,7 @@ from exec_assistant.cli.checks import Check, Status, show
 from exec_assistant.cli.errors import classify
 from exec_assistant.cli.params import JsonFlag, store_location
 from exec_assistant.cli.slack_check import auth_test
-from exec_assistant.config import SecretName, Settings, get_settings
+from exec_assistant.config import SecretName, SettingsModel, get_settings
 from exec_assistant.errors import ConfigurationError
 from exec_assistant.store import open_store
 
@@ -28,7 +28,7 @@ class Result(NamedTuple):
     detail: str
 
 
-def _store(settings: Settings) -> Result:
+def _store(settings: SettingsModel) -> Result:
     store = open_store(settings)
     try:
         users = len(store.list_users())
@@ -37,7 +37,7 @@ def _store(settings: Settings) -> Result:
     return Result(Status.READY, f"{store_location(settings)}, {users} user(s)")
 
 
-def _slack_token(settings: Settings) -> Result:
+def _slack_token(settings: SettingsModel) -> Result:
     if not settings.has_secret("slack_bot_token"):
         return Result(
             Status.MISSING,
@@ -47,7 +47,7 @@ def _slack_token(settings: Settings) -> Result:
     return Result(Status.READY, f"auth.test ok: {identity.describe()}")
 
 
-def _slack_signing(settings: Settings) -> Result:
+def _slack_signing(settings: SettingsModel) -> Result:
     if not settings.has_secret("slack_signing_secret"):
         return Result(
             Status.MISSING,
@@ -57,7 +57,7 @@ def _slack_signing(settings: Settings) -> Result:
     return Result(Status.READY, "set")
 
 
-def _slack_ingress(settings: Settings) -> Result:
+def _slack_ingress(settings: SettingsModel) -> Result:
     if settings.slack_app_token is not None and settings.slack_app_token.get_secret_value():
         detail = "Socket Mode (SLACK_APP_TOKEN set)"
     else:
@@ -65,7 +65,7 @@ def _slack_ingress(settings: Settings) -> Result:
     return Result(Status.READY, detail)
 
 
-def _twilio(settings: Settings) -> Result:
+def _twilio(settings: SettingsModel) -> Result:
     parts: tuple[SecretName, ...] = (
         "twilio_account_sid",
         "twilio_auth_token",
@@ -81,13 +81,13 @@ def _twilio(settings: Settings) -> Result:
     return Result(Status.READY, f"account SID, token, sender set{api}")
 
 
-def _ses(settings: Settings) -> Result:
+def _ses(settings: SettingsModel) -> Result:
     if not settings.ses_from_email:
         return Result(Status.MISSING, "SES_FROM_EMAIL not set: email off")
     return Result(Status.READY, f"sender {settings.ses_from_email}")
 
 
-def _bus_and_scheduler(settings: Settings) -> Result:
+def _bus_and_scheduler(settings: SettingsModel) -> Result:
     from exec_assistant.runtime import uses_aws
 
     bus = f"EventBridge bus {settings.event_bus_name}" if uses_aws(settings) else "in-process bus"
@@ -108,7 +108,7 @@ def _bus_and_scheduler(settings: Settings) -> Result:
     return Result(Status.READY, f"{bus}; {scheduler}")
 
 
-def _fallback(settings: Settings) -> Result:
+def _fallback(settings: SettingsModel) -> Result:
     """The console channel is built exactly when no provider is (``build_channels``)."""
     twilio = _twilio(settings).status is Status.READY
     if settings.has_secret("slack_bot_token") or twilio or settings.ses_from_email:
@@ -116,7 +116,7 @@ def _fallback(settings: Settings) -> Result:
     return Result(Status.READY, "on: no provider configured, notifications are printed")
 
 
-CHECKS: tuple[tuple[str, Callable[[Settings], Result]], ...] = (
+CHECKS: tuple[tuple[str, Callable[[SettingsModel], Result]], ...] = (
     ("store", _store),
     ("Slack bot token", _slack_token),
     ("Slack signing secret", _slack_signing),

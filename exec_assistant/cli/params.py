@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from exec_assistant.components import Runtime
-from exec_assistant.config import Settings, get_settings
+from exec_assistant.config import SettingsModel, get_settings
 from exec_assistant.errors import NotFoundError
 from exec_assistant.models import Meeting, User
 from exec_assistant.store import Store, default_sqlite_path, open_store
@@ -65,7 +65,7 @@ def parse_when(value: str, *, now: datetime | None = None) -> datetime:
     return parsed if parsed.tzinfo else parsed.astimezone()
 
 
-def store_location(settings: Settings) -> str:
+def store_location(settings: SettingsModel) -> str:
     """Which store the commands use, resolved: the SQLite file's absolute path, or the tables."""
     from exec_assistant.runtime import uses_aws
 
@@ -77,7 +77,7 @@ def store_location(settings: Settings) -> str:
 
 
 @contextmanager
-def store_session(settings: Settings | None = None) -> Iterator[Store]:
+def store_session(settings: SettingsModel | None = None) -> Iterator[Store]:
     """The store named by ``settings`` (default: ``EXEC_ASSISTANT_STORE``), closed when the
     command ends."""
     store = open_store(settings or get_settings())

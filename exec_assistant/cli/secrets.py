@@ -24,7 +24,7 @@ from exec_assistant.aws import client
 from exec_assistant.cli.output import out, print_json, when
 from exec_assistant.cli.params import JsonFlag
 from exec_assistant.cli.slack_check import auth_test
-from exec_assistant.config import SecretName, Settings, get_settings
+from exec_assistant.config import SecretName, SettingsModel, get_settings
 from exec_assistant.errors import ConfigurationError, PermanentError, TransientError
 from exec_assistant.logs import register_secret
 
@@ -55,7 +55,7 @@ class SecretKind(StrEnum):
     def arn_variable(self) -> str:
         return f"{self.setting.upper()}_SECRET_ARN"
 
-    def configured_id(self, settings: Settings) -> str | None:
+    def configured_id(self, settings: SettingsModel) -> str | None:
         value: str | None = getattr(settings, f"{self.setting}_secret_arn")
         return value
 
@@ -124,7 +124,7 @@ def _read_value(kind: SecretKind) -> str:
     return value
 
 
-def _validate(kind: SecretKind, value: str, settings: Settings, *, skip: bool = False) -> str:
+def _validate(kind: SecretKind, value: str, settings: SettingsModel, *, skip: bool = False) -> str:
     """Check the value with the provider where possible; returns what was checked."""
     if kind is SecretKind.SLACK_BOT_TOKEN:
         if not value.startswith("xoxb-"):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from exec_assistant.config import Settings
+from exec_assistant.config import SettingsModel
 from exec_assistant.errors import ConfigurationError
 from exec_assistant.logs import log_event, register_secret
 from exec_assistant.models import utcnow
@@ -158,7 +158,7 @@ class SecretsManagerSigningSecrets:
         return value
 
 
-def signing_secret_source(settings: Settings, *, clock: Clock = utcnow) -> SigningSecretSource:
+def signing_secret_source(settings: SettingsModel, *, clock: Clock = utcnow) -> SigningSecretSource:
     """The source the settings call for.
 
     The environment if ``SLACK_SIGNING_SECRET`` is set, else Secrets Manager if

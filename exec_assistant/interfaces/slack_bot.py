@@ -38,7 +38,7 @@ from exec_assistant.workflows.prep_conversation import ConversationEngine, Quest
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from exec_assistant.config import Settings
+    from exec_assistant.config import SettingsModel
     from exec_assistant.interfaces.post_response import DeadLetters
     from exec_assistant.interfaces.slack_guard import SignatureCheck
     from exec_assistant.interfaces.slack_ingress import SlackIngress
@@ -168,7 +168,7 @@ def create_app(
     return app
 
 
-def dead_letters(settings: Settings) -> DeadLetters | None:
+def dead_letters(settings: SettingsModel) -> DeadLetters | None:
     """Where listener work that failed for good is recorded (SQS on AWS; none locally)."""
     from exec_assistant.interfaces.post_response import SqsDeadLetters
 

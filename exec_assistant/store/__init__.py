@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from exec_assistant.config import Settings, get_settings, running_on_lambda
+from exec_assistant.config import SettingsModel, get_settings, running_on_lambda
 from exec_assistant.errors import ConfigurationError
 from exec_assistant.store.base import Store
 
@@ -27,7 +27,7 @@ def default_sqlite_path() -> Path:
     return Path(base) / "exec-assistant" / "exec-assistant.db"
 
 
-def open_store(settings: Settings | None = None) -> Store:
+def open_store(settings: SettingsModel | None = None) -> Store:
     """Build the configured store. A bad ``EXEC_ASSISTANT_STORE`` is a ConfigurationError."""
     settings = settings or get_settings()
     url = settings.exec_assistant_store

@@ -23,7 +23,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from exec_assistant import metrics
-from exec_assistant.config import Settings
+from exec_assistant.config import SettingsModel
 from exec_assistant.errors import (
     ConfigurationError,
     PermanentError,
@@ -147,7 +147,7 @@ class DynamoDBTables:
         }
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
+    def from_settings(cls, settings: SettingsModel) -> Self:
         return cls(
             users_table=settings.table_name("users"),
             meetings_table=settings.table_name("meetings"),

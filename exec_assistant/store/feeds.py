@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from exec_assistant.config import Settings
+from exec_assistant.config import SettingsModel
 from exec_assistant.errors import StoreUnavailableError
 from exec_assistant.models import AwareDatetime, NonEmptyStr, iso_utc
 from exec_assistant.sqlite_file import SQLiteFile
@@ -308,7 +308,7 @@ def _item(feed: CalendarFeed) -> dict[str, Any]:
     }
 
 
-def open_feed_store(settings: Settings, store_path: Path | None) -> FeedStore:
+def open_feed_store(settings: SettingsModel, store_path: Path | None) -> FeedStore:
     """The feed store beside the configured store: SQLite in ``store_path``'s file, else
     DynamoDB (``FEEDS_TABLE_NAME`` or the naming convention)."""
     if store_path is not None:

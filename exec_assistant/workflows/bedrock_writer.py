@@ -15,7 +15,7 @@ import json
 import logging
 from typing import Any
 
-from exec_assistant.config import Settings
+from exec_assistant.config import SettingsModel
 from exec_assistant.errors import ConfigurationError
 from exec_assistant.logs import log_event
 from exec_assistant.models import ErrorClass
@@ -40,7 +40,7 @@ _TRANSIENT = frozenset(
 )
 
 
-def brief_writer_for(settings: Settings) -> BriefWriter:
+def brief_writer_for(settings: SettingsModel) -> BriefWriter:
     """The configured writer: built-in unless ``BRIEF_WRITER=bedrock`` (with a model id)."""
     if settings.brief_writer != "bedrock":
         return BuiltinWriter()

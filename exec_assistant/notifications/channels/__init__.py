@@ -17,12 +17,12 @@ from exec_assistant.models import Channel
 from exec_assistant.notifications.types import NotificationChannel
 
 if TYPE_CHECKING:
-    from exec_assistant.config import Settings
+    from exec_assistant.config import SettingsModel
 
 __all__ = ["build_channels"]
 
 
-def build_channels(settings: Settings) -> dict[Channel, NotificationChannel]:
+def build_channels(settings: SettingsModel) -> dict[Channel, NotificationChannel]:
     """The deployment's channels, keyed by :class:`~exec_assistant.models.Channel`."""
     channels: dict[Channel, NotificationChannel] = {}
     if settings.has_secret("slack_bot_token"):
