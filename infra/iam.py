@@ -19,8 +19,12 @@ from infra.naming import tags
 
 Statement = dict[str, Any]
 
-#: Exactly the operations exec_assistant/store/dynamodb.py performs (Scan: listing users).
+#: Exactly the operations the Lambdas' stores perform (exec_assistant/store/dynamodb*.py and the
+#: feed store, store/feeds.py): Scan lists users and feeds; BatchGetItem reads a meeting with
+#: its user and a feed's remembered series, BatchWriteItem writes those series.
 DYNAMODB_ACTIONS = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",

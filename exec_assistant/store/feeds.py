@@ -21,6 +21,7 @@ moment ago may still be listed once more (a conditional GET answered 304), never
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +32,19 @@ from exec_assistant.config import SettingsModel
 from exec_assistant.errors import StoreUnavailableError
 from exec_assistant.models import AwareDatetime, NonEmptyStr, iso_utc
 from exec_assistant.sqlite_file import SQLiteFile
+from exec_assistant.store.feed_series import (
+    SERIES_SCHEMA,
+    SeriesState,
+    is_series_item,
+    series_from_items,
+    series_item,
+    series_key,
+    sqlite_get_series,
+    sqlite_update_series,
+)
+
+#: How many times a batch call is sent again for the keys/items DynamoDB left unprocessed.
+_BATCH_ROUNDS = 3
 
 
 class CalendarFeed(BaseModel):
@@ -53,6 +67,14 @@ class FeedStore(Protocol):
     def list_feeds(self, user_id: str | None = None) -> list[CalendarFeed]: ...
     def due_feeds(self, now: datetime) -> list[CalendarFeed]: ...
     def delete_feed(self, feed_id: str) -> bool: ...
+
+    def get_series(self, feed_id: str, uids: Collection[str]) -> dict[str, SeriesState]:
+        """The remembered states of these series of the feed (:mod:`.feed_series`)."""
+        ...
+
+    def update_series(
+        self, feed_id: str, put: Sequence[SeriesState], delete: Collection[str]
+    ) -> None: ...
 
     def record_check(
         self,
@@ -94,7 +116,7 @@ class SQLiteFeedStore:
     def __init__(self, path: str | Path) -> None:
         self._file = SQLiteFile(path, label="feed store file")
         try:
-            self._file.connection().executescript(_SCHEMA)
+            self._file.connection().executescript(_SCHEMA + SERIES_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreUnavailableError(f"cannot prepare feed table: {exc}") from exc
 
@@ -127,7 +149,17 @@ class SQLiteFeedStore:
     def delete_feed(self, feed_id: str) -> bool:
         with self._file.transaction() as conn:
             cursor = conn.execute("DELETE FROM calendar_feeds WHERE feed_id=?", (feed_id,))
+            conn.execute("DELETE FROM feed_series WHERE feed_id=?", (feed_id,))
         return bool(cursor.rowcount)
+
+    def get_series(self, feed_id: str, uids: Collection[str]) -> dict[str, SeriesState]:
+        return sqlite_get_series(self._file.connection(), feed_id, uids)
+
+    def update_series(
+        self, feed_id: str, put: Sequence[SeriesState], delete: Collection[str]
+    ) -> None:
+        with self._file.transaction() as conn:
+            sqlite_update_series(conn, feed_id, put, delete)
 
     def record_check(
         self,
@@ -180,10 +212,14 @@ class DynamoDBFeedStore:
         return self._client
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
+        return self._send(operation, TableName=self.table, **kwargs)
+
+    def _send(self, operation: str, **kwargs: Any) -> Any:
+        """One call, failures mapped (a false condition answers None)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return getattr(self.client, operation)(TableName=self.table, **kwargs)
+            return getattr(self.client, operation)(**kwargs)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return None
@@ -207,7 +243,9 @@ class DynamoDBFeedStore:
                 "scan", ConsistentRead=True, **({"ExclusiveStartKey": start} if start else {})
             )
             feeds += [
-                CalendarFeed.model_validate_json(i["data"]["S"]) for i in page.get("Items", [])
+                CalendarFeed.model_validate_json(i["data"]["S"])
+                for i in page.get("Items", [])
+                if not is_series_item(i)
             ]
             start = page.get("LastEvaluatedKey")
             if not start:
@@ -262,6 +300,41 @@ class DynamoDBFeedStore:
     def delete_feed(self, feed_id: str) -> bool:
         found = self._call("delete_item", Key={"feed_id": {"S": feed_id}}, ReturnValues="ALL_OLD")
         return bool((found or {}).get("Attributes"))
+
+    def get_series(self, feed_id: str, uids: Collection[str]) -> dict[str, SeriesState]:
+        """``BatchGetItem`` of the series items, 100 keys a request; keys left unprocessed are
+        asked again up to :data:`_BATCH_ROUNDS` times, then left out (their series expanded)."""
+        keys = [series_key(feed_id, uid) for uid in dict.fromkeys(uids)]
+        items: list[dict[str, Any]] = []
+        for n in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table: {"Keys": keys[n : n + 100]}}
+            for _ in range(_BATCH_ROUNDS):
+                answer = self._send("batch_get_item", RequestItems=request)
+                items += answer.get("Responses", {}).get(self.table, [])
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        wanted = set(uids)
+        return {u: s for u, s in series_from_items(items).items() if u in wanted}
+
+    def update_series(
+        self, feed_id: str, put: Sequence[SeriesState], delete: Collection[str]
+    ) -> None:
+        """``BatchWriteItem``, 25 writes a request; items left unprocessed are sent again up to
+        :data:`_BATCH_ROUNDS` times, then ``StoreUnavailableError`` (nothing is lost: a state
+        not written only means a full expansion next time)."""
+        writes = [{"PutRequest": {"Item": series_item(feed_id, s)}} for s in put] + [
+            {"DeleteRequest": {"Key": series_key(feed_id, uid)}} for uid in delete
+        ]
+        for n in range(0, len(writes), 25):
+            request: dict[str, Any] = {self.table: writes[n : n + 25]}
+            for _ in range(_BATCH_ROUNDS):
+                answer = self._send("batch_write_item", RequestItems=request)
+                request = answer.get("UnprocessedItems") or {}
+                if not request:
+                    break
+            if request:
+                raise StoreUnavailableError("feeds batch_write_item: items left unprocessed")
 
     def record_check(
         self,

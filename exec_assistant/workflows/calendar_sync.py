@@ -22,11 +22,12 @@ occurrence the import found (see :mod:`exec_assistant.workflows.ics_import`):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -94,6 +95,24 @@ def fingerprint(meeting: Meeting) -> tuple[Any, ...]:
     return tuple(getattr(meeting, name) for name in CALENDAR_FIELDS)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def calendar_digest(meeting: Meeting) -> str:
+    """A digest of :func:`fingerprint` that can be stored: equal fingerprints give equal digests
+    (instants as their distance from the epoch, whatever their zone; mappings in key order) and
+    different ones different digests."""
+    canonical = tuple(
+        value - _EPOCH
+        if isinstance(value, datetime)
+        else sorted(value.items())
+        if isinstance(value, dict)
+        else value
+        for value in fingerprint(meeting)
+    )
+    return hashlib.blake2b(repr(canonical).encode(), digest_size=16).hexdigest()
+
+
 @dataclass
 class Reconciler:
     """Applies one import of one feed to the store and fills ``report``."""
@@ -110,15 +129,25 @@ class Reconciler:
     #: Finds a stored meeting's occurrence anywhere in the feed (outside the range too).
     locate: Callable[[Meeting], Occurrence | None]
     report: ImportReport = field(default_factory=ImportReport)
+    _stored: list[Meeting] | None = field(default=None, init=False, repr=False)
 
-    def run(self, found: list[Occurrence]) -> ImportReport:
-        existing = [
-            m
-            for m in self.store.list_meetings_for_user(self.user_id, self.start, self.end)
-            if m.source == MeetingSource.ICS and m.feed_id == self.feed_id
-        ]
+    def stored(self) -> list[Meeting]:
+        """This feed's stored meetings starting in the range (read once, by the first caller)."""
+        if self._stored is None:
+            self._stored = [
+                m
+                for m in self.store.list_meetings_for_user(self.user_id, self.start, self.end)
+                if m.source == MeetingSource.ICS and m.feed_id == self.feed_id
+            ]
+        return self._stored
+
+    def run(self, found: list[Occurrence], kept: Collection[str] = ()) -> ImportReport:
+        """Apply ``found``; ``kept`` are stored meetings (ids) the import already knows to be
+        unchanged (series it did not need to expand): counted, left alone, never leftovers."""
+        existing = self.stored()
         by_external = {m.external_id: m for m in existing}
-        matched: set[str] = set()
+        matched: set[str] = set(kept)
+        self.report.unchanged += len(matched)
         unmatched: list[tuple[str, Meeting]] = []  # (series UID, new meeting)
         for occurrence in found:
             current = by_external.get(occurrence.external_id) or self.store.get_meeting(

@@ -133,6 +133,7 @@ def _sync(runtime: Runtime, store: FeedStore, feed: CalendarFeed, now: datetime)
         rules=types.import_rules,
         feed_id=feed.feed_id,
         now=now,
+        series=store,
     )
     changes = apply_calendar_changes(runtime, report)
     summary = (

@@ -16,7 +16,11 @@
   moved or disappeared is decided by :mod:`~exec_assistant.workflows.calendar_sync`.
 * One malformed event is reported and skipped; a file that is not iCalendar is a
   :class:`~exec_assistant.errors.PermanentError`.
-* ``meeting_type`` and ``prep_hours_before`` come from :class:`ImportRules`.
+* ``meeting_type`` and ``prep_hours_before`` come from
+  :class:`~exec_assistant.workflows.import_rules.ImportRules`.
+* Given the feed store (a feed check does), a series whose source did not change since the
+  feed's last import, and whose stored meetings are as that import left them, is not expanded
+  again (:mod:`~exec_assistant.workflows.ics_series`).
 """
 
 from __future__ import annotations
@@ -31,8 +35,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, model_validator
-
 from exec_assistant.errors import NotFoundError
 from exec_assistant.logs import log_event
 from exec_assistant.models import (
@@ -42,7 +44,7 @@ from exec_assistant.models import (
     utcnow,
 )
 from exec_assistant.store.base import Store
-from exec_assistant.workflows.brief_facts import find_join_url
+from exec_assistant.store.feed_series import SeriesStore
 from exec_assistant.workflows.calendar_sync import (
     ImportReport,
     Occurrence,
@@ -50,6 +52,8 @@ from exec_assistant.workflows.calendar_sync import (
     SkippedEvent,
     series_uid,
 )
+from exec_assistant.workflows.ics_fields import address, attendee_names, attendees, aware, join_url
+from exec_assistant.workflows.ics_series import SeriesMemory, import_context
 from exec_assistant.workflows.ics_source import (
     FETCH_TIMEOUT_SECONDS,
     MAX_BYTES,
@@ -57,6 +61,7 @@ from exec_assistant.workflows.ics_source import (
     parse_calendar,
     read_source,
 )
+from exec_assistant.workflows.import_rules import ImportRules
 
 logger = logging.getLogger(__name__)
 
@@ -65,45 +70,6 @@ DEFAULT_WINDOW = timedelta(days=14)
 DEFAULT_DURATION = timedelta(minutes=30)
 #: How far outside the imported range a stored meeting is looked for before it counts as deleted.
 LOCATE_MARGIN = timedelta(days=366)
-
-
-# --- rules ----------------------------------------------------------------------------------
-
-
-class MeetingRule(BaseModel):
-    """Matches when the title contains any keyword (case-insensitive) and, if set, the meeting
-    has at least ``min_attendees`` attendees. At least one condition is required."""
-
-    keywords: list[str] = Field(default_factory=list)
-    min_attendees: int | None = Field(default=None, ge=1)
-    meeting_type: str = Field(min_length=1, max_length=64)
-    prep_hours_before: float = Field(ge=0, le=24 * 14)
-
-    @model_validator(mode="after")
-    def _has_condition(self) -> MeetingRule:
-        if not self.keywords and self.min_attendees is None:
-            raise ValueError("a rule needs keywords, min_attendees, or both")
-        return self
-
-    def matches(self, title: str, attendee_count: int) -> bool:
-        lowered = title.lower()
-        if self.keywords and not any(k.lower() in lowered for k in self.keywords):
-            return False
-        return self.min_attendees is None or attendee_count >= self.min_attendees
-
-
-class ImportRules(BaseModel):
-    """Ordered rules (first match wins) and the default for meetings no rule matches."""
-
-    rules: list[MeetingRule] = Field(default_factory=list)
-    default_meeting_type: str = Field(default="general", min_length=1, max_length=64)
-    default_prep_hours_before: float = Field(default=24.0, ge=0, le=24 * 14)
-
-    def classify(self, title: str, attendee_count: int) -> tuple[str, float]:
-        for rule in self.rules:
-            if rule.matches(title, attendee_count):
-                return rule.meeting_type, rule.prep_hours_before
-        return self.default_meeting_type, self.default_prep_hours_before
 
 
 # --- expansion ------------------------------------------------------------------------------
@@ -151,46 +117,6 @@ def _problem(events: list[Any]) -> str | None:
     return None
 
 
-def _address(value: Any) -> str:
-    text = str(value)
-    return text[7:] if text.lower().startswith("mailto:") else text
-
-
-def _attendees(event: Any) -> list[str]:
-    raw = event.get("ATTENDEE")
-    if raw is None:
-        return []
-    values = raw if isinstance(raw, list) else [raw]
-    return [_address(v) for v in values]
-
-
-def _attendee_names(event: Any) -> dict[str, str]:
-    raw = event.get("ATTENDEE")
-    values = [] if raw is None else raw if isinstance(raw, list) else [raw]
-    names: dict[str, str] = {}
-    for value in values:
-        name = getattr(value, "params", {}).get("CN")
-        if name:
-            names[_address(value)] = str(name)[:200]
-    return names
-
-
-#: Properties in which Google and Exchange put the meeting's video link.
-_CONFERENCE_PROPERTIES = ("X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL")
-
-
-def _join_url(event: Any, location: str, description: str) -> str:
-    for name in _CONFERENCE_PROPERTIES:
-        value = str(event.get(name, "")).strip()
-        if value.startswith("https://"):
-            return value[:2_000]
-    return find_join_url(location, description)
-
-
-def _aware(value: datetime, zone: ZoneInfo) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
-
-
 @dataclass
 class _Expansion:
     """One import's fixed inputs and its report, shared by the per-event steps."""
@@ -205,6 +131,8 @@ class _Expansion:
     series: dict[str, list[Any]] = field(default_factory=dict)
     #: UIDs of series that could not be read.
     broken: set[str] = field(default_factory=set)
+    #: What the feed's last imports remember of its series (None: expand every series).
+    memory: SeriesMemory | None = None
 
     def skip(self, uid: str, summary: str | None, reason: str, start: str | None = None) -> None:
         self.report.skipped.append(
@@ -212,25 +140,52 @@ class _Expansion:
         )
 
     def run(self, calendar: Any) -> list[Occurrence]:
-        self.series = _series(calendar)
-        found: list[Occurrence] = []
-        outside = 0  # readable series with no occurrence in the range
-        for uid, events in self.series.items():
-            occurrences = self.expand(calendar, uid, events, self.start, self.end)
-            outside += not occurrences and uid not in self.broken
-            found.extend(occurrences)
+        memory = self.memory
+        skipped = [u for u, e in self.series.items() if memory is not None and memory.skip(u, e)]
+        found, outside = self.expand_each(calendar, skipped)
         kept = [o for o in found if o.external_id]
-        if outside and not kept:
+        reused = memory is not None and bool(memory.kept)  # stored meetings starting in range
+        if skipped and not kept and not reused and memory is not None:
+            # nothing starts in the range: the warning below counts every series' occurrences
+            memory.unskip(skipped)
+            more, more_outside = self.expand_each(
+                calendar, [u for u in self.series if u not in skipped]
+            )
+            kept += [o for o in more if o.external_id]
+            outside += more_outside
+        if outside and not kept and not reused:
             self.report.warnings.append(
                 f"{outside} event(s) in the calendar lie outside {self.start:%Y-%m-%d %H:%M} → "
                 f"{self.end:%Y-%m-%d %H:%M} UTC: import a wider range to include them"
             )
         return kept
 
+    def expand_each(self, calendar: Any, leave: list[str]) -> tuple[list[Occurrence], int]:
+        """The occurrences of the series not in ``leave``, and how many of them (readable) have
+        no occurrence in the range."""
+        found: list[Occurrence] = []
+        outside = 0
+        left = set(leave)
+        for uid, events in self.series.items():
+            if uid in left:
+                continue
+            occurrences = self.expand(calendar, uid, events, self.start, self.end, learn=True)
+            outside += not occurrences and uid not in self.broken
+            found.extend(occurrences)
+        return found, outside
+
     def expand(
-        self, calendar: Any, uid: str, events: list[Any], start: datetime, end: datetime
+        self,
+        calendar: Any,
+        uid: str,
+        events: list[Any],
+        start: datetime,
+        end: datetime,
+        *,
+        learn: bool = False,
     ) -> list[Occurrence]:
-        """The occurrences of one series in ``[start, end)``; a broken series is reported."""
+        """The occurrences of one series in ``[start, end)``; a broken series is reported. With
+        ``learn`` (and a memory), the series is expanded a little further and remembered."""
         import recurring_ical_events
 
         summary = str(events[0].get("SUMMARY", "")) or None
@@ -244,14 +199,22 @@ class _Expansion:
         )
         try:
             query = recurring_ical_events.of(_sub_calendar(calendar, events))
-            return [
+            found = [
                 self.occurrence(o, uid, recurring=recurring, since=start)
                 for o in query.between(start, end)
             ]
+            if learn and self.memory is not None:  # and what begins just after, to remember
+                horizon = self.memory.horizon(uid, events)
+                after = [
+                    self.occurrence(o, uid, recurring=recurring, since=end)
+                    for o in (query.between(end, horizon) if horizon > end else [])
+                ]
+                self.memory.learn(uid, events, found + after)
         except Exception as exc:  # noqa: BLE001 - one broken series is reported, not fatal
             self.skip(uid, summary, f"{type(exc).__name__}: {exc}")
             self.broken.add(uid)
             return []
+        return found
 
     def locate(self, calendar: Any, meeting: Meeting) -> Occurrence | None:
         """``meeting``'s occurrence anywhere within a year of the imported range, if the feed
@@ -276,9 +239,9 @@ class _Expansion:
         if not isinstance(begin, datetime):
             self.skip(uid, summary, "all-day event", str(begin))
             return Occurrence(uid=uid, external_id="", meeting=None)
-        begin = _aware(begin, zone).astimezone(UTC)
+        begin = aware(begin, zone).astimezone(UTC)
         instance = event.get("RECURRENCE-ID")
-        original = _aware(instance.dt, zone) if instance is not None else begin
+        original = aware(instance.dt, zone) if instance is not None else begin
         external_id = f"{uid}/{original.astimezone(UTC):%Y%m%dT%H%M%SZ}" if recurring else uid
         if str(event.get("STATUS", "")).upper() == "CANCELLED":
             self.skip(uid, summary, "cancelled", begin.isoformat())
@@ -286,12 +249,12 @@ class _Expansion:
         if begin < since:  # overlaps the window but began before it: not upcoming
             return Occurrence(uid=uid, external_id="", meeting=None)
         raw_end = event.get("DTEND")
-        finish = _aware(raw_end.dt, zone) if raw_end is not None else begin
+        finish = aware(raw_end.dt, zone) if raw_end is not None else begin
         if not isinstance(finish, datetime) or finish <= begin:
             finish = begin + DEFAULT_DURATION
-        attendees = _attendees(event)
+        invited = attendees(event)
         title = summary or "(no title)"
-        meeting_type, prep_hours = self.rules.classify(title, len(attendees))
+        meeting_type, prep_hours = self.rules.classify(title, len(invited))
         organizer = event.get("ORGANIZER")
         description = str(event.get("DESCRIPTION", ""))[:20_000]
         location = str(event.get("LOCATION", ""))[:2_000]
@@ -303,12 +266,12 @@ class _Expansion:
             title=title[:512],
             description=description,
             location=location,
-            join_url=_join_url(event, location, description),
-            attendee_names=_attendee_names(event),
+            join_url=join_url(event, location, description),
+            attendee_names=attendee_names(event),
             start_time=begin,
             end_time=finish.astimezone(UTC),
-            attendees=attendees,
-            organizer=_address(organizer) if organizer is not None else None,
+            attendees=invited,
+            organizer=address(organizer) if organizer is not None else None,
             meeting_type=meeting_type,
             prep_hours_before=prep_hours,
         )
@@ -365,13 +328,16 @@ def import_calendar(
     rules: ImportRules | None = None,
     feed_id: str = "",
     now: datetime | None = None,
+    series: SeriesStore | None = None,
 ) -> ImportReport:
     """Import already-read iCalendar ``data`` (see :func:`import_ics` and
-    :mod:`~exec_assistant.workflows.calendar_sync` for what changes)."""
+    :mod:`~exec_assistant.workflows.calendar_sync` for what changes). With ``series`` (the
+    feed store), series unchanged since the feed's last import are not expanded again
+    (:mod:`~exec_assistant.workflows.ics_series`)."""
     calendar = parse_calendar(data)  # a feed that does not parse raises here: nothing changes
-    expansion = _Expansion(user_id, zone, start, end, rules or ImportRules())
-    occurrences = expansion.run(calendar)
-    report = Reconciler(
+    rules = rules or ImportRules()
+    expansion = _Expansion(user_id, zone, start, end, rules, series=_series(calendar))
+    reconciler = Reconciler(
         store=store,
         user_id=user_id,
         feed_id=feed_id,
@@ -382,7 +348,23 @@ def import_calendar(
         broken=expansion.broken,
         locate=lambda meeting: expansion.locate(calendar, meeting),
         report=expansion.report,
-    ).run(occurrences)
+    )
+    if series is not None:
+        expansion.memory = SeriesMemory.load(
+            series,
+            feed_id,
+            expansion.series,
+            context=import_context(
+                calendar, user_id=user_id, zone=zone, rules=rules.model_dump_json()
+            ),
+            start=start,
+            end=end,
+            existing=reconciler.stored(),
+        )
+    memory = expansion.memory
+    report = reconciler.run(expansion.run(calendar), kept=memory.kept if memory else ())
+    if memory is not None:
+        memory.save()
     log_event(
         logger,
         logging.INFO,
@@ -396,5 +378,8 @@ def import_calendar(
         deleted=len(report.deleted),
         unchanged=report.unchanged,
         skipped=len(report.skipped),
+        remembering=memory is not None,
+        series_reused=len(memory.skipped) if memory else 0,
+        series=len(expansion.series),
     )
     return report

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from exec_assistant.errors import ConfigurationError
 from exec_assistant.workflows.brief_history import Question
-from exec_assistant.workflows.ics_import import ImportRules, MeetingRule
+from exec_assistant.workflows.import_rules import ImportRules, MeetingRule
 
 
 class QuestionSpec(BaseModel):

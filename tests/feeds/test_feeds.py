@@ -5,6 +5,7 @@ SQLite store and local runtime, the Slack channel on the loopback fake."""
 from __future__ import annotations
 
 import http.server
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.workflows.conftest import Clock, slack_runtime
 
 CHANGES = Path(__file__).parents[1] / "fixtures" / "ics" / "changes"
 T0 = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
+WINDOW = timedelta(days=30)
 SECRET_PATH = "/calendar/ical/ada%40example.com/private-5e3c7a9b1d/basic.ics"
 USER = "usr-ada"
 VENDOR = meeting_id_for(USER, MeetingSource.ICS.value, "vendor-call@example.com")
@@ -145,3 +147,25 @@ def test_adding_a_feed_checks_its_owner_and_address(rt: Runtime) -> None:
         add_feed(rt, "usr-nobody", "https://calendar.example.com/x.ics")
     with pytest.raises(PermanentError, match="https"):
         add_feed(rt, USER, "http://calendar.example.com/x.ics")
+
+
+def test_a_changed_feed_expands_only_the_series_that_changed(
+    rt: Runtime, fake: FakeSlackAPI, feed_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="exec_assistant.workflows.ics_import")
+    clock: Any = rt.clock
+    add_feed(rt, USER, feed_url, interval_minutes=15)
+    calendar_monitor.run_once(rt)
+    before = {m.meeting_id: m for m in rt.store.list_meetings_for_user(USER, T0, T0 + WINDOW)}
+    v1 = (CHANGES / "team-v1.ics").read_text()
+    FeedServer.body = v1.replace("SUMMARY:Board prep", "SUMMARY:Board prep (agenda)").encode()
+    clock.advance(timedelta(minutes=15))
+    assert calendar_monitor.run_once(rt).feeds.imported
+
+    done = [r.fields for r in caplog.records if r.getMessage() == "ics_import.done"]  # type: ignore[attr-defined]
+    assert [(d["series"], d["series_reused"], d["updated"]) for d in done] == [(3, 0, 0), (3, 2, 1)]
+    after = {m.meeting_id: m for m in rt.store.list_meetings_for_user(USER, T0, T0 + WINDOW)}
+    assert after[BOARD].title == "Board prep (agenda)"
+    assert {k: v.title for k, v in after.items() if k != BOARD} == {
+        k: v.title for k, v in before.items() if k != BOARD
+    }

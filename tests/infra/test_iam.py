@@ -11,6 +11,8 @@ from tests.infra.conftest import ACCOUNT, REGION, Deployment
 P = f"{REGION}:{ACCOUNT}"
 TABLES = ("users", "meetings", "chat-sessions", "notifications", "feeds")
 DYNAMODB = [
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",

@@ -3,13 +3,16 @@ finishing after a removal never brings the feed back."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from exec_assistant.store.feed_series import SeriesState
 from exec_assistant.store.feeds import (
     CalendarFeed,
     DynamoDBFeedStore,
@@ -132,3 +135,74 @@ def test_sqlite_due_feeds_search_the_next_check_index(tmp_path: Path) -> None:
         )
     assert "USING INDEX calendar_feeds_due" in plan, plan
     assert "SCAN" not in plan.replace("USING INDEX", ""), plan
+
+
+def _state(uid: str, source: str = "s1") -> SeriesState:
+    return SeriesState(
+        uid=uid,
+        source=source,
+        start=T0,
+        until=T0 + timedelta(days=15),
+        occurrences={f"{uid}/20261202T090000Z": (T0 + timedelta(days=1), "d" * 32)},
+    )
+
+
+def test_series_states_are_kept_per_feed_apart_from_the_feeds(feeds: FeedStore) -> None:
+    feeds.put_feed(feed(1, "usr-a", T0))
+    uids = [f"uid-{n}@example.com" for n in range(30)] + ["x" * 3000]  # a batch, a long UID
+    feeds.update_series("feed-1", [_state(u) for u in uids], [])
+    feeds.update_series("feed-2", [_state("uid-0@example.com", "other")], [])
+    assert set(feeds.get_series("feed-1", uids)) == set(uids)
+    assert feeds.get_series("feed-1", ["uid-0@example.com"]) == {
+        "uid-0@example.com": _state("uid-0@example.com")
+    }
+    assert feeds.get_series("feed-2", ["uid-0@example.com"])["uid-0@example.com"].source == "other"
+    assert [f.feed_id for f in feeds.list_feeds()] == ["feed-1"]  # states are not feeds
+    assert [f.feed_id for f in feeds.due_feeds(T0)] == ["feed-1"]
+    feeds.update_series("feed-1", [_state("uid-1@example.com", "s2")], ["uid-2@example.com"])
+    found = feeds.get_series("feed-1", uids)
+    assert "uid-2@example.com" not in found and found["uid-1@example.com"].source == "s2"
+    assert feeds.get_series("feed-3", uids) == {}
+
+
+def test_sqlite_feed_removal_drops_its_series_and_a_bad_state_is_ignored(tmp_path: Path) -> None:
+    feeds = SQLiteFeedStore(tmp_path / "feeds.db")
+    try:
+        feeds.put_feed(feed(1, "usr-a", T0))
+        feeds.update_series("feed-1", [_state("a"), _state("b")], [])
+        with closing(sqlite3.connect(tmp_path / "feeds.db")) as conn, conn:
+            conn.execute("UPDATE feed_series SET data='{\"uid\": 1}' WHERE uid='b'")
+        assert set(feeds.get_series("feed-1", ["a", "b"])) == {"a"}  # b: expanded again
+        assert feeds.delete_feed("feed-1")
+        assert feeds.get_series("feed-1", ["a", "b"]) == {}
+    finally:
+        feeds.close()
+
+
+def test_dynamodb_unprocessed_series_keys_are_asked_again(tmp_path: Path) -> None:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        store = DynamoDBFeedStore("exec-assistant-feeds-test", client)
+        store.create_table()
+        store.update_series("feed-1", [_state("a"), _state("b")], [])
+        real = client.batch_get_item
+        calls: list[int] = []
+
+        def throttled(**kwargs: Any) -> Any:
+            calls.append(len(kwargs["RequestItems"]["exec-assistant-feeds-test"]["Keys"]))
+            answer = real(**kwargs)
+            if len(calls) == 1:  # the first answer leaves one key unprocessed
+                keys = kwargs["RequestItems"]["exec-assistant-feeds-test"]["Keys"]
+                items = answer["Responses"]["exec-assistant-feeds-test"]
+                answer["Responses"]["exec-assistant-feeds-test"] = [
+                    i for i in items if i["feed_id"] != keys[1]["feed_id"]
+                ]
+                answer["UnprocessedKeys"] = {"exec-assistant-feeds-test": {"Keys": keys[1:]}}
+            return answer
+
+        client.batch_get_item = throttled  # type: ignore[method-assign]
+        assert set(store.get_series("feed-1", ["a", "b"])) == {"a", "b"}
+        assert calls == [2, 1]

@@ -17,7 +17,8 @@ from exec_assistant.runtime import Runtime
 from exec_assistant.workflows import calendar_monitor
 from exec_assistant.workflows.calendar_changes import ChangeResult, apply_calendar_changes
 from exec_assistant.workflows.calendar_sync import ImportReport
-from exec_assistant.workflows.ics_import import ImportRules, import_ics
+from exec_assistant.workflows.ics_import import import_ics
+from exec_assistant.workflows.import_rules import ImportRules
 from exec_assistant.workflows.reminders import meeting_schedule_prefixes, schedule_reminder
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.workflows.conftest import Clock, CountingChannel, slack_runtime

@@ -24,12 +24,8 @@ from exec_assistant.models import (
 )
 from exec_assistant.store.sqlite import SQLiteStore
 from exec_assistant.workflows.calendar_sync import ImportReport
-from exec_assistant.workflows.ics_import import (
-    ImportRules,
-    MeetingRule,
-    import_calendar,
-    import_ics,
-)
+from exec_assistant.workflows.ics_import import import_calendar, import_ics
+from exec_assistant.workflows.import_rules import ImportRules, MeetingRule
 from tests.fakes.tls import https_server
 
 ICS = Path(__file__).parents[1] / "fixtures" / "ics"
