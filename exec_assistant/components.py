@@ -22,7 +22,7 @@ from exec_assistant.notifications.types import (
     NotificationKind,
     NotificationResult,
 )
-from exec_assistant.store.base import Store
+from exec_assistant.store.base import MeetingMark, Store
 
 #: Returns the current time, timezone-aware UTC (injectable for tests).
 Clock = Callable[[], datetime]
@@ -41,6 +41,7 @@ class Notifier(Protocol):
         channel_order: Sequence[Channel] | None = None,
         deadline: datetime | None = None,
         log_delivery: bool = True,
+        meeting_mark: MeetingMark | None = None,
     ) -> NotificationResult: ...
 
 

@@ -19,20 +19,25 @@ from typing import Any
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
+#: What :func:`scrub` masks: a snapshot of ``_secrets`` replaced (never changed) under the lock,
+#: so reading it on every line takes no lock.
+_masked: tuple[str, ...] = ()
 _state = {"configured": False}
+#: One encoder for every line: what ``json.dumps(payload, default=str)`` builds on each call.
+_ENCODER = json.JSONEncoder(default=str)
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret value so it is masked if it ever reaches a log line."""
+    global _masked  # noqa: PLW0603 - the snapshot is replaced whole, see _masked
     if value and len(value) >= 6:
         with _secrets_lock:
             _secrets.add(value)
+            _masked = tuple(_secrets)
 
 
 def scrub(text: str) -> str:
-    with _secrets_lock:
-        secrets = tuple(_secrets)
-    for secret in secrets:
+    for secret in _masked:
         if secret in text:
             text = text.replace(secret, "***")
     return text
@@ -68,7 +73,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             payload["exception"] = f"{type(exc).__name__}: {exc}"
-        return scrub(json.dumps(payload, default=str, sort_keys=False))
+        return scrub(_ENCODER.encode(payload))
 
 
 def configure_logging(level: str | None = None) -> None:

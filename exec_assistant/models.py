@@ -35,10 +35,12 @@ def utcnow() -> datetime:
 
 
 def iso_utc(value: datetime) -> str:
-    """Fixed-width UTC ISO-8601 string, so lexical order equals time order in both stores."""
+    """Fixed-width UTC ISO-8601 string, so lexical order equals time order in both stores.
+    (``isoformat``: the year is always 4 digits, and it is a few times cheaper than
+    ``strftime``, which the store's writes call several times per event.)"""
     if value.tzinfo is None:
         raise ValueError("datetime must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_iso(value: str) -> datetime:

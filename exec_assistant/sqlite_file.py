@@ -66,6 +66,14 @@ class SQLiteFile:
             except sqlite3.Error as exc:
                 raise StoreUnavailableError(f"{self.label} commit failed: {exc}") from exc
 
+    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one writing statement on its own (SQLite makes it atomic: its own transaction,
+        under the write lock); returns how many rows it changed."""
+        try:
+            return self.connection().execute(sql, params).rowcount
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"{self.label} write failed: {exc}") from exc
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
             return list(self.connection().execute(sql, params).fetchall())

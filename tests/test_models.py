@@ -251,6 +251,9 @@ def test_iso_utc_is_fixed_width_and_ordered() -> None:
     assert len(iso_utc(late)) == len(iso_utc(early))
     assert iso_utc(early) < iso_utc(late)
     assert parse_iso(iso_utc(late)) == late
+    ancient = datetime(999, 12, 31, tzinfo=UTC)  # strftime's %Y wrote "999" here
+    assert iso_utc(ancient) == "0999-12-31T00:00:00.000000Z" < iso_utc(early)
+    assert parse_iso(iso_utc(ancient)) == ancient
     with pytest.raises(ValueError):
         iso_utc(datetime(2026, 1, 1))
     with pytest.raises(ValueError):

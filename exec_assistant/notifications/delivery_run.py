@@ -40,7 +40,7 @@ from exec_assistant.notifications.types import (
     PrepNotification,
     Reconcilable,
 )
-from exec_assistant.store.base import Store
+from exec_assistant.store.base import MeetingMark, Store
 
 logger = logging.getLogger("exec_assistant.notifications.service")
 
@@ -75,10 +75,10 @@ class DeliveryRun:
         *,
         deadline: datetime | None,
         log_delivery: bool = True,
+        meeting_mark: MeetingMark | None = None,
     ) -> None:
-        self.service = service
-        self.log_delivery = log_delivery
-        self.store = service.store
+        self.service, self.store = service, service.store
+        self.log_delivery, self.meeting_mark = log_delivery, meeting_mark
         self.key = record.key
         self.owner = owner
         self.notification = notification
@@ -334,6 +334,7 @@ class DeliveryRun:
             delivered_channel=delivered.channel if delivered is not None else None,
             now=now,
             completed=self.unwritten,
+            mark=self.meeting_mark if delivered is not None else None,
         )
         if delivered is None or self.log_delivery:
             log_event(

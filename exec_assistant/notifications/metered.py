@@ -28,6 +28,7 @@ from exec_assistant.notifications.types import (
     NotificationOutcome,
     NotificationResult,
 )
+from exec_assistant.store.base import MeetingMark
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class MeteredNotificationService(NotificationService):
         channel_order: Sequence[Channel] | None = None,
         deadline: datetime | None = None,
         log_delivery: bool = True,
+        meeting_mark: MeetingMark | None = None,
     ) -> NotificationResult:
         result = super().notify(
             meeting,
@@ -55,6 +57,7 @@ class MeteredNotificationService(NotificationService):
             channel_order=channel_order,
             deadline=deadline,
             log_delivery=log_delivery,
+            meeting_mark=meeting_mark,
         )
         if not result.duplicate:
             record_result(meeting, kind, result)

@@ -85,4 +85,5 @@ def result_from_record(
         duplicate=duplicate,
         reason=reason,
         failed_earlier=list(failed_earlier),
+        meeting_recorded_at=record.meeting_recorded_at,
     )

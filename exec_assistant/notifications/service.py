@@ -57,7 +57,7 @@ from exec_assistant.notifications.types import (
     NotificationResult,
     PrepNotification,
 )
-from exec_assistant.store.base import Store
+from exec_assistant.store.base import MeetingMark, Store
 
 __all__ = [
     "FINISH_RESERVE_SECONDS",
@@ -127,6 +127,7 @@ class NotificationService:
         channel_order: Sequence[Channel] | None = None,
         deadline: datetime | None = None,
         log_delivery: bool = True,
+        meeting_mark: MeetingMark | None = None,
     ) -> NotificationResult:
         """Deliver the prep notification for ``key`` at most once (see the module docstring).
 
@@ -135,6 +136,9 @@ class NotificationService:
         ``log_delivery=False``: a delivery is not logged here (``notification.delivered``)
         because the caller's own decision line says it, with the channel and attempt; every
         other outcome is logged as always.
+        ``meeting_mark``: what the caller would write on the meeting after a delivery; the
+        DELIVERED finish writes it (``Store.finish_notification(mark=...)``) and the result's
+        ``meeting_recorded_at`` says it did.
         """
         owner = f"{self.worker_id}:{uuid.uuid4().hex}"  # unique per call, even per thread
         now = self.clock()
@@ -170,6 +174,7 @@ class NotificationService:
             PrepNotification(meeting=meeting, user=user, kind=kind, key=key),
             deadline=deadline,
             log_delivery=log_delivery,
+            meeting_mark=meeting_mark,
         )
         order = self.channel_order(user, channel_order)
         try:

@@ -13,7 +13,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from exec_assistant.models import Channel, DeliveryAttempt, ErrorClass, Meeting, User
+from exec_assistant.models import (
+    AttemptStatus,
+    Channel,
+    DeliveryAttempt,
+    ErrorClass,
+    Meeting,
+    User,
+)
 
 
 class NotificationKind(StrEnum):
@@ -133,7 +140,19 @@ class NotificationResult(BaseModel):
     #: Seqs of the attempts that had already failed when this call took the claim over (from an
     #: earlier, released or crashed call, which saw and counted them): the rest are this call's.
     failed_earlier: list[int] = Field(default_factory=list)
+    #: When the cycle's outcome was recorded on the meeting (the ledger record's
+    #: ``meeting_recorded_at``): set, the steps after the delivery are done — by an earlier
+    #: call, or by this one's finish when ``notify`` was given a ``meeting_mark``.
+    meeting_recorded_at: datetime | None = None
 
     @property
     def delivered(self) -> bool:
         return self.outcome == NotificationOutcome.DELIVERED
+
+    @property
+    def delivered_at(self) -> datetime | None:
+        """When the delivering attempt completed (or started); None if none delivered."""
+        for attempt in reversed(self.attempts):
+            if attempt.status == AttemptStatus.DELIVERED:
+                return attempt.completed_at or attempt.started_at
+        return None

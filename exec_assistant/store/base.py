@@ -30,6 +30,7 @@ Semantics every implementation must keep (the contract suite in tests/ checks th
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -57,6 +58,19 @@ LEDGER_RETENTION_DAYS = 30
 #: The longest prep window (``Meeting.prep_hours_before`` is at most 14 days): a window open at
 #: ``now`` opened after ``now - MAX_PREP_WINDOW``, which bounds the prep-window index reads.
 MAX_PREP_WINDOW = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class MeetingMark:
+    """The meeting's side of a delivery, written by ``finish_notification(..., mark=...)`` with
+    the DELIVERED finish: what ``record_meeting_notification(record.meeting_id,
+    status=DELIVERED, channel=<the delivering channel>, cycle=cycle, at=<the delivery's time>,
+    move_to=move_to, move_from=move_from, key=<the record's key>)`` writes. Built by the caller
+    (the prep trigger), so not validated again."""
+
+    cycle: str
+    move_to: MeetingStatus | None = None
+    move_from: tuple[MeetingStatus, ...] | None = None
 
 
 @runtime_checkable
@@ -238,6 +252,7 @@ class Store(Protocol):
         delivered_channel: Channel | None,
         now: datetime,
         completed: DeliveryAttempt | None = None,
+        mark: MeetingMark | None = None,
     ) -> LedgerRecord:
         """Mark the claim DELIVERED, EXHAUSTED or RELEASED (lease given back).
 
@@ -245,6 +260,15 @@ class Store(Protocol):
         conditional write, as ``complete_attempt`` would (``ValueError`` if its seq was never
         recorded): the last attempt's outcome and the final state land together. A record
         already finished by ``owner`` in ``state`` (a resent write) is returned as it is.
+
+        ``mark`` (used with DELIVERED only): then the meeting's notification fields are written
+        as ``record_meeting_notification(..., key=key)`` would (``at``: the delivering
+        attempt's completion, :func:`~exec_assistant.store.ledger_rules.delivered_at`), after
+        the ledger's write and never before it: in the same transaction on SQLite, right after
+        it on DynamoDB (a crash between them leaves what a crash between the two calls left).
+        The returned record's ``meeting_recorded_at`` is set when they were written; it stays
+        None when the meeting is missing (the caller's own ``record_meeting_notification``
+        then says so) and on a resent write whose first answer was lost.
         """
         ...
 

@@ -27,6 +27,9 @@ from exec_assistant.models import (
     ChatMessage,
     ChatSession,
     ChatState,
+    DeliveryAttempt,
+    LedgerRecord,
+    LedgerState,
     Meeting,
     MeetingStatus,
     NotificationStatus,
@@ -35,6 +38,8 @@ from exec_assistant.models import (
     chat_session_id_for,
     iso_utc,
 )
+from exec_assistant.store import ledger_rules
+from exec_assistant.store.base import MeetingMark
 from exec_assistant.store.dynamodb_codec import (
     ConditionFailed,
     Expr,
@@ -201,6 +206,48 @@ class DynamoDBStore(DynamoDBMeetingListings):
         if key is not None:  # after the meeting's write: the steps after the delivery are done
             self._mark_meeting_recorded(key, at)
         return moved
+
+    def finish_notification(
+        self,
+        key: str,
+        *,
+        owner: str,
+        state: LedgerState,
+        delivered_channel: Channel | None,
+        now: datetime,
+        completed: DeliveryAttempt | None = None,
+        mark: MeetingMark | None = None,
+    ) -> LedgerRecord:
+        """The ledger's conditional finish; with ``mark``, then the meeting's write and the
+        record's mark, exactly the writes (and their order) of ``record_meeting_notification(...,
+        key=key)`` called after it: DynamoDB has no conditional status move inside a
+        transaction that must not fail with it, so a crash between them leaves what it left."""
+        ledger_rules.check_finish_args(state, completed, marks_meeting=mark is not None)
+        record = super().finish_notification(
+            key,
+            owner=owner,
+            state=state,
+            delivered_channel=delivered_channel,
+            now=now,
+            completed=completed,
+        )
+        if mark is None:
+            return record
+        at = ledger_rules.delivered_at(record)
+        try:
+            self.record_meeting_notification(
+                record.meeting_id,
+                status=NotificationStatus.DELIVERED,
+                channel=delivered_channel,
+                cycle=mark.cycle,
+                at=at,
+                move_to=mark.move_to,
+                move_from=mark.move_from,
+                key=key,
+            )
+        except NotFoundError:
+            return record  # unmarked: the caller's own record_meeting_notification reports it
+        return record.model_copy(update={"meeting_recorded_at": at})
 
     def _move_with(
         self, meeting_id: str, expr: Expr, to: MeetingStatus, sources: frozenset[MeetingStatus]

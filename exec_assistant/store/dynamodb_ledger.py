@@ -36,7 +36,7 @@ from exec_assistant.models import (
     ReceiptResult,
 )
 from exec_assistant.store import ledger_rules
-from exec_assistant.store.base import LEDGER_RETENTION_DAYS
+from exec_assistant.store.base import LEDGER_RETENTION_DAYS, MeetingMark
 from exec_assistant.store.dynamodb_codec import (
     ConditionFailed,
     Expr,
@@ -170,8 +170,10 @@ class DynamoDBLedger(DynamoDBTables):
         delivered_channel: Channel | None,
         now: datetime,
         completed: DeliveryAttempt | None = None,
+        mark: MeetingMark | None = None,
     ) -> LedgerRecord:
-        ledger_rules.check_finish_args(state, completed)
+        """The ledger's side only: ``DynamoDBStore.finish_notification`` writes the ``mark``."""
+        ledger_rules.check_finish_args(state, completed, marks_meeting=mark is not None)
         self._index_receipt_id(key, completed)
         expr = Expr()
         condition = self._owned(expr, owner)

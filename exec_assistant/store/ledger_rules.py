@@ -124,11 +124,24 @@ def check_refused_complete(
     raise ValueError(f"attempt seq {attempt.seq} was never recorded")
 
 
-def check_finish_args(state: LedgerState, completed: DeliveryAttempt | None) -> None:
+def check_finish_args(
+    state: LedgerState, completed: DeliveryAttempt | None, *, marks_meeting: bool = False
+) -> None:
     if state == LedgerState.IN_PROGRESS:
         raise ValueError("finish_notification needs a final or released state")
+    if marks_meeting and state != LedgerState.DELIVERED:
+        raise ValueError("a meeting mark goes with a DELIVERED finish only")
     if completed is not None and completed.seq < 0:
         raise ValueError(f"attempt seq {completed.seq} was never recorded")
+
+
+def delivered_at(record: LedgerRecord) -> datetime:
+    """When ``record``'s cycle was delivered: its last delivered attempt's completion (or start);
+    the record's last update if none is marked delivered (a store bug, never a reason to fail)."""
+    for attempt in reversed(record.attempts):
+        if attempt.status == AttemptStatus.DELIVERED:
+            return attempt.completed_at or attempt.started_at
+    return record.updated_at
 
 
 def check_refused_finish(

@@ -31,7 +31,7 @@ from exec_assistant.models import (
 )
 from exec_assistant.store.base import MAX_PREP_WINDOW
 from exec_assistant.store.sqlite_base import SCHEMA_VERSION
-from exec_assistant.store.sqlite_ledger import SQLiteLedger
+from exec_assistant.store.sqlite_ledger import SQLiteLedger, set_meeting_notification
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -245,24 +245,18 @@ class SQLiteStore(SQLiteLedger):
         key: str | None = None,
     ) -> bool:
         with self._tx() as conn:
-            meeting = self._read_meeting(conn, meeting_id)
-            if meeting is None:
-                raise NotFoundError(f"meeting {meeting_id} not found")
-            update: dict[str, Any] = {
-                "notification_status": status,
-                "notification_channel": channel,
-                "notification_cycle": cycle,
-                "notified_at": at,
-                "updated_at": at,
-            }
-            moved = (
-                move_to is not None
-                and move_to in ALLOWED_TRANSITIONS[meeting.status]
-                and (move_from is None or meeting.status in move_from)
+            moved = set_meeting_notification(
+                conn,
+                meeting_id,
+                status=status,
+                channel=channel,
+                cycle=cycle,
+                at=at,
+                move_to=move_to,
+                move_from=move_from,
             )
-            if moved:
-                update["status"] = move_to
-            self._rewrite_meeting(conn, meeting, update)
+            if moved is None:
+                raise NotFoundError(f"meeting {meeting_id} not found")
             if key is not None:
                 self._mark_meeting_recorded(conn, key, at)
         return moved

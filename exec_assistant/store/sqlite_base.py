@@ -116,6 +116,9 @@ class SQLiteBase:
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._file.transaction()
 
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._file.write(sql, params)
+
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._file.query(sql, params)
 

@@ -52,11 +52,15 @@ from exec_assistant.notifications.types import (
     NotificationOutcome,
     NotificationResult,
 )
+from exec_assistant.store.base import MeetingMark
 from exec_assistant.workflows.reminders import schedule_escalation
 
 logger = logging.getLogger(__name__)
 
 TriggerAction = Literal["notified", "failed", "skipped", "duplicate", "rejected"]
+
+#: A delivered cycle moves its meeting to PREP_SCHEDULED from these (a conditional write).
+_MOVE = (MeetingStatus.PREP_SCHEDULED, (MeetingStatus.DISCOVERED, MeetingStatus.PREP_REQUIRED))
 
 #: Statuses in which no prep notification makes sense any more, with the logged reason.
 _FINISHED: dict[MeetingStatus, str] = {
@@ -208,6 +212,14 @@ def _handle(
     else:
         kind = NotificationKind.INITIAL
 
+    from exec_assistant.notifications.escalation import NO_ESCALATION_TARGETS, escalation_targets
+
+    # Nothing can ever be escalated to (decided by the user and the deployment alone): the
+    # meeting's write after a delivery rides on the ledger's finish (``meeting_mark``), and
+    # this event's line says that no escalation was scheduled, and why.
+    no_escalation: str | None = f"none: {NO_ESCALATION_TARGETS}"
+    if escalation_targets(user, runtime.configured_channels):
+        no_escalation = None
     result = runtime.notifications.notify(
         meeting,
         user,
@@ -216,6 +228,7 @@ def _handle(
         channel_order=channel_order,
         deadline=deadline,
         log_delivery=False,  # this event's decision line says it (one INFO line per event)
+        meeting_mark=MeetingMark(detail.cycle_key, *_MOVE) if no_escalation else None,
     )
     return _after_send(
         event_id=event_id,
@@ -225,6 +238,7 @@ def _handle(
         result=result,
         runtime=runtime,
         now=now,
+        no_escalation=no_escalation,
     )
 
 
@@ -250,6 +264,7 @@ def _after_send(
     result: NotificationResult,
     runtime: Runtime,
     now: datetime,
+    no_escalation: str | None,
 ) -> TriggerResult:
     mid = meeting.meeting_id
     if result.outcome == NotificationOutcome.IN_PROGRESS:
@@ -273,53 +288,56 @@ def _after_send(
             event_id, mid, "failed", "every channel failed", logging.ERROR, result=result
         )
 
-    delivered_at = _delivered_at(result) or now
-    if result.duplicate and meeting.notified_at is not None and meeting.notified_at >= delivered_at:
-        return _finish(event_id, mid, "duplicate", "cycle already delivered", result=result)
-    # First delivery, or a retry after a crash between the send and these steps: all idempotent.
-    # The notification fields are written last: they mark the steps done. The escalation plan
-    # reads the meeting as stored, so when there may be something to escalate to, the status
-    # moves first and schedule_escalation decides (and logs its decision). Otherwise nothing can
-    # ever be escalated (decided by the user and the deployment alone): the move rides on the
-    # last write, and this event's own log line says that no escalation was scheduled, and why.
-    from exec_assistant.notifications.escalation import (
-        NO_ESCALATION_TARGETS,
-        escalation_targets,
+    if result.meeting_recorded_at is not None:  # the steps after the delivery are done:
+        if result.duplicate:  # by an earlier call
+            return _finish(event_id, mid, "duplicate", "cycle already delivered", result=result)
+        # by this call's finish (``meeting_mark``: nothing can be escalated to)
+    else:
+        delivered_at = result.delivered_at or now
+        if result.duplicate and meeting.notified_at and meeting.notified_at >= delivered_at:
+            return _finish(event_id, mid, "duplicate", "cycle already delivered", result=result)
+        _record_delivery(
+            runtime, detail, user, result, at=delivered_at, now=now, no_escalation=no_escalation
+        )
+    action: TriggerAction = "duplicate" if result.duplicate else "notified"
+    channel = result.delivered_channel.value if result.delivered_channel else "unknown"
+    return _finish(
+        event_id, mid, action, f"delivered via {channel}", result=result, escalation=no_escalation
     )
 
-    move_from = (MeetingStatus.DISCOVERED, MeetingStatus.PREP_REQUIRED)
+
+def _record_delivery(
+    runtime: Runtime,
+    detail: MeetingPrepRequired,
+    user: User,
+    result: NotificationResult,
+    *,
+    at: datetime,
+    now: datetime,
+    no_escalation: str | None,
+) -> None:
+    """The steps after a first delivery, or after a crash between the send and them: all
+    idempotent; the notification fields, written last, mark them done. The escalation plan
+    reads the meeting as stored, so when there may be something to escalate to, the status
+    moves first and schedule_escalation decides (and logs it); otherwise the move rides on the
+    last write (``no_escalation`` says why on the event's line)."""
+    mid = detail.meeting_id
     move_to: MeetingStatus | None = None
-    escalation: str | None = None
-    if escalation_targets(user, runtime.configured_channels):
-        runtime.store.transition_meeting(
-            mid, MeetingStatus.PREP_SCHEDULED, now=now, expected=move_from
-        )
+    if no_escalation is None:
+        runtime.store.transition_meeting(mid, _MOVE[0], now=now, expected=_MOVE[1])
         schedule_escalation(runtime, mid, user, key=result.key)
     else:
-        move_to = MeetingStatus.PREP_SCHEDULED
-        escalation = f"none: {NO_ESCALATION_TARGETS}"
+        move_to = _MOVE[0]
     runtime.store.record_meeting_notification(
         mid,
         status=NotificationStatus.DELIVERED,
         channel=result.delivered_channel,
         cycle=detail.cycle_key,
-        at=delivered_at,
+        at=at,
         move_to=move_to,
-        move_from=move_from,
+        move_from=_MOVE[1],
         key=result.key,  # marks the steps done: a redelivery now stops at the ledger read
     )
-    action: TriggerAction = "duplicate" if result.duplicate else "notified"
-    channel = result.delivered_channel.value if result.delivered_channel else "unknown"
-    return _finish(
-        event_id, mid, action, f"delivered via {channel}", result=result, escalation=escalation
-    )
-
-
-def _delivered_at(result: NotificationResult) -> datetime | None:
-    for attempt in reversed(result.attempts):
-        if attempt.status == AttemptStatus.DELIVERED:
-            return attempt.completed_at or attempt.started_at
-    return None
 
 
 def _finish(

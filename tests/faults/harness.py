@@ -134,6 +134,17 @@ class Harness:
         finally:
             store.close()
 
+    def no_escalation_target(self) -> None:
+        """The executive has no phone: nothing can ever be escalated to after Slack, so the
+        meeting's write rides on the ledger's DELIVERED finish (``meeting_mark``)."""
+        store = self.open_store()
+        try:
+            user = store.get_user(self.user_id)
+            assert user is not None
+            store.put_user(user.model_copy(update={"phone": None}))
+        finally:
+            store.close()
+
     def slack_down_for_good(self) -> None:
         """Slack refuses every post (permanent): SMS is the channel that delivers."""
         self.slack.fail_next("chat.postMessage", error="channel_not_found", times=50)

@@ -5,7 +5,9 @@ Store points kill the worker from inside (a :class:`~tests.faults.stores.FaultyS
 the real store); provider points kill it from the fake, when the request arrived (the provider
 then acts anyway: the request was complete), after the fake acted but before it answered, and
 after it answered. Scenario ``slack``: Slack delivers. Scenario ``sms``: Slack refuses for good
-(``channel_not_found``), so the unknown outcome is on SMS.
+(``channel_not_found``), so the unknown outcome is on SMS. Scenario ``slack-only``: Slack
+delivers to an executive without a phone (nothing to escalate to), so the meeting's write rides
+on the ledger's DELIVERED finish in one transaction (SQLite) or right after it (DynamoDB).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tests.faults.stores import STARTED, StorePoint
 
 @dataclass(frozen=True)
 class Kill:
-    scenario: str  # "slack" or "sms" (see module docstring)
+    scenario: str  # "slack", "sms" or "slack-only" (see module docstring)
     store_point: StorePoint | None = None
     provider: tuple[str, HookPoint] | None = None  # (route on the scenario's fake, when)
 
@@ -58,6 +60,11 @@ KILLS = [
     Kill("sms", provider=("messages.create", "received")),
     Kill("sms", provider=("messages.create", "acted")),
     Kill("sms", provider=("messages.create", "answered")),
+    # No escalation target: the finish carries the meeting's write (and the steps' mark)
+    _store(STARTED, "after", scenario="slack-only"),
+    _store("finish_notification", "before", scenario="slack-only"),
+    _store("finish_notification", "after", scenario="slack-only"),
+    Kill("slack-only", provider=("chat.postMessage", "acted")),
 ]
 
 
@@ -67,9 +74,11 @@ def test_sigkill_at_each_step_then_retries_deliver_exactly_once(
 ) -> None:
     if kill.scenario == "sms":
         harness.slack_down_for_good()
+    if kill.scenario == "slack-only":
+        harness.no_escalation_target()
     if kill.provider is not None:
         route, when = kill.provider
-        fake = harness.slack if kill.scenario == "slack" else harness.twilio
+        fake = harness.twilio if kill.scenario == "sms" else harness.slack
         harness.kill_worker_at(fake, route, when)
     code = harness.first_in_worker(store_point=kill.store_point)
     assert code == -9, f"the worker was not killed at {kill.id}\n{harness.report()}"

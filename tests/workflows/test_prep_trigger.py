@@ -444,7 +444,7 @@ def test_a_redelivered_event_reads_its_ledger_record_and_nothing_else(
 def test_a_first_delivery_reads_the_ledger_then_meeting_and_user_in_one_call(
     runtime: Runtime, meeting: Meeting, slack: CountingChannel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    del runtime.channels[Channel.SMS]  # no escalation target: the move rides on the last write
+    del runtime.channels[Channel.SMS]  # no escalation target: the meeting rides on the finish
     calls = _count_store_calls(runtime, monkeypatch)
 
     assert handle_event(envelope(), runtime).action == "notified"
@@ -454,9 +454,29 @@ def test_a_first_delivery_reads_the_ledger_then_meeting_and_user_in_one_call(
         "get_meeting_and_user",
         "claim_notification",
         "record_attempt",
-        "finish_notification",
-        "record_meeting_notification",
+        "finish_notification",  # with the meeting's fields, its status move and the mark
     ]
+    stored = runtime.store.get_meeting(meeting.meeting_id)
+    assert stored is not None
+    assert (stored.status, stored.notification_cycle) == (MeetingStatus.PREP_SCHEDULED, "prep")
+    assert (stored.notification_status, stored.notification_channel) == (
+        NotificationStatus.DELIVERED,
+        Channel.SLACK,
+    )
+    record = runtime.store.get_notification(f"{meeting.meeting_id}#prep")
+    assert record is not None and record.meeting_recorded_at == stored.notified_at
+
+
+def test_with_an_escalation_target_the_meeting_is_written_after_the_finish(
+    runtime: Runtime, meeting: Meeting, slack: CountingChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_store_calls(runtime, monkeypatch)
+
+    assert handle_event(envelope(), runtime).action == "notified"
+
+    # the status first, for the escalation plan (which reads what it needs); the fields last
+    assert calls[4:6] == ["finish_notification", "transition_meeting"]
+    assert calls[-1] == "record_meeting_notification"
 
 
 def test_a_redelivery_after_a_crash_before_the_mark_redoes_the_steps_after_the_delivery(
@@ -466,8 +486,7 @@ def test_a_redelivery_after_a_crash_before_the_mark_redoes_the_steps_after_the_d
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    del runtime.channels[Channel.SMS]  # the status move rides on the meeting's write
-
+    # With an escalation target (SMS) the meeting's fields are written after the finish.
     def crash(*args: Any, **kwargs: Any) -> bool:
         raise StoreUnavailableError("the process died before the meeting's write")
 
@@ -476,7 +495,9 @@ def test_a_redelivery_after_a_crash_before_the_mark_redoes_the_steps_after_the_d
         with pytest.raises(StoreUnavailableError):
             handle_event(envelope(), runtime)
     stored = runtime.store.get_meeting(meeting.meeting_id)
-    assert stored is not None and stored.status == MeetingStatus.DISCOVERED
+    assert stored is not None and stored.notification_cycle is None
+    record = runtime.store.get_notification(f"{meeting.meeting_id}#prep")
+    assert record is not None and record.final and record.meeting_recorded_at is None
     clock.advance(timedelta(minutes=1))
 
     calls = _count_store_calls(runtime, monkeypatch)
