@@ -35,16 +35,13 @@ from exec_assistant.sqlite_file import SQLiteFile
 from exec_assistant.store.feed_series import (
     SERIES_SCHEMA,
     SeriesState,
+    dynamodb_forget_series,
+    dynamodb_get_series,
+    dynamodb_update_series,
     is_series_item,
-    series_from_items,
-    series_item,
-    series_key,
     sqlite_get_series,
     sqlite_update_series,
 )
-
-#: How many times a batch call is sent again for the keys/items DynamoDB left unprocessed.
-_BATCH_ROUNDS = 3
 
 
 class CalendarFeed(BaseModel):
@@ -299,42 +296,16 @@ class DynamoDBFeedStore:
 
     def delete_feed(self, feed_id: str) -> bool:
         found = self._call("delete_item", Key={"feed_id": {"S": feed_id}}, ReturnValues="ALL_OLD")
+        dynamodb_forget_series(self._send, self.table, feed_id)
         return bool((found or {}).get("Attributes"))
 
     def get_series(self, feed_id: str, uids: Collection[str]) -> dict[str, SeriesState]:
-        """``BatchGetItem`` of the series items, 100 keys a request; keys left unprocessed are
-        asked again up to :data:`_BATCH_ROUNDS` times, then left out (their series expanded)."""
-        keys = [series_key(feed_id, uid) for uid in dict.fromkeys(uids)]
-        items: list[dict[str, Any]] = []
-        for n in range(0, len(keys), 100):
-            request: dict[str, Any] = {self.table: {"Keys": keys[n : n + 100]}}
-            for _ in range(_BATCH_ROUNDS):
-                answer = self._send("batch_get_item", RequestItems=request)
-                items += answer.get("Responses", {}).get(self.table, [])
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-        wanted = set(uids)
-        return {u: s for u, s in series_from_items(items).items() if u in wanted}
+        return dynamodb_get_series(self._send, self.table, feed_id, uids)
 
     def update_series(
         self, feed_id: str, put: Sequence[SeriesState], delete: Collection[str]
     ) -> None:
-        """``BatchWriteItem``, 25 writes a request; items left unprocessed are sent again up to
-        :data:`_BATCH_ROUNDS` times, then ``StoreUnavailableError`` (nothing is lost: a state
-        not written only means a full expansion next time)."""
-        writes = [{"PutRequest": {"Item": series_item(feed_id, s)}} for s in put] + [
-            {"DeleteRequest": {"Key": series_key(feed_id, uid)}} for uid in delete
-        ]
-        for n in range(0, len(writes), 25):
-            request: dict[str, Any] = {self.table: writes[n : n + 25]}
-            for _ in range(_BATCH_ROUNDS):
-                answer = self._send("batch_write_item", RequestItems=request)
-                request = answer.get("UnprocessedItems") or {}
-                if not request:
-                    break
-            if request:
-                raise StoreUnavailableError("feeds batch_write_item: items left unprocessed")
+        dynamodb_update_series(self._send, self.table, feed_id, put, delete)
 
     def record_check(
         self,

@@ -163,6 +163,9 @@ def test_series_states_are_kept_per_feed_apart_from_the_feeds(feeds: FeedStore) 
     found = feeds.get_series("feed-1", uids)
     assert "uid-2@example.com" not in found and found["uid-1@example.com"].source == "s2"
     assert feeds.get_series("feed-3", uids) == {}
+    assert feeds.delete_feed("feed-1")  # its series go with it, another feed's stay
+    assert feeds.get_series("feed-1", uids) == {}
+    assert set(feeds.get_series("feed-2", ["uid-0@example.com"])) == {"uid-0@example.com"}
 
 
 def test_sqlite_feed_removal_drops_its_series_and_a_bad_state_is_ignored(tmp_path: Path) -> None:

@@ -380,6 +380,14 @@ def test_rules_changed(twin: Twin, caplog: pytest.LogCaptureFixture) -> None:
     assert stored(twin, ONCE).meeting_type == "board"
 
 
+def test_owner_time_zone_changed(twin: Twin, caplog: pytest.LogCaptureFixture) -> None:
+    twin.run(ics(*BASE))
+    for store in (twin.fast, twin.full):
+        store.put_user(User(user_id="usr-1", name="Ada", timezone="Europe/Paris"))
+    report = twin.run(ics(*BASE))
+    assert reused(caplog) == 0 and report.unchanged == 17  # zoned times: the same meetings
+
+
 # --- the range moving ----------------------------------------------------------------------
 
 
@@ -457,12 +465,12 @@ _SERIES = st.builds(
     overrides=st.lists(
         st.tuples(st.integers(0, 11), st.integers(-30, 30)), max_size=2, unique_by=lambda t: t[0]
     ).map(tuple),
-    cancelled_overrides=st.frozensets(st.integers(0, 11), max_size=1),
+    cancelled_overrides=st.sampled_from([frozenset(), frozenset(), frozenset(), frozenset({3})]),
     status=st.sampled_from(["", "", "", "CANCELLED"]),
 )
-_FEED = st.lists(_SERIES, max_size=3, unique_by=lambda s: s.uid)
+_FEED = st.lists(_SERIES, min_size=1, max_size=3, unique_by=lambda s: s.uid)
 _STEP = st.tuples(
-    st.one_of(st.none(), st.none(), _FEED),  # None: the feed as it was
+    st.one_of(st.none(), st.none(), _FEED.map(list)),  # None: the feed as it was
     st.sampled_from(
         [
             timedelta(0),
@@ -473,6 +481,7 @@ _STEP = st.tuples(
         ]
     ),
     st.sampled_from([None, "cancel", "delete", "retitle"]),
+    st.sampled_from([WINDOW, WINDOW, timedelta(days=3), timedelta(hours=6)]),  # the range's length
 )
 
 
@@ -481,20 +490,20 @@ _STEP = st.tuples(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(steps=st.lists(_STEP, min_size=2, max_size=4))
+@given(first=_FEED, steps=st.lists(_STEP, min_size=1, max_size=4))
 def test_reimport_with_memory_equals_full_reimport(
-    tmp_path_factory: pytest.TempPathFactory, steps: list[Any]
+    tmp_path_factory: pytest.TempPathFactory, first: list[Series], steps: list[Any]
 ) -> None:
     tmp = tmp_path_factory.mktemp("twin")
     fast, full = _user(SQLiteStore(tmp / "fast.db")), _user(SQLiteStore(tmp / "full.db"))
     feeds = SQLiteFeedStore(tmp / "fast.db")
     twin = Twin(fast, full, feeds)
-    start, feed = T0, list[Series]()
+    start, feed = T0, first
     try:
-        for edited, shift, local in steps:
+        for edited, shift, local, length in steps:
             start, feed = start + shift, feed if edited is None else edited
-            twin.run(ics(*feed), start=start)
-            meetings = fast.list_meetings_for_user("usr-1", start, start + WINDOW)
+            twin.run(ics(*feed), start=start, end=start + length)
+            meetings = fast.list_meetings_for_user("usr-1", start, start + length)
             if local and meetings:
                 target = meetings[len(meetings) // 2].meeting_id
                 if local == "cancel":
@@ -508,7 +517,7 @@ def test_reimport_with_memory_equals_full_reimport(
                         m = store.get_meeting(target)
                         assert m is not None
                         store.upsert_meeting_calendar(m.model_copy(update={"title": "Mine"}))
-        twin.run(ics(*feed), start=start)  # and once more unchanged
+        twin.run(ics(*feed), start=start, end=start + steps[-1][3])  # once more unchanged
     finally:
         feeds.close()
         fast.close()
