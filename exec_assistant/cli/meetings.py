@@ -298,6 +298,7 @@ def import_calendar(
     Meetings gone from the calendar inside the range are cancelled; moved and cancelled
     meetings have their pending reminders re-timed or deleted and their Slack DMs edited."""
     from exec_assistant.workflows.calendar_changes import apply_calendar_changes
+    from exec_assistant.workflows.feeds import feed_store
     from exec_assistant.workflows.ics_import import DEFAULT_WINDOW, import_ics
     from exec_assistant.workflows.ics_source import redact_source
     from exec_assistant.workflows.meeting_types import load_meeting_types
@@ -312,15 +313,20 @@ def import_calendar(
     with runtime_session() as runtime:
         require_user(runtime.store, user)
         types = load_meeting_types(runtime.settings.meeting_types_file)
-        report = import_ics(
-            runtime.store,
-            user,
-            source,
-            now=now,
-            start=start,
-            window=end - start,
-            rules=types.import_rules,
-        )
+        series = feed_store(runtime)  # remembers the series: a re-import skips unchanged ones
+        try:
+            report = import_ics(
+                runtime.store,
+                user,
+                source,
+                now=now,
+                start=start,
+                window=end - start,
+                rules=types.import_rules,
+                series=series,
+            )
+        finally:
+            series.close()
         apply_calendar_changes(runtime, report)
     if as_json:
         print_json(report)

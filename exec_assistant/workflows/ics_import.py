@@ -18,9 +18,9 @@
   :class:`~exec_assistant.errors.PermanentError`.
 * ``meeting_type`` and ``prep_hours_before`` come from
   :class:`~exec_assistant.workflows.import_rules.ImportRules`.
-* Given the feed store (a feed check does), a series whose source did not change since the
-  feed's last import, and whose stored meetings are as that import left them, is not expanded
-  again (:mod:`~exec_assistant.workflows.ics_series`).
+* Given the feed store (a feed check and ``meetings import`` do), a series whose source did not
+  change since the feed's last import, and whose stored meetings are as that import left them,
+  is not expanded again (:mod:`~exec_assistant.workflows.ics_series`).
 """
 
 from __future__ import annotations
@@ -294,10 +294,12 @@ def import_ics(
     max_bytes: int = MAX_BYTES,
     timeout: float = FETCH_TIMEOUT_SECONDS,
     ssl_context: ssl.SSLContext | None = None,
+    series: SeriesStore | None = None,
 ) -> ImportReport:
     """Import the meetings of ``source`` starting in ``[start, start + window)`` for ``user_id``
     (``start`` defaults to ``now``, the current time). ``feed_id`` defaults to
-    :func:`feed_id_for` the source: deletions are judged within one feed."""
+    :func:`feed_id_for` the source: deletions are judged within one feed. ``series``: see
+    :func:`import_calendar`."""
     user = store.get_user(user_id)
     if user is None:
         raise NotFoundError(f"user {user_id} not found; create the user first")
@@ -314,6 +316,7 @@ def import_ics(
         rules=rules,
         feed_id=feed_id if feed_id is not None else feed_id_for(source),
         now=now,
+        series=series,
     )
 
 

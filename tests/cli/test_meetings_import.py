@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from exec_assistant.models import MeetingSource, User
+from exec_assistant.store.feeds import SQLiteFeedStore
+from exec_assistant.workflows.ics_source import feed_id_for
 from tests.cli.conftest import Cli, assert_one_line_error
 
 ICS = Path(__file__).resolve().parents[1] / "fixtures" / "ics"
 DAILY = str(ICS / "issue_1081_event_with_rrule.ics")  # 10 daily events from 2025-01-01T10:00Z
+UID = "test-123"
 WINDOW = ["--from", "2025-01-01T00:00Z", "--until", "2025-01-06T00:00Z"]
 
 
@@ -32,6 +35,12 @@ def test_import_creates_then_updates(cli: Cli) -> None:
     report = json.loads(again.stdout)
     assert (len(report["created"]), len(report["updated"]), report["unchanged"]) == (0, 0, 5)
     assert len(cli.store().list_meetings_for_user("usr-ceo", start, end)) == 5
+    feeds = SQLiteFeedStore(cli.db)  # the series is remembered for the next import
+    try:
+        (state,) = feeds.get_series(feed_id_for(DAILY), [UID]).values()
+    finally:
+        feeds.close()
+    assert len([o for o in state.occurrences.values() if o[0] < end]) == 5
 
 
 def test_skipped_events_are_reported(cli: Cli) -> None:
