@@ -6,7 +6,8 @@ So each import remembers, per series of the feed (a
 :class:`~exec_assistant.store.feed_series.SeriesState` in the feed store):
 
 * ``source`` — a digest of everything that decides the series' occurrences: its VEVENTs (the
-  master and its RECURRENCE-ID overrides, serialized), the calendar's own properties
+  master and its RECURRENCE-ID overrides, serialized, without the DTSTAMP that feeds renew on
+  every download), the calendar's own properties
   (``X-WR-TIMEZONE``…) and every VTIMEZONE definition, the owner's id and time zone, the import
   rules (meeting type, prep hours), the icalendar and recurring-ical-events versions and
   :data:`EXPANSION_VERSION` (raise it when the expansion's output changes);
@@ -76,6 +77,13 @@ def import_context(calendar: Any, *, user_id: str, zone: ZoneInfo, rules: str) -
     for timezone in calendar.walk("VTIMEZONE"):
         digest.update(timezone.to_ical())
     return digest.digest()
+
+
+def _without_stamp(ical: bytes) -> bytes:
+    """A serialized VEVENT without its DTSTAMP lines: Google and Outlook stamp every event with
+    the time of each download, and neither recurring-ical-events nor the import reads it."""
+    lines = ical.split(b"\r\n")
+    return b"\r\n".join(x for x in lines if not x.startswith((b"DTSTAMP:", b"DTSTAMP;")))
 
 
 def _zoned(value: Any) -> bool:
@@ -158,7 +166,7 @@ class SeriesMemory:
             if rememberable(events):
                 hashed = hashlib.sha256(self.context)
                 for event in events:
-                    hashed.update(event.to_ical())
+                    hashed.update(_without_stamp(event.to_ical()))
                 digest = hashed.hexdigest()
             self._sources[uid] = digest
         return self._sources[uid]

@@ -57,6 +57,7 @@ class Series:
     overrides: tuple[tuple[int, int], ...] = ()
     cancelled_overrides: frozenset[int] = frozenset()
     status: str = ""
+    dtstamp: str = "20261201T000000Z"
 
     def instant(self, index: int) -> datetime:
         return T0 + timedelta(days=self.day + index * self.every, hours=self.hour)
@@ -66,7 +67,7 @@ class Series:
 
     def lines(self) -> list[str]:
         tz = f";TZID={self.tzid}"
-        common = [f"UID:{self.uid}", "DTSTAMP:20261201T000000Z", f"SUMMARY:{self.summary}"]
+        common = [f"UID:{self.uid}", f"DTSTAMP:{self.dtstamp}", f"SUMMARY:{self.summary}"]
         common += [f"ATTENDEE;CN=Guest:mailto:{a}" for a in self.attendees]
         rule = f"RRULE:FREQ=DAILY;INTERVAL={self.every};COUNT={self.count}"
         master = ["BEGIN:VEVENT", *common, f"DTSTART{tz}:{self.stamp(0)}"]
@@ -286,6 +287,14 @@ def replace_state(state: SeriesState, **changes: Any) -> SeriesState:
 # --- edits in the feed ---------------------------------------------------------------------
 
 
+def test_a_new_dtstamp_on_every_event_changes_nothing(
+    twin: Twin, caplog: pytest.LogCaptureFixture
+) -> None:
+    twin.run(ics(*BASE))
+    report = twin.run(ics(*(replace(s, dtstamp="20270104T061500Z") for s in BASE)))
+    assert reused(caplog) == 3 and report.unchanged == 17  # Google stamps each download
+
+
 def test_time_moved(twin: Twin, caplog: pytest.LogCaptureFixture) -> None:
     twin.run(ics(*BASE))
     report = twin.run(ics(replace(BASE[0], hour=10), *BASE[1:]))
@@ -467,6 +476,7 @@ _SERIES = st.builds(
     ).map(tuple),
     cancelled_overrides=st.sampled_from([frozenset(), frozenset(), frozenset(), frozenset({3})]),
     status=st.sampled_from(["", "", "", "CANCELLED"]),
+    dtstamp=st.sampled_from(["20261201T000000Z", "20270104T061500Z"]),
 )
 _FEED = st.lists(_SERIES, min_size=1, max_size=3, unique_by=lambda s: s.uid)
 _STEP = st.tuples(
