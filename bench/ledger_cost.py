@@ -12,7 +12,11 @@ The baseline is the same run's calls minus the ones issue 12 added, timed in thi
   strongly consistently, instead of only through the (eventually consistent) GSI listing.
 
 So the ratio is (store time with them) / (store time without them), per delivered event.
-Duplicates are unchanged by issue 12 (one claim answering DONE, one meeting read).
+Duplicates are unchanged by issue 12 (one ledger read since issue 16).
+
+Each store is measured for two deployments (:data:`DEPLOYMENTS`): Slack + SMS, where there is an
+escalation target (the meeting is written after the finish), and Slack alone, where there is
+none (the finish writes the meeting's side too: ``finish_notification(mark=...)``).
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ def _event(meeting_id: str) -> dict[str, Any]:
     }
 
 
-def _seed(store: Store, count: int) -> list[str]:
+def _seed(store: Store, count: int, prefix: str) -> list[str]:
     store.put_user(
         User(
             user_id="usr-bench",
@@ -110,7 +114,7 @@ def _seed(store: Store, count: int) -> list[str]:
     for n in range(count):
         start = NOW + timedelta(hours=2, minutes=n)
         meeting = Meeting(
-            meeting_id=f"mtg-bench-{n:05d}",
+            meeting_id=f"mtg-{prefix}-{n:05d}",
             user_id="usr-bench",
             title="Bench meeting",
             start_time=start,
@@ -121,14 +125,21 @@ def _seed(store: Store, count: int) -> list[str]:
     return ids
 
 
-def measure(store: Store, count: int) -> dict[str, Any]:
-    ids = _seed(store, count)
+#: The deployments measured: with SMS there is an escalation target after Slack (the meeting is
+#: written after the finish, status first); Slack alone has none (the finish writes it).
+DEPLOYMENTS: dict[str, tuple[Channel, ...]] = {
+    "slack+sms": (Channel.SLACK, Channel.SMS),
+    "slack only": (Channel.SLACK,),
+}
+
+
+def measure(store: Store, count: int, deployment: tuple[Channel, ...]) -> dict[str, Any]:
+    ids = _seed(store, count, prefix="-".join(c.value for c in deployment))
     timed = TimedStore(store)
-    channels: dict[Channel, NotificationChannel] = {
-        c: StubChannel(c) for c in (Channel.SLACK, Channel.SMS)
-    }
+    channels: dict[Channel, NotificationChannel] = {c: StubChannel(c) for c in deployment}
     runtime = build_runtime(
-        Settings(exec_assistant_store="sqlite:///unused.db"),
+        # never opened (the store is given); absolute, as the settings require
+        Settings(exec_assistant_store=f"sqlite:///{Path(tempfile.gettempdir()) / 'unused.db'}"),
         store=timed,
         channels=channels,
         clock=lambda: NOW,
@@ -198,19 +209,23 @@ BACKENDS: dict[str, tuple[Callable[[], Any], int]] = {
 
 
 def main() -> int:
-    print("| store | event | store calls per event | store ms/event | added by #12 | ratio |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| store | channels | event | store calls per event | store ms/event | added by #12 "
+        "| ratio |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for name, (backend, count) in BACKENDS.items():
         with backend() as store:
-            result = measure(store, count)
-        for phase, row in result.items():
-            calls = ", ".join(f"{k} {v:g}" for k, v in row["calls"].items())
-            before = row["store_ms"] - row["added_ms"]
-            ratio = row["store_ms"] / before if before else 1.0
-            print(
-                f"| {name} | {phase} | {calls} | {row['store_ms']:.2f} | "
-                f"{row['added_ms']:.2f} | {ratio:.2f}x |"
-            )
+            results = {label: measure(store, count, chans) for label, chans in DEPLOYMENTS.items()}
+        for label, result in results.items():
+            for phase, row in result.items():
+                calls = ", ".join(f"{k} {v:g}" for k, v in row["calls"].items())
+                before = row["store_ms"] - row["added_ms"]
+                ratio = row["store_ms"] / before if before else 1.0
+                print(
+                    f"| {name} | {label} | {phase} | {calls} | {row['store_ms']:.2f} | "
+                    f"{row['added_ms']:.2f} | {ratio:.2f}x |"
+                )
         print(f"… {name} done ({count} events)", file=sys.stderr, flush=True)
     return 0
 
