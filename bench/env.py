@@ -55,6 +55,7 @@ def lambda_env(function: str, *, secret_arns: bool = False) -> dict[str, str]:
         "EVENT_BUS_NAME": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/exec-assistant-bench",
         "SCHEDULER_GROUP_NAME": "exec-assistant-bench",
         "SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/exec-assistant-scheduler-bench",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as infra/stack.py sets it on every function
     }
     if function == "prep-trigger":  # the only function that sends email (infra/lambdas.py)
         env["SES_FROM_EMAIL"] = "prep@example.com"

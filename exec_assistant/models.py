@@ -136,7 +136,9 @@ class ErrorClass(StrEnum):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, frozen=False, defer_build=True
+    )
 
 
 class QuietHours(_Model):
@@ -414,7 +416,7 @@ class MeetingPrepRequired(BaseModel):
     ``reminder_id`` marks a reminder or escalation cycle; ``cycle`` lets replay start a new one.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     meeting_id: KeyPart
     user_id: KeyPart
@@ -454,7 +456,7 @@ class MeetingPrepRequired(BaseModel):
 class EventEnvelope(BaseModel):
     """The EventBridge envelope as AWS hands it to a Lambda target."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     id: KeyPart
     source: str

@@ -60,6 +60,24 @@ def warm_aws(services: tuple[str, ...]) -> None:
     aws.preload(services)
 
 
+def build_models() -> list[str]:
+    """Before the snapshot: build every pydantic model of this package imported so far. Models
+    on a cold start's path are declared with ``defer_build`` (issue 16: a cold start builds only
+    the ones its first request validates); a snapshot should hold them all built. Returns the
+    models it built."""
+    from pydantic import BaseModel
+
+    built = []
+    pending = list(BaseModel.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if model.__module__.startswith("exec_assistant") and not model.__pydantic_complete__:
+            model.model_rebuild()
+            built.append(f"{model.__module__}.{model.__qualname__}")
+    return built
+
+
 def refresh_process() -> None:
     """After a restore: what no two restored copies may share (see the module docstring)."""
     random.seed()  # from os.urandom: each copy its own sequence

@@ -48,6 +48,19 @@ AUDIT = textwrap.dedent(
         if event == "socket.connect":
             network.append(repr(args[1]))
     sys.addaudithook(audit)
+    #: models a first request validates: deferred at import, built by the before-snapshot hooks
+    DEFERRED = (
+        "exec_assistant.models:EventEnvelope",
+        "exec_assistant.models:Meeting",
+        "exec_assistant.models:User",
+        "exec_assistant.models:LedgerRecord",
+        "exec_assistant.notifications.types:NotificationResult",
+    )
+    def unbuilt():
+        import importlib
+        models = [name.split(":") for name in DEFERRED]
+        classes = {c: getattr(importlib.import_module(m), c) for m, c in models}
+        return [name for name, model in classes.items() if not model.__pydantic_complete__]
     def emit(line):
         # one write(2) per line: the forked copies share this pipe, and a line written in one
         # syscall (under PIPE_BUF) is never interleaved with another process's
@@ -66,6 +79,7 @@ SCRIPT = AUDIT + textwrap.dedent(
 
     registered = [f.__qualname__ for f, _, _ in srp.get_before_snapshot()]
     restored = [f.__qualname__ for f, _, _ in srp.get_after_restore()]
+    deferred = unbuilt()
     for func, args, kwargs in reversed(srp.get_before_snapshot()):
         func(*args, **kwargs)
     emit({
@@ -74,6 +88,8 @@ SCRIPT = AUDIT + textwrap.dedent(
         "after": restored,
         "app_built": slack_bot._ingress is not None,
         "aws_clients_kept": len(aws._clients),
+        "unbuilt_before": deferred,
+        "unbuilt_after": unbuilt(),
         "network": network,
     })
 
@@ -133,6 +149,7 @@ def test_slack_bot_hooks_build_the_app_before_the_snapshot_and_refresh_each_copy
     assert snapshot["before"] == ["before_snapshot"]
     assert snapshot["after"] == ["after_restore"]
     assert snapshot["app_built"] is True  # the Bolt app is in the snapshot
+    assert snapshot["unbuilt_before"] and snapshot["unbuilt_after"] == []  # models built too
     assert snapshot["aws_clients_kept"] == 0  # no client (nor credentials) in the snapshot
     assert snapshot["network"] == []  # secrets as values: nothing left the process
 
@@ -202,6 +219,7 @@ TRIGGER_SCRIPT = AUDIT + textwrap.dedent(
 
     registered = [f.__qualname__ for f, _, _ in srp.get_before_snapshot()]
     restored = [f.__qualname__ for f, _, _ in srp.get_after_restore()]
+    deferred = unbuilt()
     for func, args, kwargs in reversed(srp.get_before_snapshot()):
         func(*args, **kwargs)
     emit({
@@ -210,6 +228,8 @@ TRIGGER_SCRIPT = AUDIT + textwrap.dedent(
         "after": restored,
         "runtime_built": runtime._runtime is not None,
         "aws_clients_kept": len(aws._clients),
+        "unbuilt_before": deferred,
+        "unbuilt_after": unbuilt(),
         "network": network,
     })
     for _ in range(2):
@@ -232,6 +252,9 @@ def test_prep_trigger_hooks_build_the_runtime_before_the_snapshot_and_refresh_ea
     assert snapshot["before"] == ["before_snapshot"]
     assert snapshot["after"] == ["after_restore"]
     assert snapshot["runtime_built"] is True  # store, channels, service: in the snapshot
+    # deferred at import (a cold start builds only what its first event needs), built here
+    assert len(snapshot["unbuilt_before"]) == 5  # EventEnvelope, Meeting, User, ...
+    assert snapshot["unbuilt_after"] == []
     assert snapshot["aws_clients_kept"] == 0
     assert snapshot["network"] == []
     assert len(copies) == 2 and copies[0]["random"] != copies[1]["random"]

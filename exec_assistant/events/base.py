@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class BusEvent(BaseModel):
     """An event to publish: EventBridge's Source / DetailType / Detail."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     source: str
     detail_type: str
@@ -27,7 +27,7 @@ class EventBus(Protocol):
 class ScheduledEvent(BaseModel):
     """A one-time delayed event. ``name`` is unique per reminder, at most 64 characters."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-zA-Z\-_.]+$")
     fire_at: datetime

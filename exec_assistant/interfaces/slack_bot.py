@@ -193,9 +193,11 @@ AWS_SERVICES = ("dynamodb", "secretsmanager", "scheduler", "sqs")
 
 def before_snapshot() -> None:
     """SnapStart (see :mod:`exec_assistant.snapshots`): build what the first request needs —
-    the Bolt app and its listeners, the runtime, botocore's data — into the snapshot."""
+    the Bolt app and its listeners, the runtime, the models, botocore's data — into the
+    snapshot."""
     snapshots.warm_aws(AWS_SERVICES)
     slack_ingress()
+    snapshots.build_models()
 
 
 def after_restore() -> None:

@@ -110,9 +110,11 @@ def reset_router() -> None:
 
 
 def before_snapshot() -> None:
-    """SnapStart: botocore's data and the runtime with its routes go into the snapshot."""
+    """SnapStart: botocore's data, the runtime with its routes and the models go into the
+    snapshot."""
     snapshots.warm_aws(AWS_SERVICES)
     router()
+    snapshots.build_models()
 
 
 snapshots.register(before_snapshot=before_snapshot, after_restore=snapshots.refresh_process)

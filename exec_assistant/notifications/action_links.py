@@ -44,7 +44,7 @@ ACTIONS_PATH = "/actions/"
 class ActionClaims(BaseModel):
     """What a link's token carries (signed, not secret: it names no person)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     key: str = Field(min_length=1, max_length=512)
     meeting_id: str = Field(min_length=1, max_length=512)

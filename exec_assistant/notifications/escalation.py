@@ -34,7 +34,7 @@ NO_ESCALATION_TARGETS = "no configured channel after the first that the user can
 class EscalationPlan(BaseModel):
     """``due_at`` None means: do not escalate (``reason`` says why)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     due_at: AwareDatetime | None
     channel_order: list[Channel]

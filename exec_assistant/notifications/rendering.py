@@ -45,7 +45,7 @@ _HEADLINES: dict[NotificationKind, str] = {
 class MeetingFacts(BaseModel):
     """The channel-independent content of one notification."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     meeting_id: str
     headline: str
@@ -192,7 +192,7 @@ def fallback_text(facts: MeetingFacts) -> str:
 
 
 class SlackMessage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     text: str
     blocks: list[Block]
@@ -239,7 +239,7 @@ def sms_text(notification: PrepNotification, *, limit: int = SMS_MAX_CHARS) -> s
 
 
 class EmailContent(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     subject: str
     html: str

@@ -32,7 +32,7 @@ class NotificationKind(StrEnum):
 class PrepNotification(BaseModel):
     """Everything a channel needs to render and send one prep notification."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     meeting: Meeting
     user: User
@@ -130,6 +130,8 @@ class NotificationOutcome(StrEnum):
 
 
 class NotificationResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     key: str
     meeting_id: str
     outcome: NotificationOutcome

@@ -42,7 +42,7 @@ class SeriesState(BaseModel):
     """One series as its last expansion found it: ``occurrences`` maps each occurrence starting
     in ``[start, until)`` to its start and the calendar digest of the meeting it makes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     uid: str
     source: str

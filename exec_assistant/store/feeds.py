@@ -45,7 +45,7 @@ from exec_assistant.store.feed_series import (
 
 
 class CalendarFeed(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
     feed_id: NonEmptyStr
     user_id: NonEmptyStr

@@ -47,7 +47,7 @@ class AckOutcome(BaseModel):
     """What :func:`acknowledge` did. ``recorded``: this answer is the cycle's (go on and act);
     otherwise ``acknowledgement`` is the earlier one that stands and ``text`` says so."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     recorded: bool
     key: str | None

@@ -25,7 +25,7 @@ _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
 
 
 class Answer(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     label: str
     text: str
@@ -34,7 +34,7 @@ class Answer(BaseModel):
 class PreviousPrep(BaseModel):
     """What was prepared for the previous occurrence (same series or same attendees)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     meeting_id: str
     when: str
@@ -45,7 +45,7 @@ class PreviousPrep(BaseModel):
 class BriefMaterial(BaseModel):
     """Everything a writer may use; nothing else about the meeting leaves the process."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     facts: BriefFacts
     answers: list[Answer] = Field(default_factory=list)
@@ -54,6 +54,8 @@ class BriefMaterial(BaseModel):
 
 
 class Brief(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     facts: BriefFacts
     answers: list[Answer] = Field(default_factory=list)
     previous: PreviousPrep | None = None

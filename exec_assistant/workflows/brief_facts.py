@@ -82,7 +82,7 @@ def _domain(address: str) -> str:
 
 
 class Person(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     email: str
     name: str = ""
@@ -96,7 +96,7 @@ class Person(BaseModel):
 class BriefFacts(BaseModel):
     """The facts the brief opens with."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     title: str
     when: str

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
@@ -59,6 +59,8 @@ CANCELLED_LINE = "This meeting was cancelled or removed from your calendar."
 
 
 class ChangeResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     rescheduled: list[str] = Field(default_factory=list)  # schedule names
     deleted: list[str] = Field(default_factory=list)  # schedule names
     edited: list[str] = Field(default_factory=list)  # Slack channel:ts

@@ -21,7 +21,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from exec_assistant import metrics
 from exec_assistant.components import Runtime
@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 
 class MonitorResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     checked: int = 0
     published: list[str] = Field(default_factory=list)
     failed: list[str] = Field(default_factory=list)

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from exec_assistant.logs import log_event
 from exec_assistant.models import (
@@ -51,6 +51,8 @@ _FINAL = frozenset({MeetingStatus.CANCELLED, MeetingStatus.COMPLETED})
 
 
 class SkippedEvent(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     uid: str | None
     summary: str | None = None
     start: str | None = None
@@ -58,12 +60,16 @@ class SkippedEvent(BaseModel):
 
 
 class MovedMeeting(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     meeting_id: str
     old_start: AwareDatetime
     new_start: AwareDatetime
 
 
 class ImportReport(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     created: list[str] = Field(default_factory=list)
     updated: list[str] = Field(default_factory=list)
     #: Meetings whose start changed (a subset of ``updated``): their work is re-timed.
@@ -79,6 +85,8 @@ class ImportReport(BaseModel):
 
 class Occurrence(BaseModel):
     """One expanded occurrence: ``meeting`` None means cancelled in the calendar."""
+
+    model_config = ConfigDict(defer_build=True)
 
     uid: str
     external_id: str

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
@@ -108,6 +108,8 @@ def day_bounds(user: User, day: date) -> tuple[datetime, datetime]:
 
 
 class DigestResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     user_id: str
     action: str  # sent, none, skipped, duplicate, failed
     reason: str = ""

@@ -40,7 +40,7 @@ _STATE = {
 
 
 class DigestMessage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     text: str
     blocks: list[dict[str, Any]]

@@ -70,7 +70,7 @@ _Text = Field(default="", max_length=1000)
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class SesMail(_Part):
@@ -115,6 +115,8 @@ class SesEventDetail(_Part):
 
 class EmailEventResult(BaseModel):
     """What the handler did with one event (also the Lambda's return value)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     event_id: str | None
     action: EmailEventAction

@@ -18,7 +18,7 @@ import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError, NotFoundError, PermanentError
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 
 class FeedSyncResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     checked: int = 0
     not_modified: list[str] = Field(default_factory=list)
     imported: list[str] = Field(default_factory=list)

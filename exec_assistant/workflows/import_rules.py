@@ -3,12 +3,14 @@ attendee count (first match wins), else the defaults (``meeting_types.toml``'s `
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class MeetingRule(BaseModel):
     """Matches when the title contains any keyword (case-insensitive) and, if set, the meeting
     has at least ``min_attendees`` attendees. At least one condition is required."""
+
+    model_config = ConfigDict(defer_build=True)
 
     keywords: list[str] = Field(default_factory=list)
     min_attendees: int | None = Field(default=None, ge=1)
@@ -30,6 +32,8 @@ class MeetingRule(BaseModel):
 
 class ImportRules(BaseModel):
     """Ordered rules (first match wins) and the default for meetings no rule matches."""
+
+    model_config = ConfigDict(defer_build=True)
 
     rules: list[MeetingRule] = Field(default_factory=list)
     default_meeting_type: str = Field(default="general", min_length=1, max_length=64)

@@ -14,7 +14,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from exec_assistant.errors import ConfigurationError
 from exec_assistant.workflows.brief_history import Question
@@ -22,12 +22,16 @@ from exec_assistant.workflows.import_rules import ImportRules, MeetingRule
 
 
 class QuestionSpec(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     key: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
     label: str = Field(min_length=1, max_length=100)
     text: str = Field(min_length=1, max_length=1000)
 
 
 class MeetingTypes(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     default_type: str = Field(default="general", min_length=1, max_length=64)
     default_prep_hours_before: float = Field(default=24.0, ge=0, le=24 * 14)
     rules: list[MeetingRule] = Field(default_factory=list)

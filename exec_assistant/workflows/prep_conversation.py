@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from exec_assistant.logs import log_event
 from exec_assistant.models import (
@@ -72,6 +72,8 @@ QUESTIONS: tuple[Question, ...] = (
 
 class ConversationTurn(BaseModel):
     """What an engine answers to one user message."""
+
+    model_config = ConfigDict(defer_build=True)
 
     reply_text: str
     step: int = Field(ge=0)

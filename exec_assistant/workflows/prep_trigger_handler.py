@@ -71,7 +71,7 @@ _FINISHED: dict[MeetingStatus, str] = {
 }
 
 
-class TriggerResult(BaseModel):
+class TriggerResult(BaseModel, defer_build=True):
     """What the trigger did with one event (also the Lambda's return value)."""
 
     event_id: str | None
@@ -97,12 +97,13 @@ AWS_SERVICES = ("dynamodb", "scheduler", "events")
 
 def before_snapshot() -> None:
     """SnapStart (see :mod:`exec_assistant.snapshots`): build the runtime the first event needs
-    (store, channels, notification service) and botocore's data into the snapshot; clients are
-    created lazily, so none is kept, nor any connection."""
+    (store, channels, notification service), the models and botocore's data into the snapshot;
+    clients are created lazily, so none is kept, nor any connection."""
     from exec_assistant.runtime import get_runtime  # the entry reaches the root
 
     snapshots.warm_aws(AWS_SERVICES)
     get_runtime()
+    snapshots.build_models()
 
 
 def after_restore() -> None:

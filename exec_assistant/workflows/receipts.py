@@ -60,7 +60,7 @@ class ReceiptOutcome(BaseModel):
     equal or stronger one stands), ``unknown`` (no delivered attempt has that provider id);
     ``follow_up``: the key of the follow-up cycle published, if one was."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     action: ReceiptAction
     key: str | None = None
@@ -171,7 +171,7 @@ def _publish_follow_up(runtime: Runtime, record: LedgerRecord, provider_id: str)
 class FollowUpPlan(BaseModel):
     """``channel_order`` empty means: send nothing (``reason`` says why)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     channel_order: list[Channel]
     kind: NotificationKind

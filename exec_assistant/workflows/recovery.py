@@ -25,7 +25,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
@@ -84,6 +84,8 @@ def stuck(meeting: Meeting, record: LedgerRecord | None, now: datetime) -> str |
 
 
 class SweepResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     checked: int = 0
     republished: list[str] = Field(default_factory=list)
     failed: list[str] = Field(default_factory=list)

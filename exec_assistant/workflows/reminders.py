@@ -71,7 +71,7 @@ def _prep_event(meeting: Meeting, **extra: object) -> BusEvent:
 class ReminderChoice(BaseModel):
     """One Remind Later option: ``key`` is stable (``15m``, ``1h``, ``3h``, ``tomorrow``)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     key: str
     label: str

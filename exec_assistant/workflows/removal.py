@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from exec_assistant.components import Runtime
 from exec_assistant.errors import NotFoundError, RefusedError
@@ -45,6 +45,8 @@ _ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 class MeetingRemoval(BaseModel):
     """What cancelling or removing one meeting did."""
 
+    model_config = ConfigDict(defer_build=True)
+
     meeting_id: str
     title: str
     cancelled: bool = False  # the status moved to CANCELLED now (False: it already was)
@@ -56,6 +58,8 @@ class MeetingRemoval(BaseModel):
 
 class UserRemoval(BaseModel):
     """What removing one user did."""
+
+    model_config = ConfigDict(defer_build=True)
 
     user_id: str
     meetings: list[MeetingRemoval] = Field(default_factory=list)

@@ -58,7 +58,7 @@ class Keyword(StrEnum):
 
 
 class SmsCommand(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     keyword: Keyword
     minutes: int = DEFAULT_SNOOZE_MINUTES

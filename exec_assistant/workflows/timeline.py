@@ -33,7 +33,7 @@ class CycleKind(StrEnum):
 
 
 class CycleEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     key: str
     kind: CycleKind
@@ -47,7 +47,7 @@ class CycleEntry(BaseModel):
 class PendingEntry(BaseModel):
     """A follow-up the scheduler still holds for the meeting."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     kind: CycleKind  # ESCALATION (the "not acted on" check) or REMINDER (Remind Later)
@@ -55,7 +55,7 @@ class PendingEntry(BaseModel):
 
 
 class Timeline(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     meeting_id: str
     title: str

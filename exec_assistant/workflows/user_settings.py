@@ -148,7 +148,7 @@ class SettingsUpdate(BaseModel):
     """What :func:`change_settings` did: the user as stored, whether the digest was re-planned
     and what is planned (:func:`~exec_assistant.workflows.digest.plan_digest`'s answer)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     user: User
     replanned: bool
