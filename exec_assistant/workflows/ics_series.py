@@ -34,6 +34,7 @@ the start, an RDATE that is not a date-time.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,9 +42,13 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from exec_assistant.errors import StoreUnavailableError
+from exec_assistant.logs import log_event
 from exec_assistant.models import Meeting
 from exec_assistant.store.feed_series import SeriesState, SeriesStore
 from exec_assistant.workflows.calendar_sync import Occurrence, calendar_digest, series_uid
+
+logger = logging.getLogger(__name__)
 
 #: Raise when the import makes different meetings from the same source (a new field read, a
 #: rule applied differently): every remembered series is then expanded once again.
@@ -152,11 +157,16 @@ class SeriesMemory:
         start: datetime,
         end: datetime,
         existing: list[Meeting],
-    ) -> SeriesMemory:
+    ) -> SeriesMemory | None:
+        """The feed's remembered series; None (logged) if they cannot be read."""
         stored: dict[str, list[Meeting]] = {}
         for meeting in existing:
             stored.setdefault(series_uid(meeting.external_id or ""), []).append(meeting)
-        remembered = store.get_series(feed_id, list(series))
+        try:
+            remembered = store.get_series(feed_id, list(series))
+        except StoreUnavailableError as exc:  # every series is expanded, as without a memory
+            _unavailable("read", feed_id, exc)
+            return None
         return cls(store, feed_id, context, start, end, remembered, stored)
 
     def source(self, uid: str, events: list[Any]) -> str | None:
@@ -226,7 +236,24 @@ class SeriesMemory:
         )
 
     def save(self) -> None:
-        """Store what was learned; drop the states of the series expanded without being learned."""
+        """Store what was learned; drop the states of the series expanded without being learned.
+        A failure is logged, not raised: the meetings are written by then and the import's
+        report still has to be acted on; a state not stored only costs an expansion."""
         drop = [u for u in self.remembered if u not in self.learned and u not in self.skipped]
-        if self.learned or drop:
-            self.store.update_series(self.feed_id, list(self.learned.values()), drop)
+        try:
+            if self.learned or drop:
+                self.store.update_series(self.feed_id, list(self.learned.values()), drop)
+        except StoreUnavailableError as exc:
+            _unavailable("write", self.feed_id, exc)
+
+
+def _unavailable(step: str, feed_id: str, exc: StoreUnavailableError) -> None:
+    log_event(
+        logger,
+        logging.WARNING,
+        "ics_import.series_memory_unavailable",
+        step=step,
+        feed_id=feed_id,
+        error_class=exc.error_class.value,
+        error=str(exc),
+    )

@@ -532,3 +532,50 @@ def test_reimport_with_memory_equals_full_reimport(
         feeds.close()
         fast.close()
         full.close()
+
+
+# --- the memory unavailable -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["read", "write"])
+def test_memory_unavailable_costs_time_not_changes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    fast = _user(SQLiteStore(tmp_path / "fast.db"))
+    full = _user(SQLiteStore(tmp_path / "full.db"))
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        feeds = DynamoDBFeedStore("exec-assistant-feeds-test", client)
+        feeds.create_table()
+        twin = Twin(fast, full, feeds)
+        twin.run(ics(*BASE))
+        operation = {"read": "batch_get_item", "write": "batch_write_item"}[fault]
+        real = getattr(client, operation)
+
+        def throttled(**kwargs: Any) -> Any:
+            response: Any = {
+                "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}
+            }
+            raise ClientError(response, operation)
+
+        setattr(client, operation, throttled)
+        edited = ics(replace(BASE[0], hour=10), *BASE[1:])
+        report = twin.run(edited)  # the import goes on: same meetings, same report
+        assert len(report.moved) == 14 and report.unchanged == 3
+        (warning,) = [
+            r.fields  # type: ignore[attr-defined]
+            for r in caplog.records
+            if r.getMessage() == "ics_import.series_memory_unavailable"
+        ]
+        assert (warning["step"], warning["error_class"]) == (fault, "transient")
+        setattr(client, operation, real)
+        again = twin.run(edited)
+        assert again.unchanged == 17
+        # not read: nothing was reused; not written: the edited series' old state is stale
+        assert reused(caplog) == 2
+    fast.close()
+    full.close()
