@@ -1,6 +1,8 @@
 """Where calendar data comes from: local files and https (webcal) feeds, and what they parse to.
 
-Downloads have a timeout and a size limit; plain http is refused. A feed's address (Google's and
+Downloads have a timeout and a size limit; plain http is refused, and so is a redirect to
+anything but https (urllib's own handler would follow one to http or ftp, and the calendar would
+then be read in clear text, open to anyone on the path). A feed's address (Google's and
 Outlook's "secret address" URLs) is a secret: only its host is ever logged or printed
 (:func:`redact_source`), and a feed is identified by a digest of it (:func:`feed_id_for`).
 """
@@ -8,12 +10,13 @@ Outlook's "secret address" URLs) is a secret: only its host is ever logged or pr
 from __future__ import annotations
 
 import hashlib
+import http.client
 import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from exec_assistant.errors import PermanentError, TransientError
@@ -81,6 +84,29 @@ def fetch_feed(
     return _fetch("https://" + url.split("://", 1)[1], max_bytes, timeout, ssl_context, headers)
 
 
+class _HttpsRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """urllib's redirect handling, refusing a redirect whose target is not https."""
+
+    def redirect_request(  # noqa: PLR0917 - urllib calls it with these, by position
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urlsplit(newurl).scheme.lower() != "https":
+            fp.close()
+            scheme = urlsplit(newurl).scheme  # urllib made it absolute; its path is never shown
+            raise PermanentError(
+                f"calendar feed on {req.host} redirects (HTTP {code}) to an {scheme}:// address; "
+                "only https is followed",
+                code="insecure_redirect",
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _fetch(
     url: str,
     max_bytes: int,
@@ -91,8 +117,11 @@ def _fetch(
     host = urlsplit(url).hostname or "?"  # the path of a feed is its secret: never logged
     headers = {"User-Agent": "exec-assistant ics import", **(conditions or {})}
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - https only
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=context), _HttpsRedirectsOnly()
+    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
+        with opener.open(request, timeout=timeout) as response:
             data = bytes(response.read(max_bytes + 1))
             if len(data) > max_bytes:
                 raise PermanentError(f"calendar is larger than {max_bytes} bytes", code="too_large")

@@ -269,6 +269,14 @@ class _Feed(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/calendar")
             self.end_headers()
             self.wfile.write(self.body)
+        elif self.path in ("/moved", "/moved-to-http"):
+            scheme = "https" if self.path == "/moved" else "http"
+            self.send_response(302)
+            self.send_header(
+                "Location",
+                f"{scheme}://{self.headers['Host']}/calendar/ical/secret-token-abc/basic.ics",
+            )
+            self.end_headers()
         elif self.path == "/down":
             self.send_error(503)
         else:
@@ -305,3 +313,18 @@ def test_https_and_webcal_feeds(store: SQLiteStore, https_feed: tuple[str, ssl.S
         import_ics(store, "usr-1", f"https://{host}/down", now=NOV29, ssl_context=context)
     with pytest.raises(PermanentError, match="not trusted"):  # self-signed, no context
         import_ics(store, "usr-1", f"https://{host}{path}", now=NOV29)
+
+
+def test_feed_redirects_are_followed_to_https_only(
+    store: SQLiteStore, https_feed: tuple[str, ssl.SSLContext]
+) -> None:
+    """A redirect to https is followed; one to plain http is refused before anything is read
+    over it (the calendar would travel in clear text), naming the host but not the path."""
+    host, context = https_feed
+    with pytest.raises(PermanentError, match=r"redirects .*to an http:// address") as refused:
+        import_ics(store, "usr-1", f"https://{host}/moved-to-http", now=NOV29, ssl_context=context)
+    assert refused.value.code == "insecure_redirect"
+    assert host in str(refused.value) and "secret-token" not in str(refused.value)
+    assert store.list_meetings_for_user("usr-1", _utc(2000, 1, 1), _utc(2100, 1, 1)) == []
+    moved = import_ics(store, "usr-1", f"https://{host}/moved", now=NOV29, ssl_context=context)
+    assert len(moved.created) == 6
