@@ -25,7 +25,12 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from exec_assistant import coldstart
 from exec_assistant._version import __version__
+
+#: The first code any Lambda handler runs: no garbage collection until its first invocation
+#: ends (see :mod:`exec_assistant.coldstart`; nothing changes outside Lambda).
+coldstart.pause_on_lambda()
 
 _LAZY: dict[str, str] = {
     "User": "exec_assistant.models",

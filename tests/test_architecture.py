@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "slack_http": 0,
     "sqlite_file": 0,
     "snapshots": 0,
+    "coldstart": 0,
     # 1 adapters: persistence and events
     "store": 1,
     "events": 1,

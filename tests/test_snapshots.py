@@ -5,6 +5,7 @@ settings. Two restored copies are simulated by forking after the snapshot hooks.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from exec_assistant import snapshots
+from exec_assistant import coldstart, snapshots
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,6 +81,8 @@ SCRIPT = AUDIT + textwrap.dedent(
     registered = [f.__qualname__ for f, _, _ in srp.get_before_snapshot()]
     restored = [f.__qualname__ for f, _, _ in srp.get_after_restore()]
     deferred = unbuilt()
+    from exec_assistant import coldstart
+    gc_paused_at_init = coldstart.paused()
     for func, args, kwargs in reversed(srp.get_before_snapshot()):
         func(*args, **kwargs)
     emit({
@@ -91,6 +94,7 @@ SCRIPT = AUDIT + textwrap.dedent(
         "unbuilt_before": deferred,
         "unbuilt_after": unbuilt(),
         "network": network,
+        "gc_paused": [gc_paused_at_init, coldstart.paused()],
     })
 
     def restored_copy():
@@ -125,6 +129,14 @@ def _run_in_lambda(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run ``script`` in a fresh interpreter with the deployed settings; its snapshot line and
     the restored copies' lines."""
+    lines = _json_lines(script, **env_overrides)
+    snapshot = next(line for line in lines if line["phase"] == "snapshot")
+    return snapshot, [line for line in lines if line["phase"] == "restored"]
+
+
+def _json_lines(script: str, **env_overrides: str) -> list[dict[str, Any]]:
+    """Run ``script`` in a fresh interpreter with the deployed settings; the JSON lines with a
+    ``phase`` it printed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "EXEC_"))}
     env |= LAMBDA_ENV | {"PYTHONPATH": str(ROOT)} | env_overrides
     proc = subprocess.run(
@@ -138,8 +150,7 @@ def _run_in_lambda(
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    snapshot = next(line for line in lines if line["phase"] == "snapshot")
-    return snapshot, [line for line in lines if line["phase"] == "restored"]
+    return [line for line in lines if "phase" in line]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="simulating restored copies needs fork()")
@@ -152,6 +163,8 @@ def test_slack_bot_hooks_build_the_app_before_the_snapshot_and_refresh_each_copy
     assert snapshot["unbuilt_before"] and snapshot["unbuilt_after"] == []  # models built too
     assert snapshot["aws_clients_kept"] == 0  # no client (nor credentials) in the snapshot
     assert snapshot["network"] == []  # secrets as values: nothing left the process
+    # the collector paused through init (issue 16's cold start), resumed before the snapshot
+    assert snapshot["gc_paused"] == [True, False]
 
     assert len(copies) == 2
     assert all(c["status"] == 200 for c in copies)
@@ -220,6 +233,8 @@ TRIGGER_SCRIPT = AUDIT + textwrap.dedent(
     registered = [f.__qualname__ for f, _, _ in srp.get_before_snapshot()]
     restored = [f.__qualname__ for f, _, _ in srp.get_after_restore()]
     deferred = unbuilt()
+    from exec_assistant import coldstart
+    gc_paused_at_init = coldstart.paused()
     for func, args, kwargs in reversed(srp.get_before_snapshot()):
         func(*args, **kwargs)
     emit({
@@ -231,6 +246,7 @@ TRIGGER_SCRIPT = AUDIT + textwrap.dedent(
         "unbuilt_before": deferred,
         "unbuilt_after": unbuilt(),
         "network": network,
+        "gc_paused": [gc_paused_at_init, coldstart.paused()],
     })
     for _ in range(2):
         pid = os.fork()
@@ -257,4 +273,49 @@ def test_prep_trigger_hooks_build_the_runtime_before_the_snapshot_and_refresh_ea
     assert snapshot["unbuilt_after"] == []
     assert snapshot["aws_clients_kept"] == 0
     assert snapshot["network"] == []
+    assert snapshot["gc_paused"] == [True, False]  # paused through init, resumed
     assert len(copies) == 2 and copies[0]["random"] != copies[1]["random"]
+
+
+#: Lambda's init without SnapStart: count the collections while the prep trigger's handler
+#: module is imported, then serve a first (invalid) event; the collector pause of
+#: :mod:`exec_assistant.coldstart` must cover the import and end with the invocation.
+COLD_START_SCRIPT = textwrap.dedent(
+    """
+    import gc, json
+    collections = []
+    gc.callbacks.append(lambda phase, info: phase == "stop" and collections.append(info))
+    from exec_assistant import coldstart  # the package's import pauses (on Lambda)
+    collections.clear()  # those of the interpreter's own start-up (typing, threading)
+    from exec_assistant.workflows import prep_trigger_handler
+    during_import, threshold, paused = len(collections), gc.get_threshold(), coldstart.paused()
+    answer = prep_trigger_handler.lambda_handler({"id": "not an event"}, None)
+    print(json.dumps({
+        "phase": "init",
+        "during_import": during_import,
+        "threshold_paused": threshold[0],
+        "paused": paused,
+        "answer": answer["action"],
+        "paused_after": coldstart.paused(),
+        "threshold_after": gc.get_threshold()[0],
+        "frozen": gc.get_freeze_count(),
+    }))
+    """
+)
+
+
+@pytest.mark.parametrize("on_lambda", [True, False])
+def test_no_collection_while_a_handler_module_is_imported_on_lambda(on_lambda: bool) -> None:
+    name = "exec-assistant-prep-trigger-test" if on_lambda else ""  # "": not on Lambda
+    (line,) = _json_lines(COLD_START_SCRIPT, AWS_LAMBDA_FUNCTION_NAME=name)
+    default = gc.get_threshold()[0]
+    assert line["answer"] == "rejected"
+    if on_lambda:
+        assert line["paused"] and line["threshold_paused"] == coldstart.PAUSED_THRESHOLD
+        assert line["during_import"] == 0  # pydantic, the models, the SDKs: nothing collected
+        assert not line["paused_after"] and line["threshold_after"] == default
+        assert line["frozen"] > 10_000  # the modules and models alive after init
+    else:
+        assert not line["paused"] and line["threshold_paused"] == default
+        assert line["during_import"] > 0  # the same import collects without the pause
+        assert line["frozen"] == 0

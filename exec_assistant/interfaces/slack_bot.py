@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from exec_assistant import snapshots
+from exec_assistant import coldstart, snapshots
 from exec_assistant.config import running_on_lambda
 from exec_assistant.interfaces.after_response import Work, register_extension
 from exec_assistant.interfaces.signing_secrets import SigningSecretSource, signing_secret_source
@@ -198,6 +198,7 @@ def before_snapshot() -> None:
     snapshots.warm_aws(AWS_SERVICES)
     slack_ingress()
     snapshots.build_models()
+    coldstart.resume()  # the collector runs again; what is alive now is frozen
 
 
 def after_restore() -> None:
@@ -265,6 +266,7 @@ def reset_app() -> None:
         _ingress = None
 
 
+@coldstart.lambda_entry
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway (HTTP API v2 or REST v1 proxy) → the ingress → Bolt; the work the request
     queued runs after the response (see :mod:`exec_assistant.interfaces.after_response`)."""

@@ -33,7 +33,7 @@ import io
 import threading
 from typing import Any
 
-from exec_assistant import snapshots
+from exec_assistant import coldstart, snapshots
 from exec_assistant.interfaces.answer_routes import add_answer_routes
 from exec_assistant.interfaces.api_gateway import from_api_gateway, to_api_gateway
 from exec_assistant.interfaces.web import HttpReply, Router
@@ -115,11 +115,13 @@ def before_snapshot() -> None:
     snapshots.warm_aws(AWS_SERVICES)
     router()
     snapshots.build_models()
+    coldstart.resume()  # the collector runs again; what is alive now is frozen
 
 
 snapshots.register(before_snapshot=before_snapshot, after_restore=snapshots.refresh_process)
 
 
+@coldstart.lambda_entry
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway HTTP API (v2) → the answer routes → the API Gateway response."""
     configure_logging()

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from exec_assistant import metrics
+from exec_assistant import coldstart, metrics
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import configure_logging, log_event
@@ -109,6 +109,7 @@ def run_once(runtime: Runtime, now: datetime | None = None) -> MonitorResult:
     return result
 
 
+@coldstart.lambda_entry
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Entry for the scheduled EventBridge rule."""
     from exec_assistant.runtime import get_runtime  # the entry reaches the root

@@ -27,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from exec_assistant import coldstart
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
 from exec_assistant.events.base import BusEvent, ScheduledEvent
@@ -299,6 +300,7 @@ def handle_digest_event(envelope: Mapping[str, Any], runtime: Runtime) -> Digest
     return result
 
 
+@coldstart.lambda_entry
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """EventBridge (rule on ``exec-assistant.digest``) → Lambda entry."""
     from exec_assistant.logs import configure_logging

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from exec_assistant import coldstart
 from exec_assistant.components import Runtime
 from exec_assistant.events.envelopes import describe_invalid, event_id
 from exec_assistant.logs import configure_logging, log_event
@@ -179,6 +180,7 @@ def email_receipt(
     return None
 
 
+@coldstart.lambda_entry
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """EventBridge → Lambda entry point (the contract string names this function)."""
     from exec_assistant.runtime import get_runtime  # the entry reaches the root

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from exec_assistant import snapshots
+from exec_assistant import coldstart, snapshots
 from exec_assistant.components import Runtime
 from exec_assistant.errors import PermanentError, TransientError
 from exec_assistant.events import envelopes
@@ -81,6 +81,7 @@ class TriggerResult(BaseModel, defer_build=True):
     notification: NotificationResult | None = None
 
 
+@coldstart.lambda_entry
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """EventBridge → Lambda entry point (the contract string names this function)."""
     from exec_assistant.runtime import get_runtime  # the entry reaches the root
@@ -91,19 +92,18 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     return handle_event(event, runtime, deadline=deadline).model_dump(mode="json")
 
 
-#: The AWS services the trigger's first event calls (store; escalation schedules; the bus).
-AWS_SERVICES = ("dynamodb", "scheduler", "events")
+AWS_SERVICES = ("dynamodb", "scheduler", "events")  # the first event's (store, schedules, bus)
 
 
 def before_snapshot() -> None:
-    """SnapStart (see :mod:`exec_assistant.snapshots`): build the runtime the first event needs
-    (store, channels, notification service), the models and botocore's data into the snapshot;
-    clients are created lazily, so none is kept, nor any connection."""
+    """SnapStart (:mod:`.snapshots`): the first event's runtime (store, channels, service), models
+    and botocore's data into the snapshot (no client: made lazily); the collector resumes."""
     from exec_assistant.runtime import get_runtime  # the entry reaches the root
 
     snapshots.warm_aws(AWS_SERVICES)
     get_runtime()
     snapshots.build_models()
+    coldstart.resume()
 
 
 def after_restore() -> None:

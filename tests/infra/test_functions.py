@@ -7,6 +7,7 @@ import importlib.util
 
 import pytest
 
+from exec_assistant import coldstart
 from tests.infra.conftest import ACCOUNT, REGION, Deployment
 
 FUNCTION = "aws:lambda/function:Function"
@@ -112,6 +113,8 @@ def test_handler_strings_resolve_to_callables_in_the_package(handler: str) -> No
     module_name, _, attr = handler.rpartition(".")
     module = importlib.import_module(module_name)
     assert callable(getattr(module, attr))
+    # and each ends the cold start's collector pause when its first invocation ends
+    assert coldstart.is_entry(getattr(module, attr))
 
 
 @pytest.mark.parametrize("component", sorted(HANDLERS))
