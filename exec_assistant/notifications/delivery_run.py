@@ -4,6 +4,9 @@
 <exec_assistant.notifications.service.NotificationService.notify>` does once it owns the claim;
 the policy it applies is the service module's docstring. It keeps the attempts so far and makes
 every ledger write of the claim.
+
+Just over 400 lines: settling unknown outcomes, the walk and the ledger writes share the run's
+state (attempts, owner, deadline, the unwritten completion), which a split would pass around.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from exec_assistant.notifications.policy import (
     delivery_fields,
     result_from_record,
 )
+from exec_assistant.notifications.sms_opt_out import opt_out_if_unsubscribed
 from exec_assistant.notifications.types import (
     DeliveryError,
     NotificationChannel,
@@ -258,6 +262,7 @@ class DeliveryRun:
             )
         except DeliveryError as exc:
             error_class, code, reason = exc.error_class, exc.code, exc.message or None
+            opt_out_if_unsubscribed(exc, self.store, self.notification, started, self.ids)
         except (ExecAssistantError, Release):
             raise  # the ledger or the deadline, from ``before_request``: nothing was sent
         except Exception as exc:  # noqa: BLE001 - a channel bug: recorded, never resent blindly
@@ -277,7 +282,6 @@ class DeliveryRun:
             if error_class == ErrorClass.UNKNOWN:  # nothing left, so not unknown: a bug or not
                 bug = code == "unexpected_error"
                 error_class = ErrorClass.PERMANENT if bug else ErrorClass.TRANSIENT
-            now = self.service.clock()
             attempt = self._record_new(
                 self._new_attempt(
                     channel.name,
@@ -285,7 +289,7 @@ class DeliveryRun:
                     error_class=error_class,
                     error_code=code,
                     reason=f"before the request: {reason}" if reason else "before the request",
-                    completed_at=now,
+                    completed_at=self.service.clock(),
                 )
             )
         elif error_class == ErrorClass.UNKNOWN and isinstance(channel, Reconcilable):

@@ -41,13 +41,20 @@ class PrepNotification(BaseModel):
 
 
 class DeliveryError(Exception):
-    """A failed provider call. ``code`` is the provider's raw code (``ratelimited``, ``21211``)."""
+    """A failed provider call. ``code`` is the provider's raw code (``ratelimited``, ``21211``).
 
-    def __init__(self, error_class: ErrorClass, code: str, message: str = "") -> None:
+    ``unsubscribed``: the provider refused because the recipient opted out of this channel with
+    the provider itself (Twilio 21610: the number replied STOP): the service records the opt-out
+    on the user, so later cycles skip the channel."""
+
+    def __init__(
+        self, error_class: ErrorClass, code: str, message: str = "", *, unsubscribed: bool = False
+    ) -> None:
         super().__init__(f"{error_class.value}:{code} {message}".strip())
         self.error_class = error_class
         self.code = code
         self.message = message
+        self.unsubscribed = unsubscribed
 
 
 #: Called by a channel immediately before its provider request may leave (after secrets,

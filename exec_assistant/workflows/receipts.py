@@ -47,6 +47,7 @@ from exec_assistant.models import (
     User,
 )
 from exec_assistant.notifications.escalation import user_reachable
+from exec_assistant.notifications.sms_opt_out import UNSUBSCRIBED_CODE, record_sms_opt_out
 from exec_assistant.notifications.types import NotificationKind
 from exec_assistant.workflows.timeline import CycleKind, cycle_kind
 
@@ -100,6 +101,8 @@ def apply_receipt(
         log_event(logger, logging.INFO, "receipt.unknown", **ids)
         return ReceiptOutcome(action="unknown")
     ids |= {"meeting_id": record.meeting_id, "key": record.key, "attempt": attempt.seq}
+    if _unsubscribed(channel, receipt) and not _failed_already(attempt):
+        _record_opt_out(runtime, record, receipt, ids)
     try:
         result = runtime.store.record_receipt(
             record.key, seq=attempt.seq, provider_id=provider_id, receipt=receipt
@@ -135,6 +138,40 @@ def apply_receipt(
         return ReceiptOutcome(action=action, key=record.key, standing=standing)
     follow_up = _publish_follow_up(runtime, record, provider_id)
     return ReceiptOutcome(action=action, key=record.key, standing=standing, follow_up=follow_up)
+
+
+def _unsubscribed(channel: Channel, receipt: DeliveryReceipt) -> bool:
+    """A failed SMS receipt with Twilio's 21610: the number replied STOP (unseen by us)."""
+    return (
+        channel == Channel.SMS
+        and receipt.status == ReceiptStatus.FAILED
+        and receipt.error_code == UNSUBSCRIBED_CODE
+    )
+
+
+def _failed_already(attempt: DeliveryAttempt) -> bool:
+    return attempt.receipt is not None and attempt.receipt.status == ReceiptStatus.FAILED
+
+
+def _record_opt_out(
+    runtime: Runtime, record: LedgerRecord, receipt: DeliveryReceipt, ids: dict[str, object]
+) -> None:
+    """Record the opt-out of the meeting's owner, as a STOP reply does. Only while the
+    attempt has no failed receipt yet (before ``record_receipt`` writes this one): a repeat of
+    the callback after the executive replied START must not opt them out again, and a callback
+    retried after a store failure here records it then."""
+    meeting = runtime.store.get_meeting(record.meeting_id)
+    if meeting is None:
+        log_event(logger, logging.INFO, "receipt.no_meeting", **ids)
+        return
+    record_sms_opt_out(
+        runtime.store,
+        meeting.user_id,
+        opted_out=True,
+        now=receipt.received_at,
+        source="status_callback",
+        **ids,
+    )
 
 
 def _publish_follow_up(runtime: Runtime, record: LedgerRecord, provider_id: str) -> str | None:

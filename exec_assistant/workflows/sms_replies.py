@@ -27,6 +27,7 @@ from exec_assistant.components import Runtime
 from exec_assistant.logs import log_event
 from exec_assistant.models import AckAction, Channel, Meeting, MeetingStatus, User
 from exec_assistant.notifications.rendering import SMS_SNOOZE_MINUTES
+from exec_assistant.notifications.sms_opt_out import record_sms_opt_out
 from exec_assistant.workflows.acknowledge import answer, can_open_prep
 from exec_assistant.workflows.prep_conversation import ConversationEngine
 
@@ -116,7 +117,13 @@ def answer_sms(
         log_event(logger, logging.INFO, "sms_reply.unknown_sender", keyword=command.keyword.value)
         return None if command.keyword in (Keyword.STOP, Keyword.START) else UNKNOWN_SENDER_TEXT
     if command.keyword in (Keyword.STOP, Keyword.START):
-        _record_opt_out(runtime, user, opted_out=command.keyword == Keyword.STOP)
+        record_sms_opt_out(
+            runtime.store,
+            user.user_id,
+            opted_out=command.keyword == Keyword.STOP,
+            now=runtime.clock(),
+            source="reply",
+        )
         return None  # Twilio answers STOP and START itself
     if command.keyword in (Keyword.HELP, Keyword.OTHER):
         return HELP_TEXT
@@ -166,18 +173,3 @@ def _snooze(
     if outcome.recorded and not done:
         return "Exec Assistant: noted, but reminders are not enabled here."
     return f"Exec Assistant: {outcome.text}" + ("." if outcome.recorded else "")
-
-
-def _record_opt_out(runtime: Runtime, user: User, *, opted_out: bool) -> None:
-    now = runtime.clock()
-    if (user.sms_opted_out_at is not None) == opted_out:
-        return
-    runtime.store.put_user(
-        user.model_copy(update={"sms_opted_out_at": now if opted_out else None, "updated_at": now})
-    )
-    log_event(
-        logger,
-        logging.WARNING if opted_out else logging.INFO,
-        "sms_reply.opted_out" if opted_out else "sms_reply.opted_in",
-        user_id=user.user_id,
-    )

@@ -302,6 +302,62 @@ def test_stop_then_a_new_cycle_skips_sms_for_email_until_start(
     assert message.params["To"] == PHONE
 
 
+def _next_meeting(runtime: Runtime, meeting: Meeting, meeting_id: str) -> Meeting:
+    other = meeting.model_copy(update={"meeting_id": meeting_id})
+    runtime.store.upsert_meeting_calendar(other)
+    return other
+
+
+def test_a_send_refused_with_21610_opts_out_like_stop_and_goes_on_to_email(
+    runtime: Runtime,
+    sms_first: User,
+    meeting: Meeting,
+    fake_twilio: FakeTwilioAPI,
+    fake_ses: FakeSES,
+    clock: Clock,
+) -> None:
+    """The number replied STOP where our webhook never saw it: Twilio refuses the send."""
+    fake_twilio.fail_next(error_code=21610)
+    notify(runtime, meeting)
+    refused, emailed = prep_record(runtime, meeting).attempts
+    assert (refused.channel, refused.error_code) == (Channel.SMS, "21610")
+    assert (emailed.channel, emailed.status) == (Channel.EMAIL, AttemptStatus.DELIVERED)
+    assert len(fake_ses.delivered) == 1
+    user = runtime.store.get_user(sms_first.user_id)
+    assert user is not None and user.sms_opted_out_at == clock.now
+    # the next meeting's cycle skips SMS without asking Twilio, as after a STOP reply
+    notify(runtime, _next_meeting(runtime, meeting, "mtg-next"))
+    skipped = prep_record(runtime, _next_meeting(runtime, meeting, "mtg-next")).attempts[0]
+    assert (skipped.status, skipped.reason) == (
+        AttemptStatus.SKIPPED,
+        "user opted out of SMS (replied STOP)",
+    )
+    assert len(fake_twilio.messages) == 1 and len(fake_ses.delivered) == 2
+    sms(runtime, "START")  # clears it as it clears a STOP
+    notify(runtime, _next_meeting(runtime, meeting, "mtg-third"))
+    assert len(fake_twilio.messages) == 2 and len(fake_twilio.created) == 1
+
+
+def test_a_status_callback_with_21610_opts_out_and_the_cycle_moves_on(
+    runtime: Runtime,
+    sms_first: User,
+    meeting: Meeting,
+    fake_twilio: FakeTwilioAPI,
+    fake_ses: FakeSES,
+    clock: Clock,
+) -> None:
+    record, sid = sent_by_sms(runtime, meeting)
+    clock.advance(timedelta(seconds=10))
+    assert status(runtime, sid, "undelivered", error_code="21610").status == 200
+    user = runtime.store.get_user(sms_first.user_id)
+    assert user is not None and user.sms_opted_out_at == clock.now
+    follow_up = runtime.store.get_notification(follow_up_key(record.key, sid))
+    assert follow_up is not None and follow_up.delivered_channel == Channel.EMAIL
+    notify(runtime, _next_meeting(runtime, meeting, "mtg-next"))
+    assert len(fake_twilio.messages) == 1  # SMS skipped from now on
+    assert len(fake_ses.delivered) == 2
+
+
 def test_quiet_hours_are_respected_by_reminders_and_escalations(
     runtime: Runtime,
     owner: User,

@@ -30,6 +30,7 @@ from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import register_secret
 from exec_assistant.models import Channel, DeliveryReceipt, ErrorClass, ReceiptStatus, User
 from exec_assistant.notifications.rendering import sms_text
+from exec_assistant.notifications.sms_opt_out import UNSUBSCRIBED_CODE
 from exec_assistant.notifications.types import BeforeRequest, DeliveryError, PrepNotification
 
 #: Twilio error codes after which the message was refused and will be refused again.
@@ -172,7 +173,7 @@ class SmsChannel:
     def skip_reason(self, user: User) -> str | None:
         if not user.phone:
             return "user has no phone number"
-        if user.sms_opted_out_at is not None:  # replied STOP: Twilio would refuse (21610)
+        if user.sms_opted_out_at is not None:  # replied STOP (or Twilio said so: 21610)
             return "user opted out of SMS (replied STOP)"
         return None
 
@@ -278,6 +279,7 @@ def _twilio_error(exc: Exception, *, writes: bool) -> DeliveryError:
             classify_twilio_error(code, status, writes=writes),
             str(code) if code is not None else f"http_{status}",
             f"Twilio answered HTTP {status}",
+            unsubscribed=str(code) == UNSUBSCRIBED_CODE,
         )
     error = _transport_error(exc)
     if not writes and error.error_class == ErrorClass.UNKNOWN:
