@@ -10,7 +10,7 @@ from typing import Any
 
 from exec_assistant.models import Meeting, MeetingStatus, iso_utc
 from exec_assistant.store.base import MAX_PREP_WINDOW
-from exec_assistant.store.dynamodb_codec import Expr, Item, parse_item
+from exec_assistant.store.dynamodb_codec import Expr, Item, from_av, parse_item
 from exec_assistant.store.dynamodb_ledger import DynamoDBLedger
 from exec_assistant.store.dynamodb_tables import (
     MEETINGS_OWNER_INDEX,
@@ -18,6 +18,35 @@ from exec_assistant.store.dynamodb_tables import (
     MEETINGS_STATUS_INDEX,
     PREP_OPENS_ATTR,
     TableKind,
+)
+from exec_assistant.store.index_fill import IndexAttributes, IndexFillTarget, Update
+
+
+def _prep_opens_update(item: Item) -> Update:
+    """``prep_opens_at`` of a meeting item written before the prep-window index, on condition
+    that it is still absent and the start and prep hours it follows are still as read."""
+    meeting = parse_item(Meeting, item)
+    expr = Expr()
+    expr.set(PREP_OPENS_ATTR, iso_utc(meeting.prep_window_start))
+    parts = [
+        f"attribute_exists({expr.n('meeting_id')})",
+        f"attribute_not_exists({expr.n(PREP_OPENS_ATTR)})",
+    ]
+    for name in ("start_time", "prep_hours_before"):
+        if name in item:
+            parts.append(f"{expr.n(name)} = {expr.v(from_av(item[name]))}")
+        else:
+            parts.append(f"attribute_not_exists({expr.n(name)})")
+    return Update(expr, " AND ".join(parts))
+
+
+#: The meetings' attribute older items lack (see :mod:`~exec_assistant.store.index_fill`).
+PREP_OPENS_FILL = IndexAttributes(
+    table="meetings",
+    key="meeting_id",
+    attributes=(PREP_OPENS_ATTR,),
+    missing=lambda expr: f"attribute_not_exists({expr.n(PREP_OPENS_ATTR)})",
+    update=_prep_opens_update,
 )
 
 
@@ -128,3 +157,12 @@ class DynamoDBMeetingListings(DynamoDBLedger):
         # (its meeting started by now), and the filter already dropped it; order as SQLite's.
         items.sort(key=lambda item: (item[PREP_OPENS_ATTR]["S"], item["meeting_id"]["S"]))
         return [parse_item(Meeting, item) for item in items[:limit]]
+
+    # items from older versions (exec_assistant.store.index_fill) --------------------------------
+
+    def index_fill_target(self) -> IndexFillTarget:
+        """The meetings stored before the prep-window index lack ``prep_opens_at``, so the
+        calendar monitor never sees them: what fills it (:mod:`.index_fill`)."""
+        return IndexFillTarget(
+            self._table_call("meetings"), PREP_OPENS_FILL, self.tables["meetings"]
+        )

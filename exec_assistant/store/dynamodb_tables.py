@@ -11,6 +11,7 @@ this module costs botocore's exceptions and nothing more.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Literal, NoReturn, Self
 
 from botocore.exceptions import (
@@ -214,6 +215,18 @@ class DynamoDBTables:
                 f"DynamoDB refused access to {table!r}: {code}", code=code
             ) from exc
         raise PermanentError(f"DynamoDB {code} on {table}: {error.get('Message', '')}", code=code)
+
+    def _table_call(self, kind: TableKind) -> Callable[..., dict[str, Any] | None]:
+        """:meth:`_call` bound to table ``kind``, a false condition answered ``None`` (the
+        :class:`~exec_assistant.store.index_fill.TableCall` of :mod:`.index_fill`)."""
+
+        def call(operation: str, **kwargs: Any) -> dict[str, Any] | None:
+            try:
+                return self._call(operation, kind, **kwargs)
+            except ConditionFailed:
+                return None
+
+        return call
 
     def _get(self, kind: TableKind, key: str) -> Item | None:
         response = self._call(

@@ -32,7 +32,9 @@ from exec_assistant.config import SettingsModel
 from exec_assistant.errors import StoreUnavailableError
 from exec_assistant.models import AwareDatetime, NonEmptyStr, iso_utc
 from exec_assistant.sqlite_file import SQLiteFile
+from exec_assistant.store.dynamodb_codec import Expr, Item
 from exec_assistant.store.feed_series import (
+    KIND_ATTR,
     SERIES_SCHEMA,
     SeriesState,
     dynamodb_forget_series,
@@ -42,6 +44,7 @@ from exec_assistant.store.feed_series import (
     sqlite_get_series,
     sqlite_update_series,
 )
+from exec_assistant.store.index_fill import IndexAttributes, IndexFillTarget, Update
 
 
 class CalendarFeed(BaseModel):
@@ -294,6 +297,11 @@ class DynamoDBFeedStore:
             ],
         )
 
+    def index_fill_target(self) -> IndexFillTarget:
+        """The feeds stored before :data:`FEEDS_DUE_INDEX` are never due: what indexes them
+        (``due``, ``next_check_at`` from the feed's document; :mod:`.index_fill`)."""
+        return IndexFillTarget(self._call, DUE_FILL, self.table)
+
     def delete_feed(self, feed_id: str) -> bool:
         found = self._call("delete_item", Key={"feed_id": {"S": feed_id}}, ReturnValues="ALL_OLD")
         dynamodb_forget_series(self._send, self.table, feed_id)
@@ -350,6 +358,35 @@ def _item(feed: CalendarFeed) -> dict[str, Any]:
         "next_check_at": {"S": iso_utc(feed.next_check_at)},
         "data": {"S": feed.model_dump_json()},
     }
+
+
+def _due_update(item: Item) -> Update:
+    """The due index's attributes of a feed item from before it, on condition that they are
+    still absent and the feed's document is still the one read."""
+    data = item.get("data", {}).get("S")
+    if not isinstance(data, str):
+        raise ValueError("feed item without its document")  # noqa: TRY004 - unreadable, as pydantic's
+    feed = CalendarFeed.model_validate_json(data)
+    expr = Expr()
+    expr.set(DUE_ATTR, DUE_PARTITION)
+    expr.set("next_check_at", iso_utc(feed.next_check_at))
+    condition = (
+        f"attribute_exists({expr.n('feed_id')}) AND attribute_not_exists({expr.n(DUE_ATTR)}) "
+        f"AND {expr.n('data')} = {expr.v(data)}"
+    )
+    return Update(expr, condition)
+
+
+#: What a feed stored before the due index lacks (series items are not feeds: never indexed).
+DUE_FILL = IndexAttributes(
+    table="feeds",
+    key="feed_id",
+    attributes=(DUE_ATTR, "next_check_at"),
+    missing=lambda expr: (
+        f"attribute_not_exists({expr.n(DUE_ATTR)}) AND attribute_not_exists({expr.n(KIND_ATTR)})"
+    ),
+    update=_due_update,
+)
 
 
 def open_feed_store(settings: SettingsModel, store_path: Path | None) -> FeedStore:
