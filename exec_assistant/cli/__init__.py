@@ -21,6 +21,7 @@ from exec_assistant.cli import (
     secrets,
     send,
     serve,
+    store_upgrade,
     timeline,
     users,
 )
@@ -44,6 +45,7 @@ app.add_typer(meetings.app, name="meetings")
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(store_upgrade.app, name="store")
 app.command("manifest", epilog=manifest.EPILOG)(manifest.render)
 app.command("doctor", epilog=doctor.EPILOG)(doctor.doctor)
 app.command("send-test-event", epilog=send.EPILOG)(send.send_test_event)

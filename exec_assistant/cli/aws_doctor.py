@@ -2,9 +2,11 @@
 
 Reads (with the operator's AWS credentials; nothing is written): the dead-letter queues' depths,
 the stack's alarms in ALARM, the calendar monitor's last completed run (its EMF metric), each
-secret's last change or rotation, the Slack bot token (``auth.test``), the Twilio account's status
-and SES's sending status and sandbox. A row is ``error`` when something needs action (the command
-then exits 1) and says which command recovers it; ``warning`` needs a look but is not a failure.
+secret's last change or rotation, the Slack bot token (``auth.test``), the Twilio account's status,
+SES's sending status and sandbox, and whether the tables hold items from older versions that an
+index does not list (one bounded Scan page per table). A row is ``error`` when something needs
+action (the command then exits 1) and says which command recovers it; ``warning`` needs a look
+but is not a failure.
 """
 
 from __future__ import annotations
@@ -223,6 +225,14 @@ def ses_check() -> Check:
     return Check(check="SES", status=Status.READY, detail="sending enabled, production access")
 
 
+def store_index_check(env: str) -> Check:
+    """The stack's tables: items from older versions that an index does not list yet."""
+    from exec_assistant.cli.deployed import deployed_settings
+    from exec_assistant.cli.store_upgrade import index_check
+
+    return index_check(deployed_settings(env), aws=env)
+
+
 def run_aws_checks(
     env: str,
     settings: SettingsModel,
@@ -240,6 +250,7 @@ def run_aws_checks(
         ("Slack token", lambda: slack_check(env, settings)),
         ("Twilio", lambda: twilio_check(env, settings)),
         ("SES", ses_check),
+        ("store indexes", lambda: store_index_check(env)),
     ]
     checks = [Check(check="stack", status=Status.READY, detail=f"environment {env}")]
     for name, run in groups:

@@ -49,7 +49,7 @@ def is_stack_alarm(name: str, env: str) -> bool:
 
 def deployed_settings(env: str) -> SettingsModel:
     """The settings that reach the stack's DynamoDB tables by their conventional names."""
-    tables = ("users", "meetings", "chat_sessions", "notifications")
+    tables = ("users", "meetings", "chat_sessions", "notifications", "feeds")
     conventional = {f"{table}_table_name": None for table in tables}
     return get_settings().model_copy(
         update={"environment": env, "exec_assistant_store": "dynamodb", **conventional}

@@ -37,6 +37,15 @@ def _store(settings: SettingsModel) -> Result:
     return Result(Status.READY, f"{store_location(settings)}, {users} user(s)")
 
 
+def _store_indexes(settings: SettingsModel) -> Result:
+    """Items from older versions that an index does not list (one bounded Scan page per
+    DynamoDB table; :func:`~exec_assistant.cli.store_upgrade.index_check`)."""
+    from exec_assistant.cli.store_upgrade import index_check
+
+    check = index_check(settings)
+    return Result(check.status, check.detail)
+
+
 def _slack_token(settings: SettingsModel) -> Result:
     if not settings.has_secret("slack_bot_token"):
         return Result(
@@ -118,6 +127,7 @@ def _fallback(settings: SettingsModel) -> Result:
 
 CHECKS: tuple[tuple[str, Callable[[SettingsModel], Result]], ...] = (
     ("store", _store),
+    ("store indexes", _store_indexes),
     ("Slack bot token", _slack_token),
     ("Slack signing secret", _slack_signing),
     ("Slack ingress", _slack_ingress),

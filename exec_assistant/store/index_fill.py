@@ -128,8 +128,11 @@ class IndexFillTarget:
         page_size: int = DEFAULT_PAGE_SIZE,
         progress: Callable[[IndexFill], None] | None = None,
     ) -> IndexFill:
-        """Scan the table for items lacking the attributes and set them (module docstring);
-        ``progress`` gets the running counts after each page."""
+        """Scan the table for items lacking the attributes and set them (module docstring).
+
+        ``progress`` gets the result before the first page and after each page: one object,
+        counted item by item, so a caller that keeps it knows what was done when a call
+        raises (a throttled write, a lost connection) midway."""
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
         result = IndexFill(
@@ -139,6 +142,8 @@ class IndexFillTarget:
             dry_run=dry_run,
         )
         scan: dict[str, Any] = {"Limit": page_size, "ConsistentRead": True, **self._filter()}
+        if progress is not None:
+            progress(result)
         while True:
             page = self.call("scan", **scan) or {}
             result.scanned += int(page.get("ScannedCount", 0))

@@ -131,8 +131,19 @@ def stack(
             Rule="prep", EventBusName=_name("bus"), Targets=[{"Id": "q", "Arn": arn}]
         )
         stack = Stack(sqs=sqs, cloudwatch=cloudwatch, secrets=secrets, capture_url=capture_url)
+        _create_tables()
         _answer_get_account(stack)
         yield stack
+
+
+def _create_tables() -> None:
+    """The stack's DynamoDB tables, as infra/tables.py deploys them."""
+    from exec_assistant.cli.deployed import deployed_settings
+    from exec_assistant.store.dynamodb import DynamoDBStore
+    from exec_assistant.store.feeds import DynamoDBFeedStore
+
+    DynamoDBStore.from_settings(deployed_settings(ENV)).create_tables()
+    DynamoDBFeedStore(_name("feeds")).create_table()
 
 
 def _alarm(cloudwatch: Any, name: str, state: str) -> None:
@@ -224,6 +235,34 @@ def test_messages_in_a_dlq_and_an_alarm_need_action(cli: Cli, stack: Stack) -> N
     assert rows["alarms"]["detail"] == (
         "1 in ALARM: exec-assistant-alarm-notification-exhausted-prod (docs/runbook.md)"
     )
+
+
+def test_meetings_from_an_older_version_name_the_upgrade(cli: Cli, stack: Stack) -> None:
+    from exec_assistant.store.dynamodb_codec import item_fields, to_av
+
+    start = datetime.now(UTC) + timedelta(hours=3)
+    old = Meeting(
+        meeting_id="mtg-old",
+        user_id="usr-ceo",
+        title="Board",
+        start_time=start,
+        end_time=start + timedelta(hours=1),
+    )
+    boto3.client("dynamodb", region_name=REGION).put_item(
+        TableName=_name("meetings"), Item={k: to_av(v) for k, v in item_fields(old).items()}
+    )
+    code, rows = _doctor(cli)
+    assert code == 1
+    assert rows["store indexes"]["status"] == "error"
+    assert (
+        "exec-assistant-meetings-prod: 1 of 1 item(s) examined lack prep_opens_at"
+        in (rows["store indexes"]["detail"])
+    )
+    assert "run exec-assistant store upgrade --aws prod" in rows["store indexes"]["detail"]
+
+    assert cli("store", "upgrade", "--aws", ENV).exit_code == 0
+    code, rows = _doctor(cli)
+    assert code == 0, rows["store indexes"]
 
 
 def test_a_monitor_that_stopped_running_needs_action(cli: Cli, stack: Stack) -> None:

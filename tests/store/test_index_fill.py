@@ -247,7 +247,8 @@ def test_pages_with_progress_after_each(tables: Tables) -> None:
 
     assert (result.scanned, result.missing, result.updated) == (10, 7, 7)
     assert set(scans) == {3} and len(scans) >= 4  # 10 items, 3 a page
-    assert len(seen) == len(scans)
+    assert len(seen) == len(scans) + 1  # before the first page, then after each
+    assert seen[0].scanned == 0
     assert [s.scanned for s in seen] == sorted(s.scanned for s in seen)
     assert not any(s.complete for s in seen)  # the final result says it finished
     assert len(tables.store.list_meetings_in_prep_window(S.DISCOVERED, NOW)) == 10
