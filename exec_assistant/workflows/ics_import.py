@@ -15,7 +15,9 @@
   touched. An event without a UID gets one derived from its summary and start. What changed,
   moved or disappeared is decided by :mod:`~exec_assistant.workflows.calendar_sync`.
 * One malformed event is reported and skipped; a file that is not iCalendar is a
-  :class:`~exec_assistant.errors.PermanentError`.
+  :class:`~exec_assistant.errors.PermanentError`. So is a series that recurs like no meeting
+  does (more than once an hour, or more than a few times a day):
+  :mod:`~exec_assistant.workflows.ics_limits`.
 * ``meeting_type`` and ``prep_hours_before`` come from
   :class:`~exec_assistant.workflows.import_rules.ImportRules`.
 * Given the feed store (a feed check and ``meetings import`` do), a series whose source did not
@@ -53,6 +55,7 @@ from exec_assistant.workflows.calendar_sync import (
     series_uid,
 )
 from exec_assistant.workflows.ics_fields import address, attendee_names, attendees, aware, join_url
+from exec_assistant.workflows.ics_limits import rule_problem, too_many
 from exec_assistant.workflows.ics_series import SeriesMemory, import_context
 from exec_assistant.workflows.ics_source import (
     FETCH_TIMEOUT_SECONDS,
@@ -114,7 +117,7 @@ def _problem(events: list[Any]) -> str | None:
             return f"malformed {name}: {message}"
         if event.get("DTSTART") is None:
             return "missing DTSTART"
-    return None
+    return rule_problem(events)
 
 
 @dataclass
@@ -199,10 +202,13 @@ class _Expansion:
         )
         try:
             query = recurring_ical_events.of(_sub_calendar(calendar, events))
-            found = [
-                self.occurrence(o, uid, recurring=recurring, since=start)
-                for o in query.between(start, end)
-            ]
+            components = query.between(start, end)
+            problem = too_many(len(components), start, end)
+            if problem:
+                self.skip(uid, summary, problem)
+                self.broken.add(uid)
+                return []
+            found = [self.occurrence(o, uid, recurring=recurring, since=start) for o in components]
             if learn and self.memory is not None:  # and what begins just after, to remember
                 horizon = self.memory.horizon(uid, events)
                 after = [
