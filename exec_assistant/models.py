@@ -545,6 +545,19 @@ class DeliveryAttempt(_Model):
     receipt: DeliveryReceipt | None = None
 
 
+class ParkedReceipt(_Model):
+    """A delivery receipt that arrived before its attempt was recorded as delivered (the message
+    carries its cycle's ledger key and attempt number: Twilio's status callback URL, SES message
+    tags). Kept on the record (``Store.park_receipt``) and applied, as if it had just arrived,
+    once the cycle is DELIVERED (:func:`exec_assistant.workflows.receipts.apply_parked_receipts`)
+    — only to the attempt that turns out to carry ``provider_id``."""
+
+    seq: int = Field(ge=0)
+    channel: Channel
+    provider_id: str = Field(min_length=1, max_length=256)
+    receipt: DeliveryReceipt
+
+
 class LedgerState(StrEnum):
     IN_PROGRESS = "in_progress"
     DELIVERED = "delivered"
@@ -608,6 +621,9 @@ class LedgerRecord(_Model):
     #: with this key): the steps after the delivery are done, so a redelivered event that finds
     #: this set has nothing left to do. None: not yet (or a record from before this field).
     meeting_recorded_at: AwareDatetime | None = None
+    #: Receipts that arrived before the delivery was recorded (``Store.park_receipt``), oldest
+    #: first; applied once the record is DELIVERED, and left in place (they expire with it).
+    early_receipts: list[ParkedReceipt] = Field(default_factory=list)
     created_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
     expires_at: AwareDatetime

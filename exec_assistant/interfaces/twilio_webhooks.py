@@ -17,13 +17,14 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from exec_assistant.components import Runtime
 from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import log_event
 from exec_assistant.models import Channel, ErrorClass
 from exec_assistant.notifications.channels.sms import STATUS_CALLBACK_PATH, sms_receipt
+from exec_assistant.notifications.receipt_routing import target_from_query
 from exec_assistant.workflows.prep_conversation import ConversationEngine
 from exec_assistant.workflows.receipts import apply_receipt
 from exec_assistant.workflows.sms_replies import answer_sms
@@ -148,8 +149,9 @@ def handle_status(
     if receipt is None:
         log_event(logger, logging.INFO, "twilio.status_progress", sid=sid, status=status[:32])
         return WebhookReply(200, "")
+    target = target_from_query(urlsplit(url).query)  # signed with the URL: authenticated
     try:
-        apply_receipt(runtime, Channel.SMS, sid, receipt)
+        apply_receipt(runtime, Channel.SMS, sid, receipt, target)
     except ExecAssistantError as exc:
         log_event(
             logger,

@@ -86,4 +86,5 @@ def result_from_record(
         reason=reason,
         failed_earlier=list(failed_earlier),
         meeting_recorded_at=record.meeting_recorded_at,
+        early_receipts=list(record.early_receipts),
     )

@@ -19,6 +19,7 @@ from exec_assistant.models import (
     DeliveryAttempt,
     ErrorClass,
     Meeting,
+    ParkedReceipt,
     User,
 )
 
@@ -153,6 +154,9 @@ class NotificationResult(BaseModel):
     #: ``meeting_recorded_at``): set, the steps after the delivery are done — by an earlier
     #: call, or by this one's finish when ``notify`` was given a ``meeting_mark``.
     meeting_recorded_at: datetime | None = None
+    #: Receipts that arrived before the delivery was recorded (the ledger record's
+    #: ``early_receipts``): the caller applies them once the cycle is DELIVERED.
+    early_receipts: list[ParkedReceipt] = Field(default_factory=list)
 
     @property
     def delivered(self) -> bool:

@@ -23,7 +23,9 @@ Semantics every implementation must keep (the contract suite in tests/ checks th
 * Delivery receipts: a delivered SMS or email attempt is findable by its provider id from the
   write that completes it on (``notification_for_provider_id``, read consistently), and
   ``record_receipt`` keeps the strongest receipt per attempt in one conditional write (any
-  order, any number of repeats), without a lease: the record is final by then.
+  order, any number of repeats), without a lease: the record is final by then. A receipt that
+  arrives before the delivery is recorded is kept on the record by ``park_receipt`` (its
+  message carries the key and attempt) and applied by the caller once the record is DELIVERED.
 * Infrastructure failures surface as :class:`~exec_assistant.errors.StoreUnavailableError`.
 """
 
@@ -49,6 +51,7 @@ from exec_assistant.models import (
     Meeting,
     MeetingStatus,
     NotificationStatus,
+    ParkedReceipt,
     ReceiptResult,
     User,
 )
@@ -291,6 +294,18 @@ class Store(Protocol):
         the standing one is returned (``recorded=False``; a resent write of the same receipt
         whose first answer was lost: ``recorded=True``). ``NotFoundError`` (code
         ``no_receipt_target``) if there is no such delivered attempt."""
+        ...
+
+    def park_receipt(self, key: str, parked: ParkedReceipt) -> bool:
+        """Keep a receipt that arrived before its delivery was recorded, in one conditional
+        write: appended to ``early_receipts`` of record ``key`` while it is IN_PROGRESS or
+        RELEASED, its attempt ``parked.seq`` is on ``parked.channel``, and fewer than
+        :data:`~exec_assistant.store.ledger_rules.MAX_PARKED_RECEIPTS` are kept: True. False
+        (nothing written) when the record is final — DELIVERED: the caller records the receipt
+        (``record_receipt``); EXHAUSTED: nothing was delivered — or full. ``NotFoundError``
+        (``no_receipt_target``) without such a record and attempt. No lease: the write is
+        ordered with the DELIVERED finish on the same item, so a receipt is either parked
+        before it (and the finish returns it) or refused after it (and recorded)."""
         ...
 
     def notification_for_provider_id(self, provider_id: str) -> LedgerRecord | None:

@@ -33,6 +33,7 @@ from exec_assistant.models import (
     DeliveryReceipt,
     LedgerRecord,
     LedgerState,
+    ParkedReceipt,
     ReceiptResult,
 )
 from exec_assistant.store import ledger_rules
@@ -234,6 +235,28 @@ class DynamoDBLedger(DynamoDBTables):
                 key, self._refused_record(exc), seq, provider_id, receipt
             )
         return ReceiptResult(recorded=True, receipt=receipt)
+
+    def park_receipt(self, key: str, parked: ParkedReceipt) -> bool:
+        """One ``UpdateItem`` appending to ``early_receipts``, conditioned on the state, the
+        attempt's channel and the list's size (``Store.park_receipt``)."""
+        expr = Expr()
+        early, attempt = expr.n("early_receipts"), f"{expr.n('attempts')}[{int(parked.seq)}]"
+        states = ", ".join(expr.v(s.value) for s in ledger_rules.PARKABLE_STATES)
+        condition = (
+            f"{expr.n('state')} IN ({states}) "
+            f"AND {attempt}.{expr.n('channel')} = {expr.v(parked.channel.value)} "
+            f"AND (attribute_not_exists({early}) "
+            f"OR size({early}) < {expr.v(ledger_rules.MAX_PARKED_RECEIPTS)})"
+        )
+        expr.sets.append(
+            f"{early} = list_append(if_not_exists({early}, {expr.v([])}), "
+            f"{expr.v([parked.model_dump()])})"
+        )
+        try:
+            self._update("notifications", key, expr, condition)
+        except ConditionFailed as exc:
+            return ledger_rules.refused_park(key, self._refused_record(exc), parked)
+        return True
 
     def notification_for_provider_id(self, provider_id: str) -> LedgerRecord | None:
         mapping = self._get("notifications", RECEIPT_ID_PREFIX + provider_id)

@@ -29,6 +29,7 @@ from exec_assistant.models import (
     DeliveryReceipt,
     LedgerRecord,
     LedgerState,
+    ParkedReceipt,
     ReceiptResult,
     ReceiptStatus,
 )
@@ -252,3 +253,40 @@ def refused_receipt(
     if standing is None:  # the condition was false, so one stands: a store bug, not an input
         raise RuntimeError(f"receipt for {key} attempt {seq} refused with none recorded")
     return ReceiptResult(recorded=standing == receipt, receipt=standing)
+
+
+#: The most receipts kept on one record before its delivery is recorded: a message has a few
+#: final statuses, so more means repeats (dropped, and logged by the caller).
+MAX_PARKED_RECEIPTS = 20
+#: The states in which a receipt is parked rather than recorded: the delivery may still be
+#: recorded (a live claim, or a released one that a retry reconciles).
+PARKABLE_STATES = (LedgerState.IN_PROGRESS, LedgerState.RELEASED)
+
+
+def _park_target(record: LedgerRecord | None, parked: ParkedReceipt) -> bool:
+    return (
+        record is not None
+        and 0 <= parked.seq < len(record.attempts)
+        and record.attempts[parked.seq].channel == parked.channel
+    )
+
+
+def park_applies(record: LedgerRecord | None, parked: ParkedReceipt) -> bool:
+    """Whether ``park_receipt`` writes (see ``Store.park_receipt``)."""
+    return (
+        _park_target(record, parked)
+        and record is not None
+        and record.state in PARKABLE_STATES
+        and len(record.early_receipts) < MAX_PARKED_RECEIPTS
+    )
+
+
+def refused_park(key: str, record: LedgerRecord | None, parked: ParkedReceipt) -> bool:
+    """A refused ``park_receipt``: no such record and attempt (``NotFoundError``), else False
+    (the record is final, or full)."""
+    if not _park_target(record, parked):
+        raise NotFoundError(
+            f"no attempt {parked.seq} on {parked.channel.value} in {key}",
+            code="no_receipt_target",
+        )
+    return False

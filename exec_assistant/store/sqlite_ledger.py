@@ -32,6 +32,7 @@ from exec_assistant.models import (
     LedgerState,
     MeetingStatus,
     NotificationStatus,
+    ParkedReceipt,
     ReceiptResult,
     allowed_sources,
     iso_utc,
@@ -267,6 +268,15 @@ class SQLiteLedger(SQLiteBase):
             attempts[seq] = attempts[seq].model_copy(update={"receipt": receipt})
             self._rewrite_record(conn, record.model_copy(update={"attempts": attempts}))
         return ReceiptResult(recorded=True, receipt=receipt)
+
+    def park_receipt(self, key: str, parked: ParkedReceipt) -> bool:
+        with self._tx() as conn:
+            record = self._read_record(conn, key)
+            if record is None or not ledger_rules.park_applies(record, parked):
+                return ledger_rules.refused_park(key, record, parked)
+            early = [*record.early_receipts, parked]
+            self._rewrite_record(conn, record.model_copy(update={"early_receipts": early}))
+        return True
 
     def notification_for_provider_id(self, provider_id: str) -> LedgerRecord | None:
         rows = self._query(

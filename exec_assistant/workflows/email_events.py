@@ -50,6 +50,7 @@ from exec_assistant.models import (
     EventEnvelope,
     ReceiptStatus,
 )
+from exec_assistant.notifications.receipt_routing import target_from_tags
 from exec_assistant.workflows.receipts import apply_receipt
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ EMAIL_DETAIL_TYPES = (
     "Email Rendering Failed",
 )
 
-EmailEventAction = Literal["recorded", "unchanged", "unknown", "ignored", "rejected"]
+EmailEventAction = Literal["recorded", "unchanged", "unknown", "parked", "ignored", "rejected"]
 
 _Text = Field(default="", max_length=1000)
 
@@ -76,6 +77,8 @@ class _Part(BaseModel):
 
 class SesMail(_Part):
     message_id: str = Field(alias="messageId", min_length=1, max_length=256)
+    #: The message tags the email was sent with (each name: its values).
+    tags: dict[str, list[str]] = Field(default_factory=dict, max_length=50)
 
 
 class SesBounce(_Part):
@@ -203,7 +206,8 @@ def handle_email_event(envelope: Mapping[str, Any], runtime: Runtime) -> EmailEv
     receipt = email_receipt(detail, happened=env.time, now=runtime.clock())
     if receipt is None:
         return _finish(eid, "ignored", message_id, f"{detail.event_type[:64]}: no receipt")
-    outcome = apply_receipt(runtime, Channel.EMAIL, message_id, receipt)
+    target = target_from_tags(detail.mail.tags)
+    outcome = apply_receipt(runtime, Channel.EMAIL, message_id, receipt, target)
     return _finish(
         eid,
         outcome.action,

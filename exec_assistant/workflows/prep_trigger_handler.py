@@ -16,7 +16,13 @@ Error policy (EventBridge delivers at least once and Lambda retries asynchronous
   and another worker holding the cycle under a live lease (it may die: the retry will see);
 * a retried or duplicated event never notifies twice: the notification service dedupes on the
   key meeting + cycle, and the steps after a delivery are idempotent (conditional status move,
-  schedule named after the cycle, the meeting's notification fields written last).
+  schedule named after the cycle, the meeting's notification fields written last);
+* delivery receipts that arrived before the delivery was recorded (parked on the ledger record,
+  :mod:`exec_assistant.workflows.receipts`) are applied once it is, after the meeting's write,
+  and again on a redelivered event (idempotent).
+
+Just over 400 lines: one event's decision path (the ledger first, the skips, the kinds of
+cycle, what follows a delivery) reads best as one sequence in one place.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from exec_assistant.models import (
     MeetingPrepRequired,
     MeetingStatus,
     NotificationStatus,
+    ParkedReceipt,
     User,
     parse_prep_event,
 )
@@ -172,6 +179,7 @@ def _handle(
         if record.state == LedgerState.EXHAUSTED:
             return _finish_duplicate(event_id, record, "cycle already exhausted")
         if record.meeting_recorded_at is not None:
+            _apply_parked(runtime, record.key, record.early_receipts)
             return _finish_duplicate(event_id, record, "cycle already delivered")
     # The user the event names: if the meeting is someone else's, it is skipped below.
     meeting, user = store.get_meeting_and_user(detail.meeting_id, detail.user_id)
@@ -231,7 +239,7 @@ def _handle(
         log_delivery=False,  # this event's decision line says it (one INFO line per event)
         meeting_mark=MeetingMark(detail.cycle_key, *_MOVE) if no_escalation else None,
     )
-    return _after_send(
+    outcome = _after_send(
         event_id=event_id,
         detail=detail,
         meeting=meeting,
@@ -241,6 +249,9 @@ def _handle(
         now=now,
         no_escalation=no_escalation,
     )
+    if result.delivered:  # after the meeting's write: a follow-up they start writes it last
+        _apply_parked(runtime, result.key, result.early_receipts)
+    return outcome
 
 
 def _skip_reason(meeting: Meeting, detail: MeetingPrepRequired, now: datetime) -> str | None:
@@ -305,6 +316,14 @@ def _after_send(
     return _finish(
         event_id, mid, action, f"delivered via {channel}", result=result, escalation=no_escalation
     )
+
+
+def _apply_parked(runtime: Runtime, key: str, parked: Sequence[ParkedReceipt]) -> None:
+    """Receipts that beat their delivery's write (rare): applied once it is recorded."""
+    if parked:
+        from exec_assistant.workflows.receipts import apply_parked_receipts
+
+        apply_parked_receipts(runtime, key, parked)
 
 
 def _record_delivery(

@@ -5,9 +5,14 @@ Twilio posts each SMS's status to ``POST /twilio/status``
 EventBridge (:mod:`exec_assistant.workflows.email_events`). Both become a
 :class:`~exec_assistant.models.DeliveryReceipt` and come here (:func:`apply_receipt`):
 
-1. The ledger record is found by provider id (Twilio SID, SES MessageId). None (an unknown
-   message, one sent before receipts existed, or a receipt that beat the delivery's own write):
-   logged, nothing changes.
+1. The ledger record is found by the key and attempt the message carries
+   (:mod:`exec_assistant.notifications.receipt_routing`), or, for a message sent without them,
+   by provider id (Twilio SID, SES MessageId). A receipt that beats the write recording its
+   delivery (the record is not DELIVERED yet) is **parked** on the record
+   (``Store.park_receipt``, one conditional write) and applied as if it had just arrived once
+   the cycle is DELIVERED (:func:`apply_parked_receipts`, called by the prep trigger after the
+   delivery's own steps), only to the attempt that carries its provider id. An unknown message
+   (or one whose record is gone or never delivered): logged, nothing changes.
 2. ``Store.record_receipt`` keeps the attempt's strongest receipt (delayed < delivered < failed)
    in one conditional write, so repeats and any arrival order end in the same state; a late
    ``delivered`` after a failure changes nothing (logged as contradicted).
@@ -43,22 +48,25 @@ from exec_assistant.models import (
     LedgerState,
     Meeting,
     MeetingPrepRequired,
+    ParkedReceipt,
     ReceiptStatus,
     User,
 )
 from exec_assistant.notifications.escalation import user_reachable
+from exec_assistant.notifications.receipt_routing import ReceiptTarget
 from exec_assistant.notifications.sms_opt_out import UNSUBSCRIBED_CODE, record_sms_opt_out
 from exec_assistant.notifications.types import NotificationKind
 from exec_assistant.workflows.timeline import CycleKind, cycle_kind
 
 logger = logging.getLogger(__name__)
 
-ReceiptAction = Literal["recorded", "unchanged", "unknown"]
+ReceiptAction = Literal["recorded", "unchanged", "unknown", "parked"]
 
 
 class ReceiptOutcome(BaseModel):
     """What one receipt did: ``recorded`` (it changed the attempt's receipt), ``unchanged`` (an
-    equal or stronger one stands), ``unknown`` (no delivered attempt has that provider id);
+    equal or stronger one stands), ``unknown`` (no delivered attempt has that provider id),
+    ``parked`` (kept on the record until its delivery is recorded);
     ``follow_up``: the key of the follow-up cycle published, if one was."""
 
     model_config = ConfigDict(frozen=True, defer_build=True)
@@ -85,18 +93,47 @@ def _attempt_with(record: LedgerRecord, provider_id: str) -> DeliveryAttempt | N
     )
 
 
+def _attempt_at(record: LedgerRecord | None, seq: int, provider_id: str) -> DeliveryAttempt | None:
+    attempt = record.attempts[seq] if record is not None and seq < len(record.attempts) else None
+    if attempt is None or attempt.provider_id != provider_id:
+        return None
+    return attempt if attempt.status == AttemptStatus.DELIVERED else None
+
+
 def apply_receipt(
-    runtime: Runtime, channel: Channel, provider_id: str, receipt: DeliveryReceipt
+    runtime: Runtime,
+    channel: Channel,
+    provider_id: str,
+    receipt: DeliveryReceipt,
+    target: ReceiptTarget | None = None,
 ) -> ReceiptOutcome:
     """Record ``receipt`` for the ``channel`` message ``provider_id`` and act on it (see the
-    module docstring). Store failures propagate (the caller answers so that it is retried)."""
+    module docstring); ``target``: the ledger key and attempt the message carried. Store
+    failures propagate (the caller answers so that it is retried)."""
     ids: dict[str, object] = {
         "channel": channel.value,
         "provider_id": provider_id,
         "status": receipt.status.value,
     }
-    record = runtime.store.notification_for_provider_id(provider_id)
-    attempt = _attempt_with(record, provider_id) if record is not None else None
+    if target is None:
+        record = runtime.store.notification_for_provider_id(provider_id)
+        attempt = _attempt_with(record, provider_id) if record is not None else None
+    else:
+        ids |= {"key": target.key, "attempt": target.seq}
+        record = runtime.store.get_notification(target.key)
+        if record is not None and not record.final:
+            parked = ParkedReceipt(
+                seq=target.seq, channel=channel, provider_id=provider_id, receipt=receipt
+            )
+            try:
+                if runtime.store.park_receipt(target.key, parked):
+                    log_event(logger, logging.INFO, "receipt.parked", **ids)
+                    return ReceiptOutcome(action="parked", key=target.key)
+            except NotFoundError:  # no such attempt on this channel: as unknown
+                record = None
+            else:  # refused: final since the read (delivered now: record it below), or full
+                record = runtime.store.get_notification(target.key)
+        attempt = _attempt_at(record, target.seq, provider_id)
     if record is None or attempt is None or attempt.channel != channel:
         log_event(logger, logging.INFO, "receipt.unknown", **ids)
         return ReceiptOutcome(action="unknown")
@@ -138,6 +175,21 @@ def apply_receipt(
         return ReceiptOutcome(action=action, key=record.key, standing=standing)
     follow_up = _publish_follow_up(runtime, record, provider_id)
     return ReceiptOutcome(action=action, key=record.key, standing=standing, follow_up=follow_up)
+
+
+def apply_parked_receipts(
+    runtime: Runtime, key: str, parked: Sequence[ParkedReceipt]
+) -> list[ReceiptOutcome]:
+    """Apply the receipts parked on record ``key`` before its delivery was recorded, now that
+    it is DELIVERED, each as if it had just arrived (:func:`apply_receipt` with its target).
+    Safe to repeat (after a crash, or a redelivered event): each then changes nothing, or
+    publishes the same follow-up again, which its claim makes happen once."""
+    return [
+        apply_receipt(
+            runtime, p.channel, p.provider_id, p.receipt, ReceiptTarget(key=key, seq=p.seq)
+        )
+        for p in parked
+    ]
 
 
 def _unsubscribed(channel: Channel, receipt: DeliveryReceipt) -> bool:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
 import socket
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -16,6 +18,11 @@ from exec_assistant.notifications.channels.console import ConsoleChannel
 from exec_assistant.notifications.channels.email import EmailChannel
 from exec_assistant.notifications.channels.slack import SlackChannel
 from exec_assistant.notifications.channels.sms import SmsChannel
+from exec_assistant.notifications.receipt_routing import (
+    ReceiptTarget,
+    target_from_query,
+    target_from_tags,
+)
 from exec_assistant.notifications.types import DeliveryError, PrepNotification
 from tests.fakes.ses import SENDER, FakeSES
 from tests.fakes.slack_api import FakeSlackAPI
@@ -120,10 +127,13 @@ def test_sms_asks_for_status_callbacks_when_configured(fake_twilio: FakeTwilioAP
     send_now(sms_channel(fake_twilio), note())
     channel = sms_channel(fake_twilio)
     channel.status_callback = "https://hooks.example.test/twilio/status"
-    send_now(channel, note())
+    send_now(channel, note(), attempt=2)
     without, with_callback = fake_twilio.messages
     assert "StatusCallback" not in without.params
-    assert with_callback.params["StatusCallback"] == "https://hooks.example.test/twilio/status"
+    # the cycle's ledger key and the attempt ride in the URL Twilio signs
+    url = with_callback.params["StatusCallback"]
+    assert url == "https://hooks.example.test/twilio/status?key=mtg-qbr-1%23prep&attempt=2"
+    assert target_from_query(urlsplit(url).query) == ReceiptTarget(key="mtg-qbr-1#prep", seq=2)
 
 
 def test_sms_retries_a_rate_limit_then_delivers(fake_twilio: FakeTwilioAPI) -> None:
@@ -200,10 +210,16 @@ def test_email_sends_html_and_text(fake_ses: FakeSES) -> None:
 
 def test_email_goes_through_the_configuration_set_when_configured(fake_ses: FakeSES) -> None:
     send_now(EmailChannel(sender=SENDER), note())
-    send_now(EmailChannel(sender=SENDER, configuration_set="exec-assistant-email-dev"), note())
+    send_now(
+        EmailChannel(sender=SENDER, configuration_set="exec-assistant-email-dev"), note(), attempt=1
+    )
     without, with_set = fake_ses.sends
-    assert "ConfigurationSetName" not in without.params
+    assert "ConfigurationSetName" not in without.params and "EmailTags" not in without.params
     assert with_set.params["ConfigurationSetName"] == "exec-assistant-email-dev"
+    # the cycle's ledger key and the attempt ride in message tags, which SES events echo
+    tags = {t["Name"]: [t["Value"]] for t in with_set.params["EmailTags"]}
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,256}", v[0]) for v in tags.values())
+    assert target_from_tags(tags) == ReceiptTarget(key="mtg-qbr-1#prep", seq=1)
 
 
 def test_email_throttling_is_retried_by_botocore(fake_ses: FakeSES) -> None:

@@ -27,6 +27,8 @@ from exec_assistant.models import (
     ReceiptStatus,
     User,
 )
+from exec_assistant.notifications.channels.email import EmailChannel
+from exec_assistant.notifications.types import BeforeRequest, PrepNotification
 from exec_assistant.runtime import Runtime
 from exec_assistant.workflows.email_events import handle_email_event, lambda_handler
 from exec_assistant.workflows.receipts import follow_up_key
@@ -316,3 +318,52 @@ def test_fuzzed_ses_event_details_never_raise_and_send_at_most_once(
     assert result.action in ("recorded", "unchanged", "unknown", "ignored", "rejected")
     assert len(fake_twilio.messages) <= 1  # at most one follow-up, whatever was said
     assert len(fake_ses.delivered) == 1
+
+
+class BouncesBeforeReturning:
+    """The email channel, whose SES bounce (with the message's tags) is handled before the send
+    returns — before the ledger write that records the delivery."""
+
+    name = Channel.EMAIL
+
+    def __init__(self, inner: Any, runtime: Runtime, fake_ses: FakeSES) -> None:
+        self.inner, self.runtime, self.fake_ses = inner, runtime, fake_ses
+        self.actions: list[str] = []
+
+    def skip_reason(self, user: User) -> str | None:
+        reason: str | None = self.inner.skip_reason(user)
+        return reason
+
+    def send(
+        self, notification: PrepNotification, *, attempt: int, before_request: BeforeRequest
+    ) -> str:
+        message_id = str(
+            self.inner.send(notification, attempt=attempt, before_request=before_request)
+        )
+        tags = {t["Name"]: [t["Value"]] for t in self.fake_ses.sends[-1].params["EmailTags"]}
+        event = bounce(message_id)
+        event["detail"]["mail"]["tags"] |= tags
+        self.actions.append(handle_email_event(event, self.runtime).action)
+        return message_id
+
+
+def test_an_ses_bounce_before_the_delivery_write_moves_the_cycle_to_sms(
+    runtime: Runtime,
+    email_first: User,
+    meeting: Meeting,
+    fake_twilio: FakeTwilioAPI,
+    fake_ses: FakeSES,
+) -> None:
+    channels = runtime.notifications.channels  # type: ignore[attr-defined]
+    assert isinstance(channels[Channel.EMAIL], EmailChannel)
+    wrapper = BouncesBeforeReturning(channels[Channel.EMAIL], runtime, fake_ses)
+    channels[Channel.EMAIL] = wrapper
+    notify(runtime, meeting)
+    assert wrapper.actions == ["parked"]
+    record = prep_record(runtime, meeting)
+    message_id = str(record.attempts[0].provider_id)
+    receipt = record.attempts[0].receipt
+    assert receipt is not None and receipt.status == ReceiptStatus.FAILED
+    follow_up = runtime.store.get_notification(follow_up_key(record.key, message_id))
+    assert follow_up is not None and follow_up.delivered_channel == Channel.SMS
+    assert len(fake_twilio.created) == 1

@@ -95,9 +95,15 @@ def sms_first(runtime: Runtime, owner: User) -> User:
 
 
 def status(
-    runtime: Runtime, sid: str, message_status: str, *, error_code: str | None = None
+    runtime: Runtime,
+    sid: str,
+    message_status: str,
+    *,
+    error_code: str | None = None,
+    url: str = PUBLIC + STATUS_PATH,
 ) -> WebhookReply:
-    """A status callback for ``sid`` as Twilio posts it (signed)."""
+    """A status callback for ``sid`` as Twilio posts it (signed) to ``url``: by default the
+    address of a message sent without a key and attempt (before they were carried)."""
     params = {
         "AccountSid": ACCOUNT,
         "ApiVersion": "2010-04-01",
@@ -110,10 +116,8 @@ def status(
     }
     if error_code is not None:
         params["ErrorCode"] = error_code
-    headers = {"x-twilio-signature": twilio_signature(AUTH_TOKEN, PUBLIC + STATUS_PATH, params)}
-    return handle_status(
-        runtime, url=PUBLIC + STATUS_PATH, headers=headers, body=urlencode(params).encode()
-    )
+    headers = {"x-twilio-signature": twilio_signature(AUTH_TOKEN, url, params)}
+    return handle_status(runtime, url=url, headers=headers, body=urlencode(params).encode())
 
 
 def prep_record(runtime: Runtime, meeting: Meeting) -> LedgerRecord:
@@ -148,7 +152,8 @@ def test_an_undelivered_receipt_moves_to_email_within_the_same_minute(
 ) -> None:
     record, sid = sent_by_sms(runtime, meeting)
     (message,) = fake_twilio.messages
-    assert message.params["StatusCallback"] == PUBLIC + STATUS_PATH
+    key = f"{meeting.meeting_id}%23prep"  # the cycle's ledger key and the attempt ride along
+    assert message.params["StatusCallback"] == f"{PUBLIC}{STATUS_PATH}?key={key}&attempt=0"
     sms_sent_at = record.attempts[-1].completed_at
     assert sms_sent_at is not None
     assert fake_ses.sends == []

@@ -54,13 +54,17 @@ class NoConversation:
         raise AssertionError("not used")
 
 
-def _service(store: Store, twilio: FakeTwilioAPI) -> tuple[NotificationService, CountingChannel]:
+def _service(
+    store: Store, twilio: FakeTwilioAPI, status_callback: str | None = None
+) -> tuple[NotificationService, CountingChannel]:
+    """SMS (the real twilio client on ``twilio``) then email (a counting stub)."""
     sms = SmsChannel(
         account_sid="AC" + "c" * 32,
         auth_token="token",
         from_number="+15005550006",
         api_url=twilio.url,
         max_retries=0,
+        status_callback=status_callback,
     )
     email = CountingChannel(Channel.EMAIL)
     return NotificationService(

@@ -14,7 +14,10 @@ on this channel (README, "Delivery guarantees").
 
 Delivery receipts: with ``configuration_set`` (``SES_CONFIGURATION_SET``) the email is sent
 through that configuration set, whose event destination (EventBridge) reports bounces,
-complaints, rejections and deliveries (:mod:`exec_assistant.workflows.email_events`).
+complaints, rejections and deliveries (:mod:`exec_assistant.workflows.email_events`); the
+email's message tags carry the cycle's ledger key and the attempt number, which SES echoes in
+every event, so that a receipt finds its record even before the delivery is recorded
+(:mod:`~exec_assistant.notifications.receipt_routing`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from exec_assistant.models import Channel, ErrorClass, User
+from exec_assistant.notifications.receipt_routing import ses_tags
 from exec_assistant.notifications.rendering import email_message
 from exec_assistant.notifications.types import BeforeRequest, DeliveryError, PrepNotification
 
@@ -146,7 +150,10 @@ class EmailChannel:
                     }
                 },
                 **(
-                    {"ConfigurationSetName": self.configuration_set}
+                    {
+                        "ConfigurationSetName": self.configuration_set,
+                        "EmailTags": ses_tags(notification.key, attempt),
+                    }
                     if self.configuration_set
                     else {}
                 ),

@@ -14,8 +14,10 @@ first) and matches the body, client-side, since the attempt started — Twilio's
 filter is a GMT *date* and may be empty while a message is queued, so it is not relied on.
 
 Delivery receipts: with ``status_callback`` (``PUBLIC_BASE_URL`` + :data:`STATUS_CALLBACK_PATH`,
-set by ``build_channels``) every message asks Twilio to report its status changes there
-(:mod:`exec_assistant.workflows.receipts` acts on them).
+set by ``build_channels``) every message asks Twilio to report its status changes there, the URL
+carrying the cycle's ledger key and the attempt number (``?key=…&attempt=…``, signed by Twilio
+with the rest of the URL) so that a receipt finds its record even before the delivery is
+recorded (:mod:`exec_assistant.workflows.receipts` acts on them).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from exec_assistant.errors import ExecAssistantError
 from exec_assistant.logs import register_secret
 from exec_assistant.models import Channel, DeliveryReceipt, ErrorClass, ReceiptStatus, User
+from exec_assistant.notifications.receipt_routing import callback_query
 from exec_assistant.notifications.rendering import sms_text
 from exec_assistant.notifications.sms_opt_out import UNSUBSCRIBED_CODE
 from exec_assistant.notifications.types import BeforeRequest, DeliveryError, PrepNotification
@@ -240,11 +243,21 @@ class SmsChannel:
                 to=phone,
                 from_=self._from,
                 body=body,
-                **({"status_callback": self.status_callback} if self.status_callback else {}),
+                **(
+                    {"status_callback": self._callback(notification, attempt)}
+                    if self.status_callback
+                    else {}
+                ),
             )
         except Exception as exc:
             raise _twilio_error(exc, writes=True) from exc
         return str(message.sid)
+
+    def _callback(self, notification: PrepNotification, attempt: int) -> str:
+        """The status callback URL, carrying the cycle's key and the attempt (signed by Twilio
+        with the rest of the URL: :mod:`~exec_assistant.notifications.receipt_routing`)."""
+        query = callback_query(notification.key, attempt)
+        return f"{self.status_callback}?{query}" if query else str(self.status_callback)
 
     def find_sent(self, notification: PrepNotification, *, since: datetime) -> str | None:
         """The SID of an SMS with this notification's text sent to the user since ``since``."""
