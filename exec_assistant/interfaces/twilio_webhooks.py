@@ -8,7 +8,9 @@ or a deployment without a Twilio auth token is a 403 and changes nothing.
 
 The URL checked is ``PUBLIC_BASE_URL`` + the path (+ the query string): the address Twilio was
 given, which behind API Gateway or a proxy is not the one the server sees. Without
-``PUBLIC_BASE_URL`` the request's own ``Host`` (and ``X-Forwarded-Proto``) are used.
+``PUBLIC_BASE_URL`` the request's own ``Host`` (and ``X-Forwarded-Proto``) are used. A status
+callback's query string carries the cycle's ledger key and attempt
+(:mod:`~exec_assistant.notifications.receipt_routing`): signed with the URL, so authenticated.
 """
 
 from __future__ import annotations

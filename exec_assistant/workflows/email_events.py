@@ -6,7 +6,9 @@ default bus (where SES publishes) with source ``aws.ses`` and the detail-types o
 ``SES_CONFIGURATION_SET``, whose EventBridge event destination publishes these events. The
 envelope is EventBridge's (``id``, ``source``, ``detail-type``, ``time``, ``resources``: the
 configuration set) and ``detail`` is SES's event record (``eventType``, ``mail.messageId`` — the
-``MessageId`` SendEmail returned, the attempt's provider id — and one object per type).
+``MessageId`` SendEmail returned, the attempt's provider id —, ``mail.tags`` — the message tags
+the email was sent with, among them its cycle's ledger key and attempt
+(:mod:`~exec_assistant.notifications.receipt_routing`) — and one object per type).
 
 What each event means (:func:`email_receipt`), then :func:`exec_assistant.workflows.receipts.
 apply_receipt` as for an SMS status callback:

@@ -73,6 +73,51 @@ def test_a_twilio_failure_callback_before_the_delivery_write_moves_the_cycle_on(
     assert len(fake_ses.delivered) == 1 and len(fake_twilio.created) == 1
 
 
+def test_serve_checks_the_signature_of_the_url_the_sms_carried(
+    runtime: Runtime,
+    sms_first: User,
+    meeting: Meeting,
+    fake_twilio: FakeTwilioAPI,
+    fake_ses: FakeSES,
+) -> None:
+    """Over ``serve``'s loopback HTTP: Twilio signs the callback URL with its query; the server
+    rebuilds it from PUBLIC_BASE_URL, the path and the raw query string."""
+    import urllib.error
+    import urllib.request
+
+    from exec_assistant.interfaces.local_server import start_slack_server
+
+    notify(runtime, meeting)
+    record = prep_record(runtime, meeting)
+    sid = str(record.attempts[0].provider_id)
+    (message,) = fake_twilio.messages
+    url = str(message.params["StatusCallback"])
+    params = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    server = start_slack_server(runtime, host="127.0.0.1", port=0)
+
+    def post(signed_url: str) -> int:
+        headers = {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": twilio_signature(AUTH_TOKEN, signed_url, params),
+        }
+        local = server.origin + url.removeprefix(PUBLIC)
+        request = urllib.request.Request(local, data=urlencode(params).encode(), headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        assert post(PUBLIC + STATUS_PATH) == 403  # signed without the query: not this URL
+        assert prep_record(runtime, meeting) == record
+        assert post(url) == 200
+        follow_up = runtime.store.get_notification(follow_up_key(record.key, sid))
+        assert follow_up is not None and follow_up.delivered_channel == Channel.EMAIL
+    finally:
+        server.stop()
+
+
 # --- forged callbacks ----------------------------------------------------------------------------
 
 _KEY = "mtg-board-review#prep"
