@@ -228,11 +228,10 @@ def test_doctor_examines_one_bounded_page(cli: Cli, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(store_upgrade, "DOCTOR_SAMPLE", 3)
     with mock_aws():
         prod = Deployment("prod")
-        prod.put_old_meetings(2)
-        for n in range(5):
-            prod.store.upsert_meeting_calendar(prod.meeting(f"m-new-{n}"))
+        prod.put_old_meetings(7)
         check = store_upgrade.index_check(deployed_settings("prod"), aws="prod")
-        assert "of 3 item(s) examined" in check.detail or "none of the first 3" in check.detail
+        assert check.status == "error"
+        assert "exec-assistant-meetings-prod: 3 of 3 item(s) examined lack" in check.detail
         prod.store.index_fill_target().fill()
         check = store_upgrade.index_check(deployed_settings("prod"), aws="prod")
     assert check.status == "ready"

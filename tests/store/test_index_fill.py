@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from moto import mock_aws
 from exec_assistant.config import Settings
 from exec_assistant.models import Meeting, MeetingStatus, iso_utc
 from exec_assistant.store.dynamodb import DynamoDBStore
-from exec_assistant.store.dynamodb_codec import item_fields, to_av
+from exec_assistant.store.dynamodb_codec import item_fields, parse_item, to_av
 from exec_assistant.store.feeds import CalendarFeed, DynamoDBFeedStore
 from exec_assistant.store.index_fill import IndexFill, IndexFillTarget
 from exec_assistant.store.sqlite import SQLiteStore
@@ -405,3 +405,76 @@ def test_filled_dynamodb_lists_as_sqlite_does(tmp_path: Path) -> None:
                 sqlite.close()
 
         twins()
+
+
+# Whatever an old table holds, the fill never fails on an item: it writes the opening derived from
+# a readable meeting, and leaves anything else as it is, counted and logged.
+_text = st.text(max_size=12)
+_av = st.one_of(
+    st.builds(lambda t: {"S": t}, _text),
+    st.builds(lambda n: {"N": str(n)}, st.integers(-(10**6), 10**6)),
+    st.builds(lambda n: {"N": repr(n / 100)}, st.integers(-(10**6), 10**6)),
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+    st.just({"NULL": True}),
+)
+_iso = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+).map(lambda d: {"S": iso_utc(d)})
+#: An index key attribute can only be a non-empty string (DynamoDB refuses anything else).
+_key = st.text(min_size=1, max_size=12).map(lambda t: {"S": t})
+_stored_meeting = st.fixed_dictionaries(
+    {},
+    optional={
+        "user_id": st.one_of(st.just({"S": "usr-1"}), _key),
+        "title": st.one_of(st.just({"S": "Board"}), _av),
+        "status": st.one_of(st.sampled_from([{"S": s.value} for s in S]), _key),
+        "start_time": st.one_of(_iso, _key),
+        "end_time": st.one_of(_iso, _av),
+        "prep_hours_before": st.one_of(
+            st.integers(0, 24 * 14 * 100).map(lambda h: {"N": repr(h / 100)}), _av
+        ),
+        "created_at": st.one_of(_iso, _av),
+        "updated_at": st.one_of(_iso, _av),
+    },
+)
+
+
+#: A readable meeting as an older version wrote it, with any start and prep hours.
+_old_meeting = st.builds(
+    lambda hours, prep: {
+        k: to_av(v)
+        for k, v in item_fields(make_meeting("m", hours=hours, prep_hours_before=prep)).items()
+        if k != "meeting_id"
+    },
+    st.floats(-1000, 1000, allow_nan=False),
+    st.integers(0, 24 * 14 * 100).map(lambda h: h / 100),
+)
+
+
+def test_any_stored_item_is_filled_or_left_alone() -> None:
+    with mock_aws():
+        tables = _tables()
+
+        @settings(max_examples=40, deadline=None)
+        @given(items=st.lists(st.one_of(_old_meeting, _stored_meeting), max_size=6))
+        def fill(items: list[dict[str, Any]]) -> None:
+            for old in tables.client.scan(TableName=MEETINGS)["Items"]:
+                tables.client.delete_item(TableName=MEETINGS, Key={"meeting_id": old["meeting_id"]})
+            for n, item in enumerate(items):
+                tables.client.put_item(
+                    TableName=MEETINGS, Item={"meeting_id": {"S": f"m-{n}"}, **item}
+                )
+
+            result = tables.store.index_fill_target().fill(page_size=4)
+
+            assert result.complete and result.missing == len(items)
+            assert result.updated + result.unreadable == len(items)
+            for n, item in enumerate(items):
+                stored = tables.raw(MEETINGS, "meeting_id", f"m-{n}") or {}
+                if f"m-{n}" in result.unreadable_keys:
+                    assert stored == {"meeting_id": {"S": f"m-{n}"}, **item}
+                else:
+                    meeting = parse_item(Meeting, stored)
+                    assert stored["prep_opens_at"] == {"S": iso_utc(meeting.prep_window_start)}
+
+        fill()
