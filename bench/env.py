@@ -20,7 +20,12 @@ SIGNING_SECRET = SECRET
 NOWHERE = "http://127.0.0.1:9"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-_DROPPED = ("SLACK_", "TWILIO_", "SES_", "AWS_", "EXEC_ASSISTANT_", "PYTHON")
+_DROPPED = ("SLACK_", "TWILIO_", "SES_", "AWS_", "EXEC_ASSISTANT_", "PYTHON", "_HANDLER")
+#: Lambda's ``_HANDLER`` of each benchmarked function (infra/lambdas.py).
+HANDLERS = {
+    "slack-bot": "exec_assistant.interfaces.slack_bot.lambda_handler",
+    "prep-trigger": "exec_assistant.workflows.prep_trigger_handler.lambda_handler",
+}
 
 
 def clean() -> dict[str, str]:
@@ -56,6 +61,7 @@ def lambda_env(function: str, *, secret_arns: bool = False) -> dict[str, str]:
         "SCHEDULER_GROUP_NAME": "exec-assistant-bench",
         "SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/exec-assistant-scheduler-bench",
         "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as infra/stack.py sets it on every function
+        "_HANDLER": HANDLERS[function],  # as Lambda sets it (exec_assistant.coldstart reads it)
     }
     if function == "prep-trigger":  # the only function that sends email (infra/lambdas.py)
         env["SES_FROM_EMAIL"] = "prep@example.com"
@@ -87,7 +93,7 @@ def embedded_env(db: Path, slack_url: str, runtime_api: str) -> dict[str, str]:
         | {
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
             # the extension registers only in a process whose Lambda entry point is the bot's
-            "_HANDLER": "exec_assistant.interfaces.slack_bot.lambda_handler",
+            "_HANDLER": HANDLERS["slack-bot"],
             "EXEC_ASSISTANT_STORE": f"sqlite:///{db}",
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,

@@ -7,8 +7,11 @@ so a cold start of the prep trigger spent about 60 ms of CPU collecting and foun
 to free (issue 16, measured: docs/benchmarks.md, "Cold start (figure 1) after the collector
 pause").
 
-On Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set) the package's ``__init__`` calls :func:`pause`,
-the first thing any handler module runs: the first threshold becomes :data:`PAUSED_THRESHOLD`,
+When Lambda runs one of this package's handlers (its ``_HANDLER``, the handler location
+configured on the function, names an ``exec_assistant.`` function) the package's ``__init__``
+calls :func:`pause`, the first thing any handler module runs — never in a process whose entry
+point is someone else's (a developer's own function that imports the library would never
+resume): the first threshold becomes :data:`PAUSED_THRESHOLD`,
 so no collection runs during the cold start. :func:`resume` puts the thresholds back once the
 first invocation has ended (:func:`lambda_entry` wraps every Lambda entry function) or before a
 SnapStart snapshot; it first moves every object then alive to the permanent generation
@@ -30,7 +33,15 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["PAUSED_THRESHOLD", "is_entry", "lambda_entry", "pause", "paused", "resume"]
+__all__ = [
+    "HANDLER_PREFIX",
+    "PAUSED_THRESHOLD",
+    "is_entry",
+    "lambda_entry",
+    "pause",
+    "paused",
+    "resume",
+]
 
 #: The first generation's threshold during a cold start: well above the ~100,000 objects the
 #: largest handler's cold start leaves alive, so no collection runs before :func:`resume`.
@@ -54,9 +65,16 @@ def pause() -> bool:
         return True
 
 
+#: Lambda's ``_HANDLER`` of this package's own entry points starts with this.
+HANDLER_PREFIX = "exec_assistant."
+
+
 def pause_on_lambda() -> bool:
-    """:func:`pause` on Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set); elsewhere nothing."""
-    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and pause()
+    """:func:`pause` when Lambda runs one of this package's handlers (``AWS_LAMBDA_FUNCTION_NAME``
+    set, ``_HANDLER`` under :data:`HANDLER_PREFIX`); elsewhere nothing."""
+    on_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    ours = os.environ.get("_HANDLER", "").startswith(HANDLER_PREFIX)
+    return on_lambda and ours and pause()
 
 
 def paused() -> bool:

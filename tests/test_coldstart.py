@@ -52,9 +52,25 @@ def test_resume_without_a_pause_does_nothing(restore_gc: None) -> None:
 
 def test_pause_on_lambda_only(restore_gc: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    monkeypatch.setenv("_HANDLER", "exec_assistant.workflows.prep_trigger_handler.lambda_handler")
     assert coldstart.pause_on_lambda() is False and not coldstart.paused()
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "exec-assistant-prep-trigger-test")
     assert coldstart.pause_on_lambda() is True and coldstart.paused()
+
+
+@pytest.mark.parametrize("handler", [None, "app.handler", "my_service.exec_assistant.handler"])
+def test_no_pause_in_a_lambda_whose_entry_point_is_not_ours(
+    restore_gc: None, monkeypatch: pytest.MonkeyPatch, handler: str | None
+) -> None:
+    """A developer's own function that imports the library: nothing would ever resume."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "someone-elses-function")
+    if handler is None:
+        monkeypatch.delenv("_HANDLER", raising=False)
+    else:
+        monkeypatch.setenv("_HANDLER", handler)
+    before = gc.get_threshold()
+    assert coldstart.pause_on_lambda() is False and not coldstart.paused()
+    assert gc.get_threshold() == before
 
 
 @pytest.mark.parametrize("fails", [False, True])

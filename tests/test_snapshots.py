@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 LAMBDA_ENV = {
     "AWS_LAMBDA_FUNCTION_NAME": "exec-assistant-slack-bot-test",
+    "_HANDLER": "exec_assistant.interfaces.slack_bot.lambda_handler",  # Lambda's entry point
     "ENVIRONMENT": "test",
     "EXEC_ASSISTANT_STORE": "dynamodb",
     "EVENT_BUS_NAME": "arn:aws:events:us-east-1:123456789012:event-bus/exec-assistant-test",
@@ -263,7 +264,9 @@ TRIGGER_SCRIPT = AUDIT + textwrap.dedent(
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="simulating restored copies needs fork()")
 def test_prep_trigger_hooks_build_the_runtime_before_the_snapshot_and_refresh_each_copy() -> None:
     snapshot, copies = _run_in_lambda(
-        TRIGGER_SCRIPT, AWS_LAMBDA_FUNCTION_NAME="exec-assistant-prep-trigger-test"
+        TRIGGER_SCRIPT,
+        AWS_LAMBDA_FUNCTION_NAME="exec-assistant-prep-trigger-test",
+        _HANDLER=TRIGGER_HANDLER,
     )
     assert snapshot["before"] == ["before_snapshot"]
     assert snapshot["after"] == ["after_restore"]
@@ -304,10 +307,23 @@ COLD_START_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("on_lambda", [True, False])
-def test_no_collection_while_a_handler_module_is_imported_on_lambda(on_lambda: bool) -> None:
+TRIGGER_HANDLER = "exec_assistant.workflows.prep_trigger_handler.lambda_handler"
+
+
+@pytest.mark.parametrize(
+    ("on_lambda", "handler"),
+    [(True, TRIGGER_HANDLER), (False, TRIGGER_HANDLER), (False, "app.lambda_handler")],
+    ids=["our-handler", "not-lambda", "someone-elses-handler"],
+)
+def test_no_collection_while_a_handler_module_is_imported_on_lambda(
+    on_lambda: bool, handler: str
+) -> None:
+    """Paused only where Lambda runs one of ours: a developer's own function importing the
+    library (another ``_HANDLER``) collects as usual."""
     name = "exec-assistant-prep-trigger-test" if on_lambda else ""  # "": not on Lambda
-    (line,) = _json_lines(COLD_START_SCRIPT, AWS_LAMBDA_FUNCTION_NAME=name)
+    if handler != TRIGGER_HANDLER:
+        name = "someone-elses-function"
+    (line,) = _json_lines(COLD_START_SCRIPT, AWS_LAMBDA_FUNCTION_NAME=name, _HANDLER=handler)
     default = gc.get_threshold()[0]
     assert line["answer"] == "rejected"
     if on_lambda:
