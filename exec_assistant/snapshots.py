@@ -32,7 +32,7 @@ import logging
 import random
 from collections.abc import Callable
 
-from exec_assistant import aws
+from exec_assistant import aws, coldstart
 from exec_assistant.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,14 @@ def build_models() -> list[str]:
             model.model_rebuild()
             built.append(f"{model.__module__}.{model.__qualname__}")
     return built
+
+
+def seal() -> None:
+    """The last step of every before-snapshot hook: build the models imported so far
+    (:func:`build_models`), then let the collector run again, freezing what is alive
+    (:func:`exec_assistant.coldstart.resume`), so the snapshot holds both."""
+    build_models()
+    coldstart.resume()
 
 
 def refresh_process() -> None:

@@ -197,8 +197,7 @@ def before_snapshot() -> None:
     snapshot."""
     snapshots.warm_aws(AWS_SERVICES)
     slack_ingress()
-    snapshots.build_models()
-    coldstart.resume()  # the collector runs again; what is alive now is frozen
+    snapshots.seal()  # the models built, the collector running again
 
 
 def after_restore() -> None:

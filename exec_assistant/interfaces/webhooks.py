@@ -114,8 +114,7 @@ def before_snapshot() -> None:
     snapshot."""
     snapshots.warm_aws(AWS_SERVICES)
     router()
-    snapshots.build_models()
-    coldstart.resume()  # the collector runs again; what is alive now is frozen
+    snapshots.seal()  # the models built, the collector running again
 
 
 snapshots.register(before_snapshot=before_snapshot, after_restore=snapshots.refresh_process)

@@ -109,8 +109,7 @@ def before_snapshot() -> None:
 
     snapshots.warm_aws(AWS_SERVICES)
     get_runtime()
-    snapshots.build_models()
-    coldstart.resume()
+    snapshots.seal()  # the models built, the collector running again
 
 
 def after_restore() -> None:
